@@ -1,0 +1,1 @@
+//! hubmesh controller: inventory, analysis, reports, and `plan`/`check` for CI.

@@ -1,0 +1,3 @@
+//! `mesh-controller`: plans, checks and (later) runs the measured mesh.
+
+fn main() {}

@@ -1,0 +1,2 @@
+//! hubmesh netlab: an emulated WAN (network namespaces + TUN) built from a
+//! topology file.

@@ -1,0 +1,2 @@
+//! hubmesh probe: STAMP (RFC 8762) sender and reflector with kernel timestamps,
+//! clock-error bounds and per-direction metrics.

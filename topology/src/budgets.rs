@@ -1,0 +1,166 @@
+//! Latency budgets: the presets of the national plans, and which rule covers an
+//! ordered pair of endpoints. When several rules cover a pair, the strictest
+//! (smallest one-way limit) is the one the route is held to.
+
+use crate::model::{
+    BudgetRule, Budgets, EndMatch, Endpoint, HubRole, Relation, SiteKind, Topology,
+};
+
+/// Names of the built-in presets.
+pub const PRESETS: &[&str] = &["plan-2021", "plan-2023"];
+
+/// Percentile of measured one-way delay that presets hold to the limit.
+pub const PRESET_PERCENTILE: f64 = 99.0;
+
+fn rule(name: &str, from: EndMatch, to: EndMatch, relation: Relation, ms: f64) -> BudgetRule {
+    BudgetRule {
+        name: name.to_string(),
+        from,
+        to,
+        relation,
+        one_way_ms: ms,
+        percentile: PRESET_PERCENTILE,
+        both_directions: true,
+    }
+}
+
+fn kind(kind: SiteKind) -> EndMatch {
+    EndMatch {
+        kind: Some(kind),
+        ..EndMatch::default()
+    }
+}
+
+/// A built-in preset by name, or `None` when there is no such preset.
+///
+/// - `plan-2021` (2021 hub plan): clusters of real-time hubs to the cities of
+///   their hub within 20 ms; edge data centres to their city within 10 ms.
+/// - `plan-2023` (2023 computing-network plan): within a city 1 ms, within a hub
+///   region 5 ms, clusters across hubs 20 ms.
+pub fn preset(name: &str) -> Option<Budgets> {
+    let rules = match name {
+        "plan-2021" => vec![
+            rule(
+                "realtime-cluster-to-hub-city",
+                EndMatch {
+                    kind: Some(SiteKind::Cluster),
+                    hub: None,
+                    hub_role: Some(HubRole::Realtime),
+                },
+                kind(SiteKind::City),
+                Relation::SameHub,
+                20.0,
+            ),
+            rule(
+                "edge-to-its-city",
+                kind(SiteKind::Edge),
+                kind(SiteKind::City),
+                Relation::Serves,
+                10.0,
+            ),
+        ],
+        "plan-2023" => vec![
+            rule(
+                "same-city",
+                EndMatch::default(),
+                EndMatch::default(),
+                Relation::SameCity,
+                1.0,
+            ),
+            rule(
+                "same-hub-region",
+                EndMatch::default(),
+                EndMatch::default(),
+                Relation::SameHub,
+                5.0,
+            ),
+            rule(
+                "clusters-across-hubs",
+                kind(SiteKind::Cluster),
+                kind(SiteKind::Cluster),
+                Relation::DifferentHub,
+                20.0,
+            ),
+        ],
+        _ => return None,
+    };
+    Some(Budgets {
+        preset: Some(name.to_string()),
+        rules,
+    })
+}
+
+fn end_matches(topo: &Topology, m: &EndMatch, site: usize) -> bool {
+    let s = &topo.sites[site];
+    // Routers carry traffic but are nobody's users: only a rule that names
+    // routers explicitly covers them.
+    match m.kind {
+        Some(k) if k != s.kind => return false,
+        None if s.kind == SiteKind::Router => return false,
+        _ => {}
+    }
+    if let Some(h) = m.hub {
+        if s.hub.as_deref() != Some(topo.hubs[h].id.as_str()) {
+            return false;
+        }
+    }
+    if let Some(role) = m.hub_role {
+        if topo.hub_of(site).map(|h| h.role) != Some(role) {
+            return false;
+        }
+    }
+    true
+}
+
+/// The city a site belongs to for `same-city`: itself for a city, the served city
+/// for an edge, none otherwise.
+fn city_of(topo: &Topology, site: usize) -> Option<usize> {
+    let s = &topo.sites[site];
+    match s.kind {
+        SiteKind::City => Some(site),
+        SiteKind::Edge => s.serves.as_deref().and_then(|c| topo.site_index(c)),
+        _ => None,
+    }
+}
+
+fn relation_holds(topo: &Topology, rel: Relation, from: Endpoint, to: Endpoint) -> bool {
+    let (a, b) = (&topo.sites[from.site], &topo.sites[to.site]);
+    match rel {
+        Relation::Any => true,
+        Relation::SameHub => a.hub.is_some() && a.hub == b.hub,
+        Relation::DifferentHub => a.hub.is_some() && b.hub.is_some() && a.hub != b.hub,
+        Relation::SameCity => {
+            from.site == to.site
+                || matches!((city_of(topo, from.site), city_of(topo, to.site)), (Some(x), Some(y)) if x == y)
+        }
+        Relation::Serves => {
+            a.serves.as_deref() == Some(b.id.as_str()) || b.serves.as_deref() == Some(a.id.as_str())
+        }
+    }
+}
+
+/// Whether `rule` covers the ordered pair `from -> to`.
+pub fn covers(topo: &Topology, rule: &BudgetRule, from: Endpoint, to: Endpoint) -> bool {
+    if from == to {
+        return false;
+    }
+    let forward = end_matches(topo, &rule.from, from.site) && end_matches(topo, &rule.to, to.site);
+    let backward = rule.both_directions
+        && end_matches(topo, &rule.from, to.site)
+        && end_matches(topo, &rule.to, from.site);
+    (forward || backward) && relation_holds(topo, rule.relation, from, to)
+}
+
+/// The strictest rule covering `from -> to`, if any.
+pub fn rule_for<'a>(
+    topo: &Topology,
+    budgets: &'a Budgets,
+    from: Endpoint,
+    to: Endpoint,
+) -> Option<&'a BudgetRule> {
+    budgets
+        .rules
+        .iter()
+        .filter(|r| covers(topo, r, from, to))
+        .min_by(|x, y| x.one_way_ms.total_cmp(&y.one_way_ms))
+}
