@@ -164,3 +164,137 @@ pub fn rule_for<'a>(
         .filter(|r| covers(topo, r, from, to))
         .min_by(|x, y| x.one_way_ms.total_cmp(&y.one_way_ms))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::HubRole::*;
+    use crate::model::SiteKind::*;
+    use crate::testkit::Kit;
+
+    fn world(preset_name: &str) -> Kit {
+        Kit::new(&["t", "u"])
+            .hub("rt", Realtime)
+            .hub("nrt", NonRealtime)
+            .site("rt-cluster", Cluster, Some("rt"), 40.0, 115.0)
+            .site("rt-city", City, Some("rt"), 39.9, 116.4)
+            .site("rt-city-2", City, Some("rt"), 39.1, 117.2)
+            .site("nrt-cluster", Cluster, Some("nrt"), 37.5, 105.2)
+            .site("nrt-city", City, Some("nrt"), 38.5, 106.2)
+            .site("free-city", City, None, 34.3, 108.9)
+            .site("edge", Edge, Some("rt"), 39.95, 116.3)
+            .serves("edge", "rt-city")
+            .site("core", Router, Some("rt"), 39.9, 116.5)
+            .preset(preset_name)
+    }
+
+    fn rule_name(k: &Kit, a: &str, b: &str, net: (usize, usize)) -> Option<String> {
+        rule_for(
+            &k.topo,
+            &k.topo.budgets,
+            k.ep(a, Some(net.0)),
+            k.ep(b, Some(net.1)),
+        )
+        .map(|r| format!("{}:{}", r.name, r.one_way_ms))
+    }
+
+    #[test]
+    fn plan_2021() {
+        let k = world("plan-2021");
+        let r = |a, b| rule_name(&k, a, b, (0, 1));
+        assert_eq!(
+            r("rt-cluster", "rt-city").as_deref(),
+            Some("realtime-cluster-to-hub-city:20")
+        );
+        // Both directions of a pair are covered.
+        assert_eq!(
+            r("rt-city", "rt-cluster").as_deref(),
+            Some("realtime-cluster-to-hub-city:20")
+        );
+        assert_eq!(r("edge", "rt-city").as_deref(), Some("edge-to-its-city:10"));
+        assert_eq!(r("rt-city", "edge").as_deref(), Some("edge-to-its-city:10"));
+        // Non-real-time hubs, cities of other hubs, unrelated edges, routers: uncovered.
+        assert_eq!(r("nrt-cluster", "nrt-city"), None);
+        assert_eq!(r("rt-cluster", "nrt-city"), None);
+        assert_eq!(r("rt-cluster", "free-city"), None);
+        assert_eq!(r("edge", "rt-city-2"), None);
+        assert_eq!(r("rt-cluster", "core"), None);
+        assert_eq!(
+            r("rt-cluster", "rt-cluster"),
+            None,
+            "same site on other network is not a 2021 route"
+        );
+    }
+
+    #[test]
+    fn plan_2023() {
+        let k = world("plan-2023");
+        let r = |a, b, n| rule_name(&k, a, b, n);
+        // Same city: the same site across carriers, and an edge with its city.
+        assert_eq!(
+            r("rt-city", "rt-city", (0, 1)).as_deref(),
+            Some("same-city:1")
+        );
+        assert_eq!(r("edge", "rt-city", (0, 0)).as_deref(), Some("same-city:1"));
+        // Same endpoint is never a route.
+        assert_eq!(r("rt-city", "rt-city", (0, 0)), None);
+        // Same hub region.
+        assert_eq!(
+            r("rt-cluster", "rt-city-2", (0, 0)).as_deref(),
+            Some("same-hub-region:5")
+        );
+        assert_eq!(
+            r("nrt-cluster", "nrt-city", (1, 0)).as_deref(),
+            Some("same-hub-region:5")
+        );
+        // Clusters across hubs.
+        assert_eq!(
+            r("rt-cluster", "nrt-cluster", (0, 1)).as_deref(),
+            Some("clusters-across-hubs:20")
+        );
+        // A city outside any hub, and a city of another hub: uncovered.
+        assert_eq!(r("free-city", "rt-city", (0, 0)), None);
+        assert_eq!(r("rt-city", "nrt-city", (0, 0)), None);
+        // Routers only when a rule names them.
+        assert_eq!(r("core", "rt-city", (0, 0)), None);
+    }
+
+    #[test]
+    fn one_direction_rules_and_hub_match() {
+        let mut k = world("plan-2021");
+        k.topo.budgets.rules = vec![BudgetRule {
+            name: "rt-only-out".into(),
+            from: EndMatch {
+                kind: Some(Cluster),
+                hub: Some(0),
+                hub_role: None,
+            },
+            to: EndMatch::default(),
+            relation: Relation::Any,
+            one_way_ms: 7.0,
+            percentile: 50.0,
+            both_directions: false,
+        }];
+        assert!(rule_name(&k, "rt-cluster", "free-city", (0, 0)).is_some());
+        assert!(rule_name(&k, "free-city", "rt-cluster", (0, 0)).is_none());
+        assert!(rule_name(&k, "nrt-cluster", "free-city", (0, 0)).is_none());
+    }
+
+    #[test]
+    fn strictest_rule_wins() {
+        let k = world("plan-2023");
+        // rt-city@t -> rt-city@u is both same-city (1) and same-hub (5).
+        assert_eq!(
+            rule_name(&k, "rt-city", "rt-city", (0, 1)).as_deref(),
+            Some("same-city:1")
+        );
+    }
+
+    #[test]
+    fn unknown_preset() {
+        assert!(preset("plan-2030").is_none());
+        for p in PRESETS {
+            assert!(preset(p).is_some());
+        }
+    }
+}

@@ -7,3 +7,9 @@ pub mod geo;
 pub mod model;
 
 pub use model::*;
+pub mod analysis;
+pub mod render;
+pub mod routing;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub(crate) mod testkit;
