@@ -5,6 +5,9 @@
 pub mod budgets;
 pub mod geo;
 pub mod model;
+pub mod error;
+pub mod load;
+pub mod yaml;
 
 pub use model::*;
 pub mod analysis;
