@@ -449,8 +449,8 @@ def render(
 # centre ({EXCHANGE_DELAY_MS} ms: carriers colocated on one neutral exchange fabric, a shorter
 # hop). Shanghai and Hangzhou have both.
 #
-# Sanity check (shortest one-way, same carrier at both ends, from the delays
-# below; latency-facts.md):
+# Sanity check against latency-facts.md: shortest one-way delay from the delays
+# below, same carrier at both ends (changing carrier at interconnects allowed):
 """
     )
     for line in sanity:

@@ -7,6 +7,7 @@ pub mod geo;
 pub mod model;
 pub mod error;
 pub mod load;
+pub mod national;
 pub mod yaml;
 
 pub use model::*;
