@@ -1,1 +1,3 @@
 //! hubmesh controller: inventory, analysis, reports, and `plan`/`check` for CI.
+
+pub mod plan;

@@ -1,3 +1,85 @@
-//! `mesh-controller`: plans, checks and (later) runs the measured mesh.
+//! `mesh-controller`: plans, checks and runs the measured mesh. A thin shell over
+//! the library: parse arguments, call, print, map the outcome to an exit code
+//! (0 fine, 1 a budget violated, 2 bad input).
 
-fn main() {}
+use clap::{Parser, Subcommand};
+use mesh_controller::plan::{self, PlanRequest};
+use std::io::Write;
+use std::process::ExitCode;
+use topology::analysis::{Options, DEFAULT_RELAY_MARGIN_MS};
+use topology::render::Format;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mesh-controller",
+    version,
+    about = "hubmesh controller: plan, check and run the measured mesh"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Analyse a topology's modelled routes against latency budgets (no measurements).
+    ///
+    /// Exit status: 0 when no route violates its budget, 1 when any does, 2 on bad input.
+    Plan {
+        /// Topology file (YAML v1), or `national` for the embedded national topology.
+        #[arg(long, default_value = "national")]
+        topology: String,
+        /// Budget preset (plan-2021, plan-2023) or a budgets file; default: the topology's own.
+        #[arg(long)]
+        budgets: Option<String>,
+        /// Output format: table, json, md or dot.
+        #[arg(long, default_value = "table")]
+        format: Format,
+        /// List every ordered pair of endpoints, not only those a budget covers.
+        #[arg(long)]
+        all: bool,
+        /// A relay through a third site must save more than this to be reported (ms).
+        #[arg(long, default_value_t = DEFAULT_RELAY_MARGIN_MS)]
+        relay_margin_ms: f64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Plan {
+            topology,
+            budgets,
+            format,
+            all,
+            relay_margin_ms,
+        } => {
+            let req = PlanRequest {
+                topology,
+                budgets,
+                options: Options {
+                    all,
+                    relay_margin_ms,
+                },
+            };
+            match plan::plan(&req) {
+                Ok(p) => {
+                    let out = plan::render(&p, format);
+                    if let Err(e) = std::io::stdout().lock().write_all(out.as_bytes()) {
+                        eprintln!("mesh-controller: writing output: {e}");
+                        return ExitCode::from(2);
+                    }
+                    if p.table.summary.violations > 0 {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => {
+                    eprintln!("mesh-controller: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}

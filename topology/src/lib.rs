@@ -3,10 +3,10 @@
 //! database I/O happens here, so everything is testable without sockets.
 
 pub mod budgets;
-pub mod geo;
-pub mod model;
 pub mod error;
+pub mod geo;
 pub mod load;
+pub mod model;
 pub mod national;
 pub mod yaml;
 

@@ -240,7 +240,11 @@ pub struct Endpoint {
 impl Endpoint {
     /// `site` or `site@network`.
     pub fn name(&self, topo: &Topology) -> String {
-        EndpointName { endpoint: *self, topo }.to_string()
+        EndpointName {
+            endpoint: *self,
+            topo,
+        }
+        .to_string()
     }
 }
 

@@ -72,9 +72,15 @@ const HEADERS: [&str; 9] = [
 
 fn summary_line(t: &RouteTable) -> String {
     let s = &t.summary;
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     format!(
-        "{} routes: {} ok, {} violations, {} uncertain, {} no data; {} with a faster relay",
-        s.routes, s.ok, s.violations, s.uncertain, s.no_data, s.detours
+        "{}: {} ok, {}, {} uncertain, {} no data; {} with a faster relay",
+        plural(s.routes, "route"),
+        s.ok,
+        plural(s.violations, "violation"),
+        s.uncertain,
+        s.no_data,
+        plural(s.detours, "route"),
     )
 }
 
