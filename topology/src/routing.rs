@@ -8,13 +8,15 @@
 
 use crate::model::{Endpoint, Topology};
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 
 /// The directed graph routing runs on.
 #[derive(Debug, Clone)]
 pub struct Graph {
     endpoints: Vec<Endpoint>,
-    index: HashMap<Endpoint, u32>,
+    /// Dense endpoint -> node table: `lookup[site * stride + network]`.
+    lookup: Vec<u32>,
+    stride: usize,
     /// Adjacency: (target node, one-way delay in ms).
     adj: Vec<Vec<(u32, f64)>>,
 }
@@ -38,22 +40,23 @@ impl Graph {
                 }
             }
         }
-        let index: HashMap<Endpoint, u32> = endpoints
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (*e, i as u32))
-            .collect();
+        let stride = topo.networks.len().max(1);
+        let mut lookup = vec![NONE; topo.sites.len() * stride];
+        for (i, e) in endpoints.iter().enumerate() {
+            lookup[e.site * stride + e.network.unwrap_or(0)] = i as u32;
+        }
+        let index = |e: &Endpoint| Self::find(&lookup, stride, *e);
         let mut adj = vec![Vec::new(); endpoints.len()];
         for link in &topo.links {
-            let a = index.get(&Endpoint {
+            let a = index(&Endpoint {
                 site: link.a,
                 network: link.network,
             });
-            let b = index.get(&Endpoint {
+            let b = index(&Endpoint {
                 site: link.b,
                 network: link.network,
             });
-            if let (Some(&a), Some(&b)) = (a, b) {
+            if let (Some(a), Some(b)) = (a, b) {
                 adj[a as usize].push((b, link.forward_ms));
                 adj[b as usize].push((a, link.reverse_ms));
             }
@@ -64,15 +67,15 @@ impl Graph {
                     if n1 == n2 {
                         continue;
                     }
-                    let a = index.get(&Endpoint {
+                    let a = index(&Endpoint {
                         site: ix.site,
                         network: Some(n1),
                     });
-                    let b = index.get(&Endpoint {
+                    let b = index(&Endpoint {
                         site: ix.site,
                         network: Some(n2),
                     });
-                    if let (Some(&a), Some(&b)) = (a, b) {
+                    if let (Some(a), Some(b)) = (a, b) {
                         adj[a as usize].push((b, ix.delay_ms));
                     }
                 }
@@ -80,9 +83,19 @@ impl Graph {
         }
         Graph {
             endpoints,
-            index,
+            lookup,
+            stride,
             adj,
         }
+    }
+
+    fn find(lookup: &[u32], stride: usize, e: Endpoint) -> Option<u32> {
+        let n = e.network.unwrap_or(0);
+        if n >= stride {
+            return None;
+        }
+        let i = *lookup.get(e.site.checked_mul(stride)?.checked_add(n)?)?;
+        (i != NONE).then_some(i)
     }
 
     /// Every endpoint, in site order then network order.
@@ -91,7 +104,7 @@ impl Graph {
     }
 
     pub fn node(&self, e: Endpoint) -> Option<usize> {
-        self.index.get(&e).map(|&i| i as usize)
+        Self::find(&self.lookup, self.stride, e).map(|i| i as usize)
     }
 }
 
