@@ -3,7 +3,11 @@
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "netlab", version, about = "hubmesh netlab: emulated WAN from a topology file")]
+#[command(
+    name = "netlab",
+    version,
+    about = "hubmesh netlab: emulated WAN from a topology file"
+)]
 struct Cli {}
 
 fn main() {

@@ -3,7 +3,11 @@
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "probe", version, about = "hubmesh probe: STAMP sender and reflector")]
+#[command(
+    name = "probe",
+    version,
+    about = "hubmesh probe: STAMP sender and reflector"
+)]
 struct Cli {}
 
 fn main() {
