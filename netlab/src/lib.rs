@@ -1,2 +1,23 @@
 //! hubmesh netlab: an emulated WAN (network namespaces + TUN) built from a
 //! topology file.
+//!
+//! Pure parts (tested without root): the address plan (`plan`), packet views and
+//! ICMP (`wire`), link shaping (`shaping`) and the forwarding engine (`engine`).
+//! I/O parts, kept thin: namespaces and TUN devices (`sys`), the lab's state
+//! directory (`state`), the forwarder process (`forwarder`), the commands
+//! (`lab`) and the measurements of `netlab selftest` (`selftest`).
+
+pub mod engine;
+pub mod plan;
+pub mod shaping;
+pub mod wire;
+
+pub mod error;
+pub mod forwarder;
+pub mod lab;
+pub mod report;
+pub mod selftest;
+pub mod state;
+pub mod sys;
+
+pub use error::{Error, Result};

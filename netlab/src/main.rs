@@ -1,15 +1,215 @@
-//! `netlab`: bring an emulated WAN up and down.
+//! `netlab`: bring an emulated WAN up and down. A thin shell over the library:
+//! parse arguments, call, print, map the outcome to an exit code (0 fine, 1 a
+//! lab found broken or a selftest target missed, 2 error).
 
-use clap::Parser;
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use netlab::lab;
+use netlab::plan::DEFAULT_LAB;
+use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "netlab",
     version,
-    about = "hubmesh netlab: emulated WAN from a topology file"
+    about = "hubmesh netlab: an emulated WAN (network namespaces + TUN) from a topology file",
+    long_about = "hubmesh netlab: an emulated WAN on one machine. One network namespace per site, \
+each with a TUN device and addresses from 198.18.0.0/15; one forwarder process moves packets \
+between them along the topology's shortest paths, applying each link's delay (per direction), \
+jitter, loss and rate, and answering traceroute from per-link router addresses. Needs root."
 )]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
 
-fn main() {
-    let _ = Cli::parse();
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Bring a lab up from a topology file (format v1) or `national`; returns when it is ready.
+    ///
+    /// Exit status: 0 up; 2 on a bad file, a name in use, missing privileges or a failed setup
+    /// (nothing is left behind).
+    Up {
+        /// Topology file, or `national` for the embedded national topology.
+        topology: String,
+        /// Lab name (a-z, 0-9, '-').
+        #[arg(long, default_value = DEFAULT_LAB)]
+        name: String,
+    },
+    /// Print the address of SITE (its first carrier's) or SITE@NETWORK.
+    Addr {
+        #[arg(long, default_value = DEFAULT_LAB)]
+        name: String,
+        /// List every endpoint and router address instead.
+        #[arg(long, conflicts_with = "endpoint")]
+        all: bool,
+        /// SITE or SITE@NETWORK.
+        #[arg(required_unless_present = "all")]
+        endpoint: Option<String>,
+    },
+    /// Run a command inside a site's network namespace; its exit status is passed through.
+    Exec {
+        #[arg(long, default_value = DEFAULT_LAB)]
+        name: String,
+        /// The site whose namespace to enter.
+        site: String,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Show a lab's state and counters.
+    ///
+    /// Exit status: 0 up and forwarding, 1 the forwarder is gone (run `down`), 2 no such lab.
+    Status {
+        #[arg(long, default_value = DEFAULT_LAB)]
+        name: String,
+        /// List every lab on this machine instead.
+        #[arg(long)]
+        all: bool,
+        /// Print the forwarder's counters as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a lab: forwarder, processes in its namespaces, namespaces, devices, state.
+    /// Works after a crash and when run twice.
+    Down {
+        #[arg(long, default_value = DEFAULT_LAB)]
+        name: String,
+    },
+    /// Measure the emulator: added-delay error at 1,000 packets/s, forwarding capacity, and
+    /// the national topology's bring-up time and CPU use at 20,000 packets/s.
+    ///
+    /// Exit status: 0 all targets met, 1 a target missed, 2 error.
+    Selftest {
+        /// Seconds of traffic per measurement.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Skip the national-topology part.
+        #[arg(long)]
+        skip_national: bool,
+    },
+    /// The forwarder process (started by `up`).
+    #[command(name = "__forward", hide = true)]
+    Forward {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("netlab: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cmd: Cmd) -> Result<ExitCode> {
+    match cmd {
+        Cmd::Up { topology, name } => {
+            let r = lab::up(&topology, &name)?;
+            print!("{}", netlab::report::up(&r));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Addr {
+            name,
+            all,
+            endpoint,
+        } => {
+            if all {
+                print!("{}", lab::plan_of(&name)?.describe());
+            } else if let Some(ep) = endpoint {
+                println!("{}", lab::addr(&name, &ep)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Exec {
+            name,
+            site,
+            command,
+        } => {
+            let e = lab::exec(&name, &site, &command);
+            eprintln!("netlab: {e}");
+            let code = match &e {
+                netlab::Error::Io { source, .. }
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    127
+                }
+                netlab::Error::Io { source, .. }
+                    if source.kind() == std::io::ErrorKind::PermissionDenied =>
+                {
+                    126
+                }
+                _ => 2,
+            };
+            Ok(ExitCode::from(code))
+        }
+        Cmd::Status { name, all, json } => {
+            if all {
+                let labs = lab::all_labs();
+                if labs.is_empty() {
+                    println!("no labs");
+                }
+                for l in labs {
+                    match lab::status(&l) {
+                        Ok(s) => println!("{}", netlab::report::status_line(&s)),
+                        Err(e) => println!("{l}: {e}"),
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let s = lab::status(&name)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s.status)?);
+            } else {
+                print!("{}", netlab::report::status(&s));
+            }
+            Ok(if s.running {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Down { name } => {
+            let r = lab::down(&name)?;
+            if r.existed {
+                println!(
+                    "lab {name} is down ({} namespaces removed, forwarder {}, {} other processes killed)",
+                    r.namespaces_removed,
+                    if r.forwarder_stopped { "stopped" } else { "was not running" },
+                    r.processes_killed
+                );
+            } else {
+                println!("lab {name} was not up");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Selftest {
+            seconds,
+            skip_national,
+        } => {
+            let ok = netlab::selftest::run(&netlab::selftest::Options {
+                seconds,
+                national: !skip_national,
+            })?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Forward { name } => match netlab::forwarder::serve(&name) {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(e) => {
+                // Standard output is the pipe `up` reads; the log gets it too.
+                println!("error: {e}");
+                eprintln!("netlab forwarder: {e}");
+                Ok(ExitCode::from(1))
+            }
+        },
+    }
 }

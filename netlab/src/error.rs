@@ -1,0 +1,52 @@
+//! The errors netlab's commands report: one line each, mapped to exit status 2
+//! by the binary.
+
+use crate::plan::PlanError;
+use topology::error::LoadError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The topology file is unreadable or invalid (`file:line:col: ...`).
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    #[error("{0}")]
+    Plan(#[from] PlanError),
+    /// No root and no usable user namespace.
+    #[error("{0}")]
+    NotPrivileged(String),
+    #[error("lab {lab:?} is already up or was left behind ({detail}); run `netlab down --name {lab}` first, or pick another --name")]
+    InUse { lab: String, detail: String },
+    #[error("no lab named {0:?} is up (see `netlab status --all`)")]
+    NoSuchLab(String),
+    #[error("lab {lab:?} has no site or endpoint {name:?} (sites: {known})")]
+    UnknownSite {
+        lab: String,
+        name: String,
+        known: String,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bringing a lab up failed; everything made so far was removed.
+    #[error("{0}")]
+    Setup(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Adds what was being done to an I/O error.
+pub trait Context<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> Context<T> for std::io::Result<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            what: what(),
+            source,
+        })
+    }
+}

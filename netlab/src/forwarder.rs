@@ -1,0 +1,441 @@
+//! The forwarder process: builds a lab's namespaces and TUN devices, then moves
+//! packets between them with the `engine`, on one thread with a precise
+//! scheduler.
+//!
+//! Timing: events (packets due at a hop) sit in the engine's binary heap of
+//! release times. The loop sleeps in `epoll_pwait2` (nanosecond timeout, timer
+//! slack 1 ns) until shortly before the next release, so that a packet arriving
+//! on any TUN also wakes it, then spins (polling the TUNs) for the rest. How
+//! early to wake is measured, not assumed: the loop tracks how late its timed
+//! sleeps end and wakes that much (plus a little) early. Spinning is capped at
+//! a quarter of the time, so a busy lab falls back to plain precise sleeps
+//! instead of burning a core.
+
+use crate::engine::{EdgeStats, Engine, Stats};
+use crate::error::{Context, Error, Result};
+use crate::plan::{Plan, TUN_NAME};
+use crate::state::LabDir;
+use crate::sys::{clock, netns, tun};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Longest the loop sleeps with nothing scheduled (it also publishes counters).
+const IDLE_NS: u64 = 200_000_000;
+/// Bounds of the early-wake margin.
+const MIN_MARGIN_NS: u64 = 15_000;
+const MAX_MARGIN_NS: u64 = 1_000_000;
+/// Added to the measured oversleep estimate.
+const MARGIN_PAD_NS: u64 = 10_000;
+/// Share of wall time the loop may spend spinning, and the most it may save up.
+const SPIN_SHARE: f64 = 0.25;
+const SPIN_CREDIT_CAP_NS: f64 = 20_000_000.0;
+/// Packets read from one TUN before looking at the clock again.
+const READ_BATCH: usize = 32;
+/// How often counters are published to `status.json`.
+const PUBLISH_NS: u64 = 1_000_000_000;
+
+/// Creates the lab's namespaces and TUN devices and configures addresses and
+/// routes. Returns the TUN descriptors, one per site in plan order.
+pub fn setup(plan: &Plan) -> Result<Vec<OwnedFd>> {
+    let names: Vec<String> = plan.sites.iter().map(|s| s.namespace.clone()).collect();
+    netns::add_all(&names).context(|| "cannot create the lab's network namespaces".into())?;
+    let mut fds = Vec::with_capacity(plan.sites.len());
+    for s in &plan.sites {
+        let fd = netns::run_in(&s.namespace, make_tun)
+            .context(|| format!("cannot set up namespace {}", s.namespace))?;
+        fds.push(fd);
+    }
+    let scripts: Vec<(String, String)> = plan
+        .sites
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.namespace.clone(), site_script(plan, i)))
+        .collect();
+    let results: Vec<std::io::Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = scripts
+            .iter()
+            .map(|(ns, script)| scope.spawn(move || netns::ip_batch(&["-n", ns], script)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("thread panicked")))
+            })
+            .collect()
+    });
+    for ((ns, _), r) in scripts.iter().zip(results) {
+        r.context(|| format!("cannot configure addresses in {ns}"))?;
+    }
+    Ok(fds)
+}
+
+/// Inside a site's namespace: sysctls, then the TUN device.
+fn make_tun() -> std::io::Result<OwnedFd> {
+    // No IPv6 on the lab's devices (the forwarder handles IPv4 only); absent
+    // when the kernel has no IPv6, which is fine.
+    for key in [
+        "net/ipv6/conf/all/disable_ipv6",
+        "net/ipv6/conf/default/disable_ipv6",
+    ] {
+        let _ = netns::sysctl(key, "1");
+    }
+    // The lab's hosts answer every probe (traceroute's last hop, pings).
+    netns::sysctl("net/ipv4/icmp_ratelimit", "0")?;
+    // Unprivileged ICMP echo sockets, as probes use them.
+    netns::sysctl("net/ipv4/ping_group_range", "0 2147483647")?;
+    netns::sysctl("net/ipv4/conf/all/rp_filter", "0")?;
+    let fd = tun::create(TUN_NAME)?;
+    // Packets between two carriers of one site leave and come back with a
+    // local source address: accept them.
+    netns::sysctl(&format!("net/ipv4/conf/{TUN_NAME}/accept_local"), "1")?;
+    netns::sysctl(&format!("net/ipv4/conf/{TUN_NAME}/rp_filter"), "0")?;
+    Ok(fd)
+}
+
+/// `ip -batch` lines that give site `i` its addresses and routes.
+///
+/// Every address is a /32 on the TUN with the default route through it, the
+/// first address as the default source. A site on several carriers also gets
+/// policy rules, so that traffic it sends from one of its addresses to another
+/// (carrier to carrier in one place) leaves through the TUN and crosses the
+/// emulated networks instead of being delivered locally.
+pub fn site_script(plan: &Plan, i: usize) -> String {
+    let addrs = plan.site_addresses(i);
+    let mut s = format!("link set lo up\nlink set {TUN_NAME} up\n");
+    for a in &addrs {
+        s += &format!("address add {a}/32 dev {TUN_NAME}\n");
+    }
+    if let Some(first) = addrs.first() {
+        s += &format!("route add default dev {TUN_NAME} src {first}\n");
+    }
+    if addrs.len() > 1 {
+        s += &format!("route add default dev {TUN_NAME} table 100\n");
+        for a in &addrs {
+            for b in &addrs {
+                if a != b {
+                    s += &format!("rule add pref 100 iif lo from {a} to {b} lookup 100\n");
+                }
+            }
+        }
+        s += "rule add pref 1000 lookup local\nrule del pref 0 lookup local\n";
+    }
+    s
+}
+
+/// The forwarder's published state, `status.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Status {
+    pub pid: u32,
+    /// Seconds since the forwarder started forwarding.
+    pub uptime_s: f64,
+    pub stats: Stats,
+    /// How late deliveries were written, against their due time.
+    pub lateness: LatenessSummary,
+    pub in_flight: usize,
+    /// Writes to a TUN that failed.
+    pub write_errors: u64,
+    /// The current early-wake margin, microseconds.
+    pub wake_margin_us: f64,
+    pub edges: Vec<EdgeStats>,
+}
+
+/// Percentiles of delivery lateness, microseconds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LatenessSummary {
+    pub count: u64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub p999_us: f64,
+    pub max_us: f64,
+}
+
+/// A histogram of lateness in 1-us bins up to 10 ms.
+#[derive(Debug)]
+struct Lateness {
+    bins: Vec<u64>,
+    count: u64,
+    max_ns: u64,
+}
+
+impl Lateness {
+    fn new() -> Lateness {
+        Lateness {
+            bins: vec![0; 10_001],
+            count: 0,
+            max_ns: 0,
+        }
+    }
+
+    fn record(&mut self, ns: u64) {
+        let bin = ((ns / 1000) as usize).min(self.bins.len() - 1);
+        self.bins[bin] += 1;
+        self.count += 1;
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    fn quantile_us(&self, q: f64) -> f64 {
+        let target = (q * self.count as f64).ceil() as u64;
+        let mut seen = 0;
+        for (i, &c) in self.bins.iter().enumerate() {
+            seen += c;
+            if seen >= target.max(1) {
+                return i as f64;
+            }
+        }
+        self.max_ns as f64 / 1000.0
+    }
+
+    fn summary(&self) -> LatenessSummary {
+        if self.count == 0 {
+            return LatenessSummary::default();
+        }
+        LatenessSummary {
+            count: self.count,
+            p50_us: self.quantile_us(0.5),
+            p99_us: self.quantile_us(0.99),
+            p999_us: self.quantile_us(0.999),
+            max_us: self.max_ns as f64 / 1000.0,
+        }
+    }
+}
+
+/// Sleeps until `timeout_ns` passes or a TUN is readable; returns the number
+/// of ready events.
+fn wait(ep: &OwnedFd, events: &mut [libc::epoll_event], timeout_ns: u64) -> usize {
+    let ts = libc::timespec {
+        tv_sec: (timeout_ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (timeout_ns % 1_000_000_000) as libc::c_long,
+    };
+    // SAFETY: events is a valid writable array of the given length; ts lives
+    // across the call; a null sigmask means "do not change it".
+    let n = unsafe {
+        libc::epoll_pwait2(
+            ep.as_raw_fd(),
+            events.as_mut_ptr(),
+            events.len() as libc::c_int,
+            &ts,
+            std::ptr::null(),
+        )
+    };
+    if n >= 0 {
+        return n as usize;
+    }
+    if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+        // Kernels before 5.11: millisecond sleeps, rounded down; the spin
+        // covers the rest.
+        // SAFETY: as above.
+        let n = unsafe {
+            libc::epoll_wait(
+                ep.as_raw_fd(),
+                events.as_mut_ptr(),
+                events.len() as libc::c_int,
+                (timeout_ns / 1_000_000) as libc::c_int,
+            )
+        };
+        return n.max(0) as usize;
+    }
+    0
+}
+
+/// Runs a lab's forwarder until killed: setup, "ready" on standard output,
+/// then forwarding. Called as `netlab __forward --name LAB` by `netlab up`.
+pub fn serve(lab: &str) -> Result<()> {
+    let dir = LabDir::of(lab);
+    let text = dir.read_to_string("topology.yaml")?;
+    let origin = dir.file("topology.yaml").display().to_string();
+    let topo = topology::load::from_str(&text, &origin)?;
+    let plan = Plan::new(&topo, lab)?;
+    let tuns = setup(&plan)?;
+    let seed = clock::real_ns() ^ u64::from(std::process::id()).rotate_left(32);
+    let engine = Engine::new(&topo, &plan, seed, clock::mono_ns());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready")
+        .and_then(|_| out.flush())
+        .context(|| "cannot report readiness".into())?;
+    drop(out);
+    // Standard output was the pipe `netlab up` waits on: let it go.
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        // SAFETY: dup2 onto descriptor 1; both descriptors are open.
+        unsafe { libc::dup2(null.as_raw_fd(), 1) };
+    }
+    run(engine, &tuns, &dir)
+}
+
+/// The forwarding loop. Returns only on a fatal error.
+fn run(mut engine: Engine, tuns: &[OwnedFd], dir: &LabDir) -> Result<()> {
+    if let Err(e) = clock::set_timer_slack(1) {
+        eprintln!("netlab forwarder: cannot set timer slack ({e}); timing will be coarser");
+    }
+    // SAFETY: epoll_create1 takes a flag and returns a new descriptor or -1.
+    let ep = crate::sys::cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
+        .context(|| "epoll_create1".into())?;
+    // SAFETY: ep is a new descriptor we own.
+    let ep = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(ep) };
+    for (i, fd) in tuns.iter().enumerate() {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: i as u64,
+        };
+        // SAFETY: both descriptors are open; ev is valid for the call.
+        let r = unsafe {
+            libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut ev)
+        };
+        crate::sys::cvt(r).context(|| "epoll_ctl".into())?;
+    }
+
+    let shared: Arc<Mutex<Option<Status>>> = Arc::new(Mutex::new(None));
+    {
+        let shared = Arc::clone(&shared);
+        let dir = dir.clone();
+        std::thread::Builder::new()
+            .name("status".into())
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_millis(500));
+                let snapshot = shared.lock().ok().and_then(|mut s| s.take());
+                if let Some(s) = snapshot {
+                    if let Ok(json) = serde_json::to_vec_pretty(&s) {
+                        let _ = dir.write_atomic("status.json", &json);
+                    }
+                }
+            })
+            .map_err(|e| Error::Setup(format!("cannot start the status thread: {e}")))?;
+    }
+
+    let started = clock::mono_ns();
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; tuns.len().max(1)];
+    let mut buf = vec![0u8; 65_536];
+    let mut lateness = Lateness::new();
+    let mut write_errors = 0u64;
+    let mut oversleep_est: f64 = MIN_MARGIN_NS as f64;
+    let mut spin_credit: f64 = 0.0;
+    let mut last = started;
+    let mut next_publish = started;
+
+    loop {
+        let now = clock::mono_ns();
+        spin_credit = (spin_credit + (now - last) as f64 * SPIN_SHARE).min(SPIN_CREDIT_CAP_NS);
+        last = now;
+        engine.poll(now, &mut |site, pkt: &[u8], due| {
+            // Measured before the write: the write itself runs the receiving
+            // stack (and may answer, e.g. an echo reply) before it returns.
+            lateness.record(clock::mono_ns().saturating_sub(due));
+            if let Some(fd) = tuns.get(site) {
+                // SAFETY: pkt is a valid buffer of pkt.len() bytes; fd is open.
+                let w = unsafe { libc::write(fd.as_raw_fd(), pkt.as_ptr().cast(), pkt.len()) };
+                if w < 0 {
+                    write_errors += 1;
+                }
+            }
+        });
+
+        let now = clock::mono_ns();
+        if now >= next_publish {
+            next_publish = now + PUBLISH_NS;
+            let status = Status {
+                pid: std::process::id(),
+                uptime_s: (now - started) as f64 / 1e9,
+                stats: engine.stats().clone(),
+                lateness: lateness.summary(),
+                in_flight: engine.in_flight(),
+                write_errors,
+                wake_margin_us: (oversleep_est + MARGIN_PAD_NS as f64) / 1000.0,
+                edges: engine.edge_stats(),
+            };
+            if let Ok(mut s) = shared.lock() {
+                *s = Some(status);
+            }
+        }
+
+        let margin = (oversleep_est as u64 + MARGIN_PAD_NS).clamp(MIN_MARGIN_NS, MAX_MARGIN_NS);
+        let (timeout, timed) = match engine.next_deadline() {
+            None => (IDLE_NS.min(next_publish.saturating_sub(now)), false),
+            Some(d) if d <= now => (0, false),
+            Some(d) if d - now > margin => (d - now - margin, true),
+            Some(_) if spin_credit > 0.0 => (0, false),
+            Some(d) => (d - now, true),
+        };
+        let n = wait(&ep, &mut events, timeout);
+        let woke = clock::mono_ns();
+        if timeout == 0 {
+            spin_credit -= (woke - now) as f64;
+        } else if timed && n == 0 {
+            // A sleep that ran its full course: how late did it end?
+            let late = woke.saturating_sub(now + timeout) as f64;
+            if late > oversleep_est {
+                oversleep_est += (late - oversleep_est) / 4.0;
+            } else {
+                oversleep_est -= (oversleep_est - late) / 64.0;
+            }
+            oversleep_est = oversleep_est.min(MAX_MARGIN_NS as f64);
+        }
+
+        for ev in &events[..n] {
+            let site = ev.u64 as usize;
+            let Some(fd) = tuns.get(site) else { continue };
+            for _ in 0..READ_BATCH {
+                // SAFETY: buf is a valid writable buffer of buf.len() bytes.
+                let r = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                if r <= 0 {
+                    break;
+                }
+                engine.ingress(site, &buf[..r as usize], clock::mono_ns());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_scripts() {
+        let topo = topology::load::from_str(
+            "version: 1
+sites:
+  - {id: x, kind: city, location: [25, 102.7]}
+  - {id: y, kind: city, location: [25.1, 102.8], networks: [u]}
+networks:
+  - {id: t}
+  - {id: u}
+links:
+  - {between: [x, y], network: u, delay_ms: 0.5}
+",
+            "t.yaml",
+        )
+        .unwrap();
+        let plan = Plan::new(&topo, "l").unwrap();
+        let x = site_script(&plan, 0);
+        assert!(
+            x.contains("address add 198.18.0.1/32 dev hm0\naddress add 198.18.0.2/32 dev hm0\n")
+        );
+        assert!(x.contains("route add default dev hm0 src 198.18.0.1\n"));
+        assert!(x.contains("rule add pref 100 iif lo from 198.18.0.2 to 198.18.0.1 lookup 100\n"));
+        assert!(x.ends_with("rule del pref 0 lookup local\n"));
+        let y = site_script(&plan, 1);
+        assert_eq!(
+            y,
+            "link set lo up\nlink set hm0 up\naddress add 198.18.1.2/32 dev hm0\nroute add default dev hm0 src 198.18.1.2\n"
+        );
+    }
+
+    #[test]
+    fn lateness_percentiles() {
+        let mut l = Lateness::new();
+        for i in 0..1000u64 {
+            l.record(i * 1000);
+        }
+        let s = l.summary();
+        assert_eq!(s.count, 1000);
+        assert_eq!(s.p50_us, 499.0);
+        assert_eq!(s.p99_us, 989.0);
+        assert_eq!(s.max_us, 999.0);
+        l.record(50_000_000);
+        assert_eq!(l.summary().max_us, 50_000.0);
+    }
+}

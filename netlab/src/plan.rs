@@ -1,0 +1,426 @@
+//! The lab's address plan and names: which namespace each site gets, which
+//! address each endpoint (`site` or `site@network`) has, and which address each
+//! emulated router interface answers traceroute from. A pure function of the
+//! topology and the lab name, written to the lab's state directory so `netlab
+//! addr` answers without recomputing.
+//!
+//! All addresses come from 198.18.0.0/15 (RFC 2544, benchmarking):
+//!
+//! - endpoints: `198.18.S.N`, S = the site's index in the file (0..=255),
+//!   N = 1 + the network's index in `networks:` (1 when none are declared). So the
+//!   third site's address on the second carrier is 198.18.2.2, whatever the lab.
+//! - link routers: 198.19.0.0/17, one /30 per link in file order: link L's router
+//!   at its first site (`between[0]`) is 198.19.0.0 + 4L + 1, at its second
+//!   site + 2. A packet that expires on arriving over link L is answered from
+//!   the router at the arriving end.
+//! - interconnect routers: 198.19.128.0/17, one address per (interconnect,
+//!   network) in file order from 198.19.128.1: the router of that network at the
+//!   interconnect, answering for packets that crossed over into its network.
+
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use topology::routing::Graph;
+use topology::Topology;
+
+/// Most sites a lab can have (one /24 of 198.18.0.0/16 each).
+pub const MAX_SITES: usize = 256;
+/// Most networks (carriers) a lab can have.
+pub const MAX_NETWORKS: usize = 254;
+/// Most links (one /30 each in 198.19.0.0/17).
+pub const MAX_LINKS: usize = 8192;
+/// Most interconnect router ports (198.19.128.1 ..= 198.19.255.254).
+pub const MAX_PORTS: usize = 32766;
+/// Longest lab name.
+pub const MAX_LAB_NAME: usize = 32;
+/// Name of the TUN device in every site's namespace (each namespace has its own).
+pub const TUN_NAME: &str = "hm0";
+/// Lab name used when `--name` is not given.
+pub const DEFAULT_LAB: &str = "default";
+
+const ENDPOINT_BASE: u32 = 0xC612_0000; // 198.18.0.0
+const LINK_ROUTER_BASE: u32 = 0xC613_0000; // 198.19.0.0
+const PORT_BASE: u32 = 0xC613_8000; // 198.19.128.0
+
+/// Why a lab cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("bad lab name {0:?}: expected 1 to {MAX_LAB_NAME} of a-z, 0-9 and '-', starting with a letter or digit")]
+    LabName(String),
+    #[error("the topology has {0} sites; a lab holds at most {MAX_SITES}")]
+    TooManySites(usize),
+    #[error("the topology has {0} networks; a lab holds at most {MAX_NETWORKS}")]
+    TooManyNetworks(usize),
+    #[error("the topology has {0} links; a lab holds at most {MAX_LINKS}")]
+    TooManyLinks(usize),
+    #[error(
+        "the topology's interconnects need {0} router addresses; a lab holds at most {MAX_PORTS}"
+    )]
+    TooManyPorts(usize),
+}
+
+/// Checks a lab name: it becomes part of namespace names and a directory name.
+pub fn check_lab_name(name: &str) -> Result<(), PlanError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_LAB_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(PlanError::LabName(name.to_string()))
+    }
+}
+
+/// Prefix of every namespace of lab `lab`. The `.` cannot occur in a lab name or
+/// a site id, so one lab's prefix never matches another lab's namespaces.
+pub fn namespace_prefix(lab: &str) -> String {
+    format!("hm-{lab}.")
+}
+
+/// Namespace of site `site` in lab `lab`.
+pub fn namespace(lab: &str, site: &str) -> String {
+    format!("{}{site}", namespace_prefix(lab))
+}
+
+/// A site: its namespace and endpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SitePlan {
+    pub id: String,
+    pub namespace: String,
+    /// Indices into `Plan::endpoints`; the first one's address is the default source.
+    pub endpoints: Vec<usize>,
+}
+
+/// A route endpoint with its address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointPlan {
+    /// `site` or `site@network`.
+    pub name: String,
+    /// Index into `Plan::sites`.
+    pub site: usize,
+    pub network: Option<String>,
+    pub address: Ipv4Addr,
+}
+
+/// A link's two router interfaces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkPlan {
+    pub a: String,
+    pub b: String,
+    pub network: Option<String>,
+    /// Router at `a`: answers for packets that expire arriving at `a` over this link.
+    pub a_router: Ipv4Addr,
+    /// Router at `b`.
+    pub b_router: Ipv4Addr,
+}
+
+/// A network's router at an interconnect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortPlan {
+    /// Index into the topology's interconnects.
+    pub interconnect: usize,
+    pub site: String,
+    pub network: String,
+    pub address: Ipv4Addr,
+}
+
+/// The whole plan of one lab.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub lab: String,
+    pub sites: Vec<SitePlan>,
+    /// In routing's endpoint order (`topology::routing::Graph::endpoints`), so an
+    /// endpoint's index here is its node in the routing graph.
+    pub endpoints: Vec<EndpointPlan>,
+    /// In the topology's link order.
+    pub links: Vec<LinkPlan>,
+    /// Interconnect router ports, by interconnect then by its network list.
+    pub ports: Vec<PortPlan>,
+}
+
+impl Plan {
+    pub fn new(topo: &Topology, lab: &str) -> Result<Plan, PlanError> {
+        check_lab_name(lab)?;
+        if topo.sites.len() > MAX_SITES {
+            return Err(PlanError::TooManySites(topo.sites.len()));
+        }
+        if topo.networks.len() > MAX_NETWORKS {
+            return Err(PlanError::TooManyNetworks(topo.networks.len()));
+        }
+        if topo.links.len() > MAX_LINKS {
+            return Err(PlanError::TooManyLinks(topo.links.len()));
+        }
+        let nports: usize = topo.interconnects.iter().map(|i| i.networks.len()).sum();
+        if nports > MAX_PORTS {
+            return Err(PlanError::TooManyPorts(nports));
+        }
+        let mut sites: Vec<SitePlan> = topo
+            .sites
+            .iter()
+            .map(|s| SitePlan {
+                id: s.id.clone(),
+                namespace: namespace(lab, &s.id),
+                endpoints: Vec::new(),
+            })
+            .collect();
+        let graph = Graph::new(topo);
+        let endpoints = graph
+            .endpoints()
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                sites[e.site].endpoints.push(i);
+                EndpointPlan {
+                    name: e.name(topo),
+                    site: e.site,
+                    network: e.network.map(|n| topo.networks[n].id.clone()),
+                    address: endpoint_address(e.site, e.network),
+                }
+            })
+            .collect();
+        let links = topo
+            .links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LinkPlan {
+                a: topo.sites[l.a].id.clone(),
+                b: topo.sites[l.b].id.clone(),
+                network: l.network.map(|n| topo.networks[n].id.clone()),
+                a_router: Ipv4Addr::from(LINK_ROUTER_BASE + 4 * i as u32 + 1),
+                b_router: Ipv4Addr::from(LINK_ROUTER_BASE + 4 * i as u32 + 2),
+            })
+            .collect();
+        let mut ports = Vec::with_capacity(nports);
+        for (i, ix) in topo.interconnects.iter().enumerate() {
+            for &n in &ix.networks {
+                ports.push(PortPlan {
+                    interconnect: i,
+                    site: topo.sites[ix.site].id.clone(),
+                    network: topo.networks[n].id.clone(),
+                    address: Ipv4Addr::from(PORT_BASE + 1 + ports.len() as u32),
+                });
+            }
+        }
+        Ok(Plan {
+            lab: lab.to_string(),
+            sites,
+            endpoints,
+            links,
+            ports,
+        })
+    }
+
+    /// The endpoint named `site@network`, or a site's first (default-source)
+    /// endpoint for a bare `site`.
+    pub fn endpoint(&self, name: &str) -> Option<&EndpointPlan> {
+        if let Some(e) = self.endpoints.iter().find(|e| e.name == name) {
+            return Some(e);
+        }
+        let site = self.sites.iter().find(|s| s.id == name)?;
+        self.endpoints.get(*site.endpoints.first()?)
+    }
+
+    pub fn site(&self, id: &str) -> Option<&SitePlan> {
+        self.sites.iter().find(|s| s.id == id)
+    }
+
+    /// Addresses of a site, default source first.
+    pub fn site_addresses(&self, site: usize) -> Vec<Ipv4Addr> {
+        self.sites
+            .get(site)
+            .map(|s| {
+                s.endpoints
+                    .iter()
+                    .map(|&e| self.endpoints[e].address)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The router port of `network` at interconnect `interconnect`.
+    pub fn port(&self, interconnect: usize, network: &str) -> Option<Ipv4Addr> {
+        self.ports
+            .iter()
+            .find(|p| p.interconnect == interconnect && p.network == network)
+            .map(|p| p.address)
+    }
+
+    /// Human-readable listing of every address, as `netlab addr --all` prints it.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        let w = self
+            .endpoints
+            .iter()
+            .map(|e| e.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(8);
+        let _ = writeln!(
+            s,
+            "# lab {}: endpoints (site namespace: hm-{}.SITE)",
+            self.lab, self.lab
+        );
+        for e in &self.endpoints {
+            let _ = writeln!(s, "{:<w$}  {}", e.name, e.address);
+        }
+        let _ = writeln!(s, "# link routers (router at each end of the link)");
+        for (i, l) in self.links.iter().enumerate() {
+            let net = l
+                .network
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "link {i}: {} -- {}{net}  {} at {}, {} at {}",
+                l.a, l.b, l.a_router, l.a, l.b_router, l.b
+            );
+        }
+        if !self.ports.is_empty() {
+            let _ = writeln!(
+                s,
+                "# interconnect routers (a network's router where it meets others)"
+            );
+            for p in &self.ports {
+                let _ = writeln!(
+                    s,
+                    "interconnect {} at {}: {}  {}",
+                    p.interconnect, p.site, p.network, p.address
+                );
+            }
+        }
+        s
+    }
+}
+
+/// Address of endpoint (site, network): 198.18.S.(N+1).
+pub fn endpoint_address(site: usize, network: Option<usize>) -> Ipv4Addr {
+    let n = network.map_or(1, |n| n as u32 + 1);
+    Ipv4Addr::from(ENDPOINT_BASE + ((site as u32) << 8) + n)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    pub(crate) const THREE: &str = "version: 1
+sites:
+  - {id: a, kind: city, location: [30, 100]}
+  - {id: b, kind: city, location: [31, 101]}
+  - {id: c, kind: city, location: [32, 102]}
+links:
+  - {between: [a, b], delay_ms: {forward: 4, reverse: 9}}
+  - {between: [b, c], delay_ms: 2}
+";
+
+    const CARRIERS: &str = "version: 1
+sites:
+  - {id: x, kind: city, location: [25, 102.7]}
+  - {id: y, kind: city, location: [25.1, 102.8], networks: [u]}
+  - {id: z, kind: city, location: [30.6, 104.1]}
+networks:
+  - {id: t}
+  - {id: u}
+links:
+  - {between: [x, z], network: t, delay_ms: 8}
+  - {between: [x, z], network: u, delay_ms: 9}
+  - {between: [x, y], network: u, delay_ms: 0.5}
+interconnects:
+  - {site: z, kind: internet-exchange, networks: [t, u], delay_ms: 0.3}
+";
+
+    fn topo(src: &str) -> Topology {
+        topology::load::from_str(src, "t.yaml").unwrap()
+    }
+
+    #[test]
+    fn single_network_plan() {
+        let p = Plan::new(&topo(THREE), "t1").unwrap();
+        let names: Vec<_> = p
+            .endpoints
+            .iter()
+            .map(|e| (e.name.as_str(), e.address.to_string()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("a", "198.18.0.1".into()),
+                ("b", "198.18.1.1".into()),
+                ("c", "198.18.2.1".into())
+            ]
+        );
+        assert_eq!(p.sites[1].namespace, "hm-t1.b");
+        assert_eq!(p.links[0].a_router, Ipv4Addr::new(198, 19, 0, 1));
+        assert_eq!(p.links[0].b_router, Ipv4Addr::new(198, 19, 0, 2));
+        assert_eq!(p.links[1].a_router, Ipv4Addr::new(198, 19, 0, 5));
+        assert_eq!(
+            p.endpoint("b").unwrap().address,
+            Ipv4Addr::new(198, 18, 1, 1)
+        );
+        assert!(p.endpoint("d").is_none());
+        assert!(p.ports.is_empty());
+    }
+
+    #[test]
+    fn carriers_get_one_address_each() {
+        let p = Plan::new(&topo(CARRIERS), "lab").unwrap();
+        let names: Vec<_> = p.endpoints.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["x@t", "x@u", "y@u", "z@t", "z@u"]);
+        // The network fixes the last octet, whatever else the site has.
+        assert_eq!(
+            p.endpoint("y@u").unwrap().address,
+            Ipv4Addr::new(198, 18, 1, 2)
+        );
+        assert_eq!(
+            p.endpoint("y").unwrap().address,
+            Ipv4Addr::new(198, 18, 1, 2)
+        );
+        assert_eq!(
+            p.endpoint("x").unwrap().address,
+            Ipv4Addr::new(198, 18, 0, 1)
+        );
+        assert_eq!(
+            p.site_addresses(2),
+            [Ipv4Addr::new(198, 18, 2, 1), Ipv4Addr::new(198, 18, 2, 2)]
+        );
+        assert_eq!(p.port(0, "u"), Some(Ipv4Addr::new(198, 19, 128, 2)));
+        assert!(p
+            .describe()
+            .contains("interconnect 0 at z: u  198.19.128.2"));
+        // Every address is unique.
+        let mut all: Vec<Ipv4Addr> = p.endpoints.iter().map(|e| e.address).collect();
+        all.extend(p.links.iter().flat_map(|l| [l.a_router, l.b_router]));
+        all.extend(p.ports.iter().map(|p| p.address));
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), n);
+    }
+
+    #[test]
+    fn lab_names() {
+        for ok in ["default", "t-1", "0", "a-b-c"] {
+            assert!(check_lab_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-a", "A", "a.b", "a/b", "a b", &"x".repeat(33)] {
+            assert!(check_lab_name(bad).is_err(), "{bad}");
+        }
+        // No lab's prefix matches another lab's namespaces.
+        assert!(!namespace("t-10", "a").starts_with(&namespace_prefix("t")));
+        assert!(!namespace("t-10", "a").starts_with(&namespace_prefix("t-1")));
+    }
+
+    #[test]
+    fn national_fits() {
+        let topo = topology::national::national();
+        let p = Plan::new(&topo, "default").unwrap();
+        assert_eq!(p.sites.len(), topo.sites.len());
+        let json = serde_json::to_string(&p).unwrap();
+        let back: Plan = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p);
+    }
+}

@@ -1,0 +1,115 @@
+//! What the commands print, as plain text for people.
+
+use crate::lab::{LabStatus, UpReport};
+use std::fmt::Write as _;
+
+/// `netlab up`: the lab, then every site with its namespace and addresses.
+pub fn up(r: &UpReport) -> String {
+    let p = &r.plan;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "lab {} is up: {} sites, {} endpoints, {} links, forwarder pid {} ({:.2} s)",
+        p.lab,
+        p.sites.len(),
+        p.endpoints.len(),
+        p.links.len(),
+        r.pid,
+        r.elapsed.as_secs_f64()
+    );
+    let w = p.sites.iter().map(|s| s.id.len()).max().unwrap_or(4).max(4);
+    let wn = p
+        .sites
+        .iter()
+        .map(|s| s.namespace.len())
+        .max()
+        .unwrap_or(9)
+        .max(9);
+    let _ = writeln!(s, "{:<w$}  {:<wn$}  addresses", "site", "namespace");
+    for (i, site) in p.sites.iter().enumerate() {
+        let addrs: Vec<String> = site
+            .endpoints
+            .iter()
+            .map(|&e| {
+                let ep = &p.endpoints[e];
+                match &ep.network {
+                    Some(n) => format!("{} ({n})", ep.address),
+                    None => ep.address.to_string(),
+                }
+            })
+            .collect();
+        let _ = i;
+        let _ = writeln!(
+            s,
+            "{:<w$}  {:<wn$}  {}",
+            site.id,
+            site.namespace,
+            addrs.join(", ")
+        );
+    }
+    let _ = writeln!(
+        s,
+        "routers: 198.19.0.0/17 (one /30 per link), 198.19.128.0/17 (interconnects): `netlab addr --all --name {}`",
+        p.lab
+    );
+    s
+}
+
+/// One line per lab for `status --all`.
+pub fn status_line(st: &LabStatus) -> String {
+    let sites = st.plan.as_ref().map_or(0, |p| p.sites.len());
+    match (st.running, st.pid) {
+        (true, Some(pid)) => format!("{}: up, {sites} sites, forwarder pid {pid}", st.lab),
+        _ => format!(
+            "{}: broken (forwarder not running, {} namespaces left): run `netlab down --name {}`",
+            st.lab,
+            st.namespaces.len(),
+            st.lab
+        ),
+    }
+}
+
+/// `netlab status`.
+pub fn status(st: &LabStatus) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{}", status_line(st));
+    let Some(f) = &st.status else {
+        return s;
+    };
+    let t = &f.stats;
+    let _ = writeln!(
+        s,
+        "uptime {:.1} s; packets received {}, delivered {}, in flight {}, ICMP time-exceeded sent {}",
+        f.uptime_s, t.received, t.delivered, f.in_flight, t.icmp_time_exceeded
+    );
+    let _ = writeln!(
+        s,
+        "dropped: loss {}, rate {}, ttl {}, no route {}, bad source {}, ipv6 {}, malformed {}, overload {}, write errors {}",
+        t.dropped_loss,
+        t.dropped_rate,
+        t.dropped_ttl,
+        t.dropped_no_route,
+        t.dropped_bad_source,
+        t.dropped_ipv6,
+        t.dropped_malformed,
+        t.dropped_overload,
+        f.write_errors
+    );
+    let l = &f.lateness;
+    let _ = writeln!(
+        s,
+        "delivery lateness (forwarder's own clock): p50 {:.0} us, p99 {:.0} us, p99.9 {:.0} us, max {:.0} us over {} packets; wake margin {:.0} us",
+        l.p50_us, l.p99_us, l.p999_us, l.max_us, l.count, f.wake_margin_us
+    );
+    if !f.edges.is_empty() {
+        let _ = writeln!(s, "traffic per hop:");
+        for e in &f.edges {
+            let _ = writeln!(
+                s,
+                "  {} -> {} ({}): {} packets, {} lost, {} over rate",
+                e.from, e.to, e.via, e.packets, e.lost, e.rate_dropped
+            );
+        }
+    }
+    s
+}
