@@ -2,3 +2,7 @@
 //! clock-error bounds and per-direction metrics.
 
 pub mod wire;
+
+pub mod clock;
+pub mod session;
+pub mod timestamping;

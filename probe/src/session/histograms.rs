@@ -1,0 +1,336 @@
+//! Delay distributions as HdrHistograms in microseconds (1 us to 60 s, three
+//! significant digits), summarized as min/mean/percentiles/max and shipped as
+//! base64 of the V2 + deflate encoding, so windows from many probes add up
+//! exactly rather than averaging averages.
+
+use std::fmt;
+
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use serde::{
+    Deserialize, Deserializer as SerdeDeserializer, Serialize, Serializer as SerdeSerializer,
+};
+
+use super::base64;
+
+/// Lowest value told apart: 1 us.
+pub const LOWEST_US: u64 = 1;
+/// Highest value kept exactly: 60 s; larger ones are recorded as this.
+pub const HIGHEST_US: u64 = 60_000_000;
+/// Significant decimal digits kept.
+pub const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// Cookie of the V2 + deflate encoding (HdrHistogram's
+/// `V2CompressedEncodingCookieBase | 0x10`).
+const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
+/// Longest base64 text taken (a full 1 us .. 60 s histogram is a few KiB).
+const MAX_ENCODED_LEN: usize = 1 << 20;
+
+/// Why a serialized histogram was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HistogramError {
+    #[error("histogram is not valid base64")]
+    Base64,
+    #[error("histogram does not decode: {0}")]
+    Decode(String),
+    #[error("histogram has other bounds than 1 us .. 60 s at 3 digits")]
+    Bounds,
+    #[error("histogram does not encode: {0}")]
+    Encode(String),
+}
+
+/// min/mean/p50/p90/p99/max of a distribution, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub min: u64,
+    pub mean: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+/// A delay histogram in microseconds. See the module documentation.
+#[derive(Clone, PartialEq)]
+pub struct DelayHistogram {
+    histogram: Histogram<u64>,
+}
+
+impl fmt::Debug for DelayHistogram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DelayHistogram")
+            .field("count", &self.histogram.len())
+            .field("summary", &self.summary())
+            .finish()
+    }
+}
+
+impl Default for DelayHistogram {
+    fn default() -> Self {
+        DelayHistogram::new()
+    }
+}
+
+fn empty_histogram() -> Histogram<u64> {
+    match Histogram::new_with_bounds(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS) {
+        Ok(h) => h,
+        // The bounds are constants that hdrhistogram accepts.
+        Err(_) => unreachable!("constant histogram bounds rejected"),
+    }
+}
+
+/// Nanoseconds to whole microseconds, rounded to nearest.
+pub(crate) fn ns_to_us(ns: u64) -> u64 {
+    ns / 1000 + u64::from(ns % 1000 >= 500)
+}
+
+impl DelayHistogram {
+    pub fn new() -> DelayHistogram {
+        DelayHistogram {
+            histogram: empty_histogram(),
+        }
+    }
+
+    /// Records a delay given in nanoseconds; returns false if it was above
+    /// 60 s and recorded as 60 s.
+    pub fn record_ns(&mut self, ns: u64) -> bool {
+        let us = ns_to_us(ns);
+        self.histogram.saturating_record(us.min(HIGHEST_US));
+        us <= HIGHEST_US
+    }
+
+    /// Number of values recorded.
+    pub fn len(&self) -> u64 {
+        self.histogram.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.histogram.is_empty()
+    }
+
+    /// The underlying histogram, for anything the summary leaves out.
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.histogram
+    }
+
+    /// Adds `other`'s counts: the result is what one histogram fed both would hold.
+    pub fn merge(&mut self, other: &DelayHistogram) {
+        if self.histogram.add(&other.histogram).is_err() {
+            // Same bounds, so this is not expected; keep every count anyway.
+            for v in other.histogram.iter_recorded() {
+                self.histogram
+                    .saturating_record_n(v.value_iterated_to(), v.count_at_value());
+            }
+        }
+    }
+
+    /// Summary in microseconds; None when empty.
+    pub fn summary(&self) -> Option<Summary> {
+        let h = &self.histogram;
+        if h.is_empty() {
+            return None;
+        }
+        // Percentiles and max are reported as the highest value equivalent to
+        // the bucket, the conservative reading for delays.
+        Some(Summary {
+            min: h.min(),
+            mean: h.mean().round() as u64,
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            max: h.max(),
+        })
+    }
+
+    /// Packet delay variation (RFC 5481 PDV): each statistic minus the minimum
+    /// delay, so `min` is 0. None when empty.
+    pub fn pdv(&self) -> Option<Summary> {
+        let s = self.summary()?;
+        Some(Summary {
+            min: 0,
+            mean: s.mean.saturating_sub(s.min),
+            p50: s.p50.saturating_sub(s.min),
+            p90: s.p90.saturating_sub(s.min),
+            p99: s.p99.saturating_sub(s.min),
+            max: s.max.saturating_sub(s.min),
+        })
+    }
+
+    /// V2 + deflate encoding, base64.
+    pub fn to_base64(&self) -> Result<String, HistogramError> {
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&self.histogram, &mut bytes)
+            .map_err(|e| HistogramError::Encode(format!("{e:?}")))?;
+        Ok(base64::encode(&bytes))
+    }
+
+    /// Reads what [`DelayHistogram::to_base64`] wrote (from any probe); refuses
+    /// histograms with other bounds, which would not merge exactly.
+    ///
+    /// Only the compressed form is taken, and its outer length must match.
+    /// Limitation: hdrhistogram sizes a buffer from the payload length inside
+    /// the compressed stream before reading it, so a crafted stream can make it
+    /// allocate up to 4 GiB. Take histograms only from probes over an
+    /// authenticated channel (checking that header first needs `flate2`).
+    pub fn from_base64(text: &str) -> Result<DelayHistogram, HistogramError> {
+        if text.len() > MAX_ENCODED_LEN {
+            return Err(HistogramError::Decode("longer than 1 MiB".to_owned()));
+        }
+        let bytes = base64::decode(text).ok_or(HistogramError::Base64)?;
+        let cookie = bytes.get(..4).map(|b| [b[0], b[1], b[2], b[3]]);
+        let outer_len = bytes.get(4..8).map(|b| [b[0], b[1], b[2], b[3]]);
+        match (
+            cookie.map(u32::from_be_bytes),
+            outer_len.map(u32::from_be_bytes),
+        ) {
+            (Some(V2_DEFLATE_COOKIE), Some(len)) if len as usize == bytes.len() - 8 => {}
+            _ => {
+                return Err(HistogramError::Decode(
+                    "not a V2 + deflate histogram".to_owned(),
+                ))
+            }
+        }
+        let histogram: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| HistogramError::Decode(format!("{e:?}")))?;
+        let same_bounds = histogram.low() == LOWEST_US
+            && histogram.high() == HIGHEST_US
+            && histogram.sigfig() == SIGNIFICANT_DIGITS;
+        if !same_bounds {
+            return Err(HistogramError::Bounds);
+        }
+        Ok(DelayHistogram { histogram })
+    }
+}
+
+impl Serialize for DelayHistogram {
+    fn serialize<S: SerdeSerializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = self.to_base64().map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(&text)
+    }
+}
+
+impl<'de> Deserialize<'de> for DelayHistogram {
+    fn deserialize<D: SerdeDeserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        DelayHistogram::from_base64(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn summary_in_microseconds() {
+        let mut h = DelayHistogram::new();
+        assert_eq!(h.summary(), None);
+        for us in 1..=100u64 {
+            assert!(h.record_ns(us * 1000));
+        }
+        let s = h.summary();
+        assert_eq!(
+            s,
+            Some(Summary {
+                min: 1,
+                mean: 51,
+                p50: 50,
+                p90: 90,
+                p99: 99,
+                max: 100
+            })
+        );
+        let pdv = h.pdv();
+        assert_eq!(pdv.map(|p| (p.min, p.max, p.p50)), Some((0, 99, 49)));
+    }
+
+    #[test]
+    fn rounds_and_clamps() {
+        let mut h = DelayHistogram::new();
+        assert!(h.record_ns(499));
+        assert!(h.record_ns(1_500));
+        assert!(!h.record_ns(61_000_000_000));
+        let s = h.summary();
+        assert_eq!(s.map(|s| s.min), Some(0));
+        assert_eq!(h.len(), 3);
+        assert!(s.is_some_and(|s| s.max >= HIGHEST_US && s.max <= HIGHEST_US + HIGHEST_US / 1000));
+    }
+
+    #[test]
+    fn refuses_garbage_and_foreign_bounds() -> Result<(), HistogramError> {
+        assert_eq!(
+            DelayHistogram::from_base64("not base64!").err(),
+            Some(HistogramError::Base64)
+        );
+        assert!(matches!(
+            DelayHistogram::from_base64("AAAA"),
+            Err(HistogramError::Decode(_))
+        ));
+        let mut other: Histogram<u64> = Histogram::new_with_bounds(1, 1000, 2)
+            .map_err(|e| HistogramError::Encode(format!("{e:?}")))?;
+        other.saturating_record(5);
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&other, &mut bytes)
+            .map_err(|e| HistogramError::Encode(format!("{e:?}")))?;
+        assert_eq!(
+            DelayHistogram::from_base64(&base64::encode(&bytes)).err(),
+            Some(HistogramError::Bounds)
+        );
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn base64_round_trip_is_exact(values in proptest::collection::vec(0u64..90_000_000_000, 0..200)) {
+            let mut h = DelayHistogram::new();
+            for v in &values {
+                h.record_ns(*v);
+            }
+            let text = h.to_base64().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let back = DelayHistogram::from_base64(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&back, &h);
+            prop_assert_eq!(back.summary(), h.summary());
+        }
+
+        #[test]
+        fn merge_equals_one_histogram(
+            a in proptest::collection::vec(0u64..90_000_000_000, 0..100),
+            b in proptest::collection::vec(0u64..90_000_000_000, 0..100),
+        ) {
+            let (mut ha, mut hb, mut all) = (DelayHistogram::new(), DelayHistogram::new(), DelayHistogram::new());
+            for v in &a { ha.record_ns(*v); all.record_ns(*v); }
+            for v in &b { hb.record_ns(*v); all.record_ns(*v); }
+            ha.merge(&hb);
+            prop_assert_eq!(ha.summary(), all.summary());
+            prop_assert_eq!(ha, all);
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = DelayHistogram::from_base64(&base64::encode(&bytes));
+        }
+
+        #[test]
+        fn decoding_corrupted_headers_never_panics(
+            values in proptest::collection::vec(0u64..90_000_000_000, 1..50),
+            at in any::<usize>(),
+            byte in any::<u8>(),
+        ) {
+            let mut h = DelayHistogram::new();
+            for v in &values {
+                h.record_ns(*v);
+            }
+            let text = h.to_base64().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut bytes = base64::decode(&text).unwrap_or_default();
+            // Only the outer header: a flip inside the deflate stream may claim a
+            // 4 GiB payload (see from_base64), which a test should not allocate.
+            if let Some(b) = bytes.get_mut(at % 8) {
+                *b = byte;
+            }
+            let _ = DelayHistogram::from_base64(&base64::encode(&bytes));
+        }
+    }
+}
