@@ -15,7 +15,7 @@ use crate::engine::{EdgeStats, Engine, Stats};
 use crate::error::{Context, Error, Result};
 use crate::plan::{Plan, TUN_NAME};
 use crate::state::LabDir;
-use crate::sys::{clock, netns, tun};
+use crate::sys::{clock, netns, tap, tun};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -25,21 +25,34 @@ use std::time::Duration;
 /// Longest the loop sleeps with nothing scheduled (it also publishes counters).
 const IDLE_NS: u64 = 200_000_000;
 /// Bounds of the early-wake margin.
-const MIN_MARGIN_NS: u64 = 15_000;
+const MIN_MARGIN_NS: u64 = 20_000;
 const MAX_MARGIN_NS: u64 = 1_000_000;
 /// Added to the measured oversleep estimate.
 const MARGIN_PAD_NS: u64 = 10_000;
 /// Share of wall time the loop may spend spinning, and the most it may save up.
 const SPIN_SHARE: f64 = 0.25;
-const SPIN_CREDIT_CAP_NS: f64 = 20_000_000.0;
+const SPIN_CREDIT_CAP_NS: f64 = 5_000_000.0;
 /// Packets read from one TUN before looking at the clock again.
 const READ_BATCH: usize = 32;
+/// SCHED_FIFO priority of the forwarding thread: above every ordinary process,
+/// so a busy machine does not delay its wake-ups, and low among real-time ones.
+const RT_PRIORITY: i32 = 10;
 /// How often counters are published to `status.json`.
 const PUBLISH_NS: u64 = 1_000_000_000;
 
+/// A site's devices as the forwarder holds them.
+#[derive(Debug)]
+pub struct SiteIo {
+    /// The TUN: written to deliver packets; its own queue is only drained.
+    pub tun: OwnedFd,
+    /// The tap on the TUN: where the site's outgoing packets are read, with
+    /// their kernel send timestamps (see `sys::tap`).
+    pub tap: OwnedFd,
+}
+
 /// Creates the lab's namespaces and TUN devices and configures addresses and
-/// routes. Returns the TUN descriptors, one per site in plan order.
-pub fn setup(plan: &Plan) -> Result<Vec<OwnedFd>> {
+/// routes. Returns each site's devices, in plan order.
+pub fn setup(plan: &Plan) -> Result<Vec<SiteIo>> {
     let names: Vec<String> = plan.sites.iter().map(|s| s.namespace.clone()).collect();
     netns::add_all(&names).context(|| "cannot create the lab's network namespaces".into())?;
     let mut fds = Vec::with_capacity(plan.sites.len());
@@ -73,8 +86,8 @@ pub fn setup(plan: &Plan) -> Result<Vec<OwnedFd>> {
     Ok(fds)
 }
 
-/// Inside a site's namespace: sysctls, then the TUN device.
-fn make_tun() -> std::io::Result<OwnedFd> {
+/// Inside a site's namespace: sysctls, then the TUN device and its tap.
+fn make_tun() -> std::io::Result<SiteIo> {
     // No IPv6 on the lab's devices (the forwarder handles IPv4 only); absent
     // when the kernel has no IPv6, which is fine.
     for key in [
@@ -93,7 +106,8 @@ fn make_tun() -> std::io::Result<OwnedFd> {
     // local source address: accept them.
     netns::sysctl(&format!("net/ipv4/conf/{TUN_NAME}/accept_local"), "1")?;
     netns::sysctl(&format!("net/ipv4/conf/{TUN_NAME}/rp_filter"), "0")?;
-    Ok(fd)
+    let tap = tap::open(TUN_NAME)?;
+    Ok(SiteIo { tun: fd, tap })
 }
 
 /// `ip -batch` lines that give site `i` its addresses and routes.
@@ -138,6 +152,11 @@ pub struct Status {
     pub in_flight: usize,
     /// Writes to a TUN that failed.
     pub write_errors: u64,
+    /// How long after the kernel's send timestamp the forwarder read packets
+    /// (its wake-up latency; does not add to emulated delays).
+    pub ingress_age: LatenessSummary,
+    /// Packets drained from the TUNs' own queues (copies of what the taps read).
+    pub tun_drained: u64,
     /// The current early-wake margin, microseconds.
     pub wake_margin_us: f64,
     pub edges: Vec<EdgeStats>,
@@ -249,7 +268,7 @@ pub fn serve(lab: &str) -> Result<()> {
     let origin = dir.file("topology.yaml").display().to_string();
     let topo = topology::load::from_str(&text, &origin)?;
     let plan = Plan::new(&topo, lab)?;
-    let tuns = setup(&plan)?;
+    let sites = setup(&plan)?;
     let seed = clock::real_ns() ^ u64::from(std::process::id()).rotate_left(32);
     let engine = Engine::new(&topo, &plan, seed, clock::mono_ns());
     let mut out = std::io::stdout().lock();
@@ -262,27 +281,101 @@ pub fn serve(lab: &str) -> Result<()> {
         // SAFETY: dup2 onto descriptor 1; both descriptors are open.
         unsafe { libc::dup2(null.as_raw_fd(), 1) };
     }
-    run(engine, &tuns, &dir)
+    run(engine, &sites, &dir)
 }
 
+/// How early to wake before a release: a high percentile of how late recent
+/// timed sleeps ended, so that nearly every release finds the loop already
+/// awake and spinning.
+#[derive(Debug)]
+pub struct WakeMargin {
+    samples: Vec<u64>,
+    next: usize,
+    filled: bool,
+    since_update: usize,
+    margin: u64,
+}
+
+impl Default for WakeMargin {
+    fn default() -> Self {
+        WakeMargin::new()
+    }
+}
+
+impl WakeMargin {
+    /// Samples kept, and how often the percentile is recomputed.
+    const WINDOW: usize = 512;
+    const UPDATE_EVERY: usize = 16;
+    const QUANTILE: f64 = 0.995;
+
+    pub fn new() -> WakeMargin {
+        WakeMargin {
+            samples: vec![0; Self::WINDOW],
+            next: 0,
+            filled: false,
+            since_update: 0,
+            margin: MIN_MARGIN_NS + MARGIN_PAD_NS,
+        }
+    }
+
+    /// Records how late (ns) a timed sleep ended.
+    pub fn record(&mut self, late_ns: u64) {
+        self.samples[self.next] = late_ns;
+        self.next = (self.next + 1) % Self::WINDOW;
+        self.filled |= self.next == 0;
+        self.since_update += 1;
+        // A sleep later than the margin raises it at once; lowering waits.
+        if late_ns + MARGIN_PAD_NS > self.margin {
+            self.margin = (late_ns + MARGIN_PAD_NS).min(MAX_MARGIN_NS);
+        }
+        if self.since_update >= Self::UPDATE_EVERY {
+            self.since_update = 0;
+            let n = if self.filled { Self::WINDOW } else { self.next };
+            let mut v = self.samples[..n].to_vec();
+            let k = ((n as f64 * Self::QUANTILE) as usize).min(n.saturating_sub(1));
+            let (_, q, _) = v.select_nth_unstable(k);
+            self.margin = (*q + MARGIN_PAD_NS).clamp(MIN_MARGIN_NS, MAX_MARGIN_NS);
+        }
+    }
+
+    pub fn get(&self) -> u64 {
+        self.margin
+    }
+}
+
+/// Longest a tap timestamp may lie in the past before it is distrusted (the
+/// real-time clock was stepped).
+const MAX_INGRESS_AGE_NS: u64 = 1_000_000_000;
+/// How often the TUNs' own queues are drained, and at most how much at once.
+const DRAIN_NS: u64 = 10_000_000;
+const MAX_DRAIN: usize = 1024;
+
 /// The forwarding loop. Returns only on a fatal error.
-fn run(mut engine: Engine, tuns: &[OwnedFd], dir: &LabDir) -> Result<()> {
+fn run(mut engine: Engine, sites: &[SiteIo], dir: &LabDir) -> Result<()> {
     if let Err(e) = clock::set_timer_slack(1) {
         eprintln!("netlab forwarder: cannot set timer slack ({e}); timing will be coarser");
+    }
+    if let Err(e) = clock::set_realtime_priority(RT_PRIORITY) {
+        eprintln!("netlab forwarder: cannot use SCHED_FIFO ({e}); wake-ups may be late under load");
     }
     // SAFETY: epoll_create1 takes a flag and returns a new descriptor or -1.
     let ep = crate::sys::cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
         .context(|| "epoll_create1".into())?;
     // SAFETY: ep is a new descriptor we own.
     let ep = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(ep) };
-    for (i, fd) in tuns.iter().enumerate() {
+    for (i, site) in sites.iter().enumerate() {
         let mut ev = libc::epoll_event {
             events: libc::EPOLLIN as u32,
             u64: i as u64,
         };
         // SAFETY: both descriptors are open; ev is valid for the call.
         let r = unsafe {
-            libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut ev)
+            libc::epoll_ctl(
+                ep.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                site.tap.as_raw_fd(),
+                &mut ev,
+            )
         };
         crate::sys::cvt(r).context(|| "epoll_ctl".into())?;
     }
@@ -306,14 +399,19 @@ fn run(mut engine: Engine, tuns: &[OwnedFd], dir: &LabDir) -> Result<()> {
     }
 
     let started = clock::mono_ns();
-    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; tuns.len().max(1)];
-    let mut buf = vec![0u8; 65_536];
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 2 * sites.len().max(1)];
+    let mut batch = tap::Batch::new(READ_BATCH);
+    let mut scratch = vec![0u8; tap::MAX_PACKET];
     let mut lateness = Lateness::new();
+    let mut ingress_age = Lateness::new();
     let mut write_errors = 0u64;
-    let mut oversleep_est: f64 = MIN_MARGIN_NS as f64;
+    let mut tun_drained = 0u64;
+    let mut margin = WakeMargin::new();
     let mut spin_credit: f64 = 0.0;
     let mut last = started;
     let mut next_publish = started;
+    let mut next_drain = started;
+    let mut dirty = vec![false; sites.len()];
 
     loop {
         let now = clock::mono_ns();
@@ -323,9 +421,9 @@ fn run(mut engine: Engine, tuns: &[OwnedFd], dir: &LabDir) -> Result<()> {
             // Measured before the write: the write itself runs the receiving
             // stack (and may answer, e.g. an echo reply) before it returns.
             lateness.record(clock::mono_ns().saturating_sub(due));
-            if let Some(fd) = tuns.get(site) {
+            if let Some(s) = sites.get(site) {
                 // SAFETY: pkt is a valid buffer of pkt.len() bytes; fd is open.
-                let w = unsafe { libc::write(fd.as_raw_fd(), pkt.as_ptr().cast(), pkt.len()) };
+                let w = unsafe { libc::write(s.tun.as_raw_fd(), pkt.as_ptr().cast(), pkt.len()) };
                 if w < 0 {
                     write_errors += 1;
                 }
@@ -333,6 +431,31 @@ fn run(mut engine: Engine, tuns: &[OwnedFd], dir: &LabDir) -> Result<()> {
         });
 
         let now = clock::mono_ns();
+        if now >= next_drain {
+            // The TUNs' own copies of what the taps gave us: drained now and
+            // then rather than per packet (should a queue fill up meanwhile,
+            // the TUN drops its copy, which nobody needs).
+            next_drain = now + DRAIN_NS;
+            for (io, d) in sites.iter().zip(dirty.iter_mut()) {
+                if !std::mem::take(d) {
+                    continue;
+                }
+                for _ in 0..MAX_DRAIN {
+                    // SAFETY: scratch is a valid writable buffer of its length.
+                    let r = unsafe {
+                        libc::read(
+                            io.tun.as_raw_fd(),
+                            scratch.as_mut_ptr().cast(),
+                            scratch.len(),
+                        )
+                    };
+                    if r <= 0 {
+                        break;
+                    }
+                    tun_drained += 1;
+                }
+            }
+        }
         if now >= next_publish {
             next_publish = now + PUBLISH_NS;
             let status = Status {
@@ -340,9 +463,11 @@ fn run(mut engine: Engine, tuns: &[OwnedFd], dir: &LabDir) -> Result<()> {
                 uptime_s: (now - started) as f64 / 1e9,
                 stats: engine.stats().clone(),
                 lateness: lateness.summary(),
+                ingress_age: ingress_age.summary(),
                 in_flight: engine.in_flight(),
                 write_errors,
-                wake_margin_us: (oversleep_est + MARGIN_PAD_NS as f64) / 1000.0,
+                tun_drained,
+                wake_margin_us: margin.get() as f64 / 1000.0,
                 edges: engine.edge_stats(),
             };
             if let Ok(mut s) = shared.lock() {
@@ -350,11 +475,17 @@ fn run(mut engine: Engine, tuns: &[OwnedFd], dir: &LabDir) -> Result<()> {
             }
         }
 
-        let margin = (oversleep_est as u64 + MARGIN_PAD_NS).clamp(MIN_MARGIN_NS, MAX_MARGIN_NS);
+        let m = margin.get();
         let (timeout, timed) = match engine.next_deadline() {
-            None => (IDLE_NS.min(next_publish.saturating_sub(now)), false),
+            None => (
+                IDLE_NS.min(next_publish.min(next_drain).saturating_sub(now)),
+                false,
+            ),
             Some(d) if d <= now => (0, false),
-            Some(d) if d - now > margin => (d - now - margin, true),
+            Some(d) if d - now > m => (
+                (d - now - m).min(next_drain.saturating_sub(now).max(1)),
+                true,
+            ),
             Some(_) if spin_credit > 0.0 => (0, false),
             Some(d) => (d - now, true),
         };
@@ -364,25 +495,32 @@ fn run(mut engine: Engine, tuns: &[OwnedFd], dir: &LabDir) -> Result<()> {
             spin_credit -= (woke - now) as f64;
         } else if timed && n == 0 {
             // A sleep that ran its full course: how late did it end?
-            let late = woke.saturating_sub(now + timeout) as f64;
-            if late > oversleep_est {
-                oversleep_est += (late - oversleep_est) / 4.0;
-            } else {
-                oversleep_est -= (oversleep_est - late) / 64.0;
-            }
-            oversleep_est = oversleep_est.min(MAX_MARGIN_NS as f64);
+            margin.record(woke.saturating_sub(now + timeout));
         }
 
         for ev in &events[..n] {
             let site = ev.u64 as usize;
-            let Some(fd) = tuns.get(site) else { continue };
-            for _ in 0..READ_BATCH {
-                // SAFETY: buf is a valid writable buffer of buf.len() bytes.
-                let r = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-                if r <= 0 {
+            let Some(io) = sites.get(site) else { continue };
+            dirty[site] = true;
+            for _ in 0..4 {
+                let got = batch.recv(&io.tap).unwrap_or(0);
+                if got == 0 {
                     break;
                 }
-                engine.ingress(site, &buf[..r as usize], clock::mono_ns());
+                let (real, mono) = (clock::real_ns(), clock::mono_ns());
+                for i in 0..got {
+                    let (data, stamp, _) = batch.packet(i);
+                    let age = if stamp == 0 {
+                        0
+                    } else {
+                        real.saturating_sub(stamp).min(MAX_INGRESS_AGE_NS)
+                    };
+                    ingress_age.record(age);
+                    engine.ingress(site, data, mono - age.min(mono));
+                }
+                if got < READ_BATCH {
+                    break;
+                }
             }
         }
     }

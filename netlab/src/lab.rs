@@ -49,10 +49,16 @@ pub struct UpReport {
 
 /// `netlab up TOPOLOGY --name LAB`.
 pub fn up(topology_arg: &str, lab: &str) -> Result<UpReport> {
-    let started = Instant::now();
     plan::check_lab_name(lab)?;
     let (text, origin) = read_topology(topology_arg)?;
-    let topo = topology::load::from_str(&text, &origin)?;
+    up_text(&text, &origin, lab)
+}
+
+/// Brings lab `lab` up from topology file text; `origin` names it in errors.
+pub fn up_text(text: &str, origin: &str, lab: &str) -> Result<UpReport> {
+    let started = Instant::now();
+    plan::check_lab_name(lab)?;
+    let topo = topology::load::from_str(text, origin)?;
     let plan = Plan::new(&topo, lab)?;
     privileges::check().map_err(Error::NotPrivileged)?;
     let dir = LabDir::create(lab)?;
@@ -64,7 +70,7 @@ pub fn up(topology_arg: &str, lab: &str) -> Result<UpReport> {
             detail: format!("namespaces {} exist", leftovers.join(", ")),
         });
     }
-    match start(&dir, &text, &plan) {
+    match start(&dir, text, &plan) {
         Ok(pid) => Ok(UpReport {
             plan,
             pid,

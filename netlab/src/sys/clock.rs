@@ -33,6 +33,16 @@ pub fn set_timer_slack(ns: u64) -> io::Result<()> {
     super::cvt(r).map(|_| ())
 }
 
+/// Puts the calling thread in the SCHED_FIFO class at `priority` (1..=99).
+pub fn set_realtime_priority(priority: i32) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: param is a valid sched_param for the call; 0 is this thread.
+    let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    super::cvt(r).map(|_| ())
+}
+
 /// User + system CPU time of a process in nanoseconds (from /proc/PID/stat).
 pub fn process_cpu_ns(pid: u32) -> io::Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;

@@ -4,7 +4,9 @@
 pub mod clock;
 pub mod netns;
 pub mod privileges;
+pub mod tap;
 pub mod tun;
+pub mod udp;
 
 use std::io;
 
