@@ -7,9 +7,9 @@ use topology::error::LoadError;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The topology file is unreadable or invalid (`file:line:col: ...`).
-    #[error("{0}")]
+    #[error(transparent)]
     Load(#[from] LoadError),
-    #[error("{0}")]
+    #[error(transparent)]
     Plan(#[from] PlanError),
     /// No root and no usable user namespace.
     #[error("{0}")]

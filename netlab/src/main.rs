@@ -101,7 +101,7 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("netlab: {e:#}");
+            eprintln!("netlab: {e}");
             ExitCode::from(2)
         }
     }

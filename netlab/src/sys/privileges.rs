@@ -25,21 +25,38 @@ fn user_namespaces_allowed() -> bool {
     max > 0 && clone != 0
 }
 
+/// Whether this process is in the initial user namespace (its uid map is the
+/// identity over the whole range).
+fn in_initial_user_namespace() -> bool {
+    match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(map) => {
+            let fields: Vec<&str> = map.split_whitespace().collect();
+            fields == ["0", "0", "4294967295"]
+        }
+        // No /proc or no user namespaces: nothing says otherwise.
+        Err(_) => true,
+    }
+}
+
 /// Ok when the process has what netlab needs; else the one-line explanation.
 pub fn check() -> Result<(), String> {
     let caps = effective_caps().unwrap_or(0);
     let need = (1u64 << CAP_NET_ADMIN) | (1u64 << CAP_SYS_ADMIN);
-    if caps & need == need {
+    let initial = in_initial_user_namespace();
+    if caps & need == need && initial {
         return Ok(());
+    }
+    if !initial {
+        return Err("netlab needs real root: this process is root only inside a user namespace, where /dev/net/tun, /run/netns and the lab state in /run are not its own; run it as root outside any user namespace (e.g. with sudo)".into());
     }
     // SAFETY: geteuid has no arguments and cannot fail.
     let uid = unsafe { libc::geteuid() };
     let userns = if user_namespaces_allowed() {
-        "user namespaces are enabled here, but a lab must outlive one command, so netlab does not run inside a private one"
+        "a user namespace is not enough either, since /dev/net/tun and /run belong to the real root"
     } else {
-        "and this system allows no unprivileged user namespaces"
+        "this system also allows no unprivileged user namespaces"
     };
     Err(format!(
-        "netlab needs root: network namespaces and TUN devices need CAP_SYS_ADMIN and CAP_NET_ADMIN, which this process (uid {uid}) lacks; run it as root (e.g. with sudo); {userns}"
+        "netlab needs root: network namespaces and TUN devices need CAP_SYS_ADMIN and CAP_NET_ADMIN, which this process (uid {uid}) lacks ({userns}); run it as root, e.g. with sudo"
     ))
 }
