@@ -44,14 +44,20 @@ pub struct Stats {
     pub delivered: u64,
     /// ICMP time-exceeded messages originated by the emulated routers.
     pub icmp_time_exceeded: u64,
+    /// Echo replies and port unreachables the emulated routers sent for
+    /// packets addressed to them.
+    pub router_replies: u64,
     /// IPv6 packets (not forwarded).
     pub dropped_ipv6: u64,
     /// Not a well-formed IPv4 packet.
     pub dropped_malformed: u64,
     /// Source address not one of the sending site's.
     pub dropped_bad_source: u64,
-    /// Destination is no endpoint of the lab, or unreachable from the source.
+    /// Destination is no endpoint or router of the lab, or unreachable from
+    /// the source.
     pub dropped_no_route: u64,
+    /// Addressed to a router, but neither an echo request nor UDP.
+    pub dropped_to_router: u64,
     /// Lost on a link (`loss_pct`).
     pub dropped_loss: u64,
     /// Over a link's rate for longer than the queue holds.
@@ -99,6 +105,8 @@ struct Event {
     route: u32,
     /// Index, in that path, of the edge being crossed.
     hop: u16,
+    /// Addressed to an emulated router at the path's end, not to the site.
+    to_router: bool,
 }
 
 impl PartialEq for Event {
@@ -127,6 +135,8 @@ pub struct Engine {
     endpoint_site: Vec<u32>,
     endpoint_names: Vec<String>,
     by_address: HashMap<Ipv4Addr, u32>,
+    /// Router addresses and the endpoint (routing node) each router sits at.
+    routers: HashMap<Ipv4Addr, u32>,
     edges: Vec<Edge>,
     /// Per (source, destination) pair `s * n + t`: (start, length) in `hops`.
     routes: Vec<(u32, u16)>,
@@ -261,8 +271,10 @@ impl Engine {
             .enumerate()
             .map(|(i, e)| (e.address, i as u32))
             .collect();
+        let routers = edges.iter().map(|e| (e.router, e.to)).collect();
         Engine {
             n,
+            routers,
             endpoint_site: plan.endpoints.iter().map(|e| e.site as u32).collect(),
             endpoint_names: plan.endpoints.iter().map(|e| e.name.clone()).collect(),
             by_address,
@@ -340,9 +352,15 @@ impl Engine {
             self.stats.dropped_bad_source += 1;
             return;
         };
-        let Some(&t) = self.by_address.get(&ip.dst()) else {
-            self.stats.dropped_no_route += 1;
-            return;
+        let (t, to_router) = match self.by_address.get(&ip.dst()) {
+            Some(&t) => (t, false),
+            None => match self.routers.get(&ip.dst()) {
+                Some(&t) => (t, true),
+                None => {
+                    self.stats.dropped_no_route += 1;
+                    return;
+                }
+            },
         };
         let route = s as usize * self.n + t as usize;
         if self.routes[route].1 == 0 {
@@ -350,11 +368,11 @@ impl Engine {
             return;
         }
         let buf = self.take_buf(ip.packet());
-        self.cross(buf, route as u32, 0, now);
+        self.cross(buf, route as u32, 0, now, to_router);
     }
 
     /// Starts the packet across hop `hop` of its route at time `t`.
-    fn cross(&mut self, buf: Vec<u8>, route: u32, hop: u16, t: u64) {
+    fn cross(&mut self, buf: Vec<u8>, route: u32, hop: u16, t: u64, to_router: bool) {
         let (start, _) = self.routes[route as usize];
         let e = &mut self.edges[self.hops[(start + u32::from(hop)) as usize] as usize];
         e.packets += 1;
@@ -389,6 +407,7 @@ impl Engine {
             buf,
             route,
             hop,
+            to_router,
         });
     }
 
@@ -412,11 +431,16 @@ impl Engine {
             mut buf,
             route,
             hop,
+            to_router,
             ..
         } = ev;
         let (start, len) = self.routes[route as usize];
         let edge = &self.edges[self.hops[(start + u32::from(hop)) as usize] as usize];
         let (node, router) = (edge.to, edge.router);
+        if hop + 1 >= len && to_router {
+            self.router_reply(buf, route, node, at);
+            return false;
+        }
         if hop + 1 >= len {
             let site = self.endpoint_site[node as usize] as usize;
             deliver(site, &buf, at);
@@ -439,15 +463,57 @@ impl Engine {
                     self.icmp_ident = self.icmp_ident.wrapping_add(1);
                     wire::write_time_exceeded(&ip, router, self.icmp_ident, &mut msg);
                     self.stats.icmp_time_exceeded += 1;
-                    self.cross(msg, back as u32, 0, at);
+                    self.cross(msg, back as u32, 0, at, false);
                 }
             }
             self.recycle(buf);
             return false;
         }
         ip.decrement_ttl();
-        self.cross(buf, route, hop + 1, at);
+        self.cross(buf, route, hop + 1, at, to_router);
         false
+    }
+
+    /// A packet reached the router it was addressed to, at endpoint `node`:
+    /// an echo request is answered with an echo reply, UDP (traceroute's last
+    /// probe) with port unreachable, both from the router's address and back
+    /// along the shortest path from `node`; anything else is dropped.
+    fn router_reply(&mut self, buf: Vec<u8>, route: u32, node: u32, at: u64) {
+        let source = route as usize / self.n;
+        let back = node as usize * self.n + source;
+        let Ok(ip) = Ipv4Packet::new_checked(&buf[..]) else {
+            self.stats.dropped_malformed += 1;
+            self.recycle(buf);
+            return;
+        };
+        if self.routes[back].1 == 0 {
+            self.stats.dropped_no_route += 1;
+            self.recycle(buf);
+            return;
+        }
+        let mut msg = self.pool.pop().unwrap_or_default();
+        self.icmp_ident = self.icmp_ident.wrapping_add(1);
+        if wire::is_echo_request(&ip) {
+            wire::write_echo_reply(&ip, self.icmp_ident, &mut msg);
+        } else if ip.protocol() == wire::PROTO_UDP && ip.frag_offset() == 0 {
+            let from = ip.dst();
+            wire::write_icmp_error(
+                &ip,
+                wire::ICMP_DEST_UNREACHABLE,
+                wire::ICMP_PORT_UNREACHABLE,
+                from,
+                self.icmp_ident,
+                &mut msg,
+            );
+        } else {
+            self.stats.dropped_to_router += 1;
+            self.recycle(msg);
+            self.recycle(buf);
+            return;
+        }
+        self.stats.router_replies += 1;
+        self.recycle(buf);
+        self.cross(msg, back as u32, 0, at, false);
     }
 }
 
@@ -692,6 +758,51 @@ interconnects:
         // Back from z@u to x@t: z@u -> z@t (0.3) -> x@t (8), or z@u -> x@u ... no:
         // x@t is only reachable on t, so 0.3 + 8 after the 8.3 out.
         assert_eq!(out[0].2, 16 * MS + 6 * MS / 10);
+    }
+
+    #[test]
+    fn routers_answer_pings_and_udp_addressed_to_them() {
+        let (plan, mut e) = three();
+        let router_b = plan.links[0].b_router; // b's side of a -- b
+        let router_c = plan.links[1].b_router; // c's side of b -- c
+        let mut ping = udp(A, router_c.octets(), 64, 40);
+        ping[9] = wire::PROTO_ICMP;
+        ping[20..28].copy_from_slice(&[8, 0, 0, 0, 0, 1, 0, 1]);
+        let sum = wire::checksum(&ping[20..]);
+        ping[22..24].copy_from_slice(&sum.to_be_bytes());
+        Ipv4Packet::new_checked(&mut ping[..])
+            .unwrap()
+            .fill_checksum();
+        e.ingress(0, &ping, 0);
+        let out = drain(&mut e);
+        assert_eq!(out.len(), 1);
+        // a -> c is 6 ms, c -> a 11 ms.
+        assert_eq!((out[0].0, out[0].2), (0, 17 * MS));
+        let rep = Ipv4Packet::new_checked(&out[0].1[..]).unwrap();
+        assert_eq!((rep.src(), rep.dst()), (router_c, Ipv4Addr::from(A)));
+        assert_eq!(rep.payload()[0], wire::ICMP_ECHO_REPLY);
+        // UDP to a router: port unreachable from it.
+        e.ingress(0, &udp(A, router_b.octets(), 64, 40), 100 * MS);
+        let out = drain(&mut e);
+        let rep = Ipv4Packet::new_checked(&out[0].1[..]).unwrap();
+        assert_eq!(rep.src(), router_b);
+        assert_eq!(
+            (rep.payload()[0], rep.payload()[1]),
+            (wire::ICMP_DEST_UNREACHABLE, wire::ICMP_PORT_UNREACHABLE)
+        );
+        assert_eq!(out[0].2, 113 * MS);
+        // Anything else addressed to a router is dropped.
+        let mut tcp = udp(A, router_b.octets(), 64, 40);
+        tcp[9] = 6;
+        Ipv4Packet::new_checked(&mut tcp[..])
+            .unwrap()
+            .fill_checksum();
+        e.ingress(0, &tcp, 0);
+        assert!(drain(&mut e).is_empty());
+        assert_eq!(
+            (e.stats().router_replies, e.stats().dropped_to_router),
+            (2, 1)
+        );
     }
 
     #[test]

@@ -36,7 +36,15 @@ mod field {
 
 /// IP protocol number of ICMP.
 pub const PROTO_ICMP: u8 = 1;
-/// ICMP type: time exceeded (RFC 792); code 0: TTL exceeded in transit.
+/// IP protocol number of UDP.
+pub const PROTO_UDP: u8 = 17;
+/// ICMP types (RFC 792) the emulated routers send or answer.
+pub const ICMP_ECHO_REPLY: u8 = 0;
+pub const ICMP_DEST_UNREACHABLE: u8 = 3;
+/// Code of ICMP destination unreachable: port unreachable.
+pub const ICMP_PORT_UNREACHABLE: u8 = 3;
+pub const ICMP_ECHO_REQUEST: u8 = 8;
+/// Time exceeded; code 0: TTL exceeded in transit.
 pub const ICMP_TIME_EXCEEDED: u8 = 11;
 /// TTL of the ICMP messages the emulated routers originate.
 pub const ROUTER_TTL: u8 = 64;
@@ -105,6 +113,10 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
     pub fn ident(&self) -> u16 {
         self.u16_at(field::IDENT)
+    }
+    /// More fragments follow.
+    pub fn more_fragments(&self) -> bool {
+        self.u16_at(field::FLG_OFF) & 0x2000 != 0
     }
     /// Fragment offset in 8-byte units.
     pub fn frag_offset(&self) -> u16 {
@@ -209,46 +221,91 @@ pub fn update_checksum(old_sum: u16, old_word: u16, new_word: u16) -> u16 {
     !(sum as u16)
 }
 
-/// The length of the time-exceeded message [`write_time_exceeded`] makes for
+/// The length of the ICMP error message [`write_icmp_error`] makes for
 /// `original`.
-pub fn time_exceeded_len<T: AsRef<[u8]>>(original: &Ipv4Packet<T>) -> usize {
+pub fn icmp_error_len<T: AsRef<[u8]>>(original: &Ipv4Packet<T>) -> usize {
     field::MIN_HEADER
         + ICMP_HEADER
         + original.header_len()
         + original.payload().len().min(QUOTED_DATA)
 }
 
-/// Writes an ICMP time-exceeded message (type 11, code 0) from router address
+/// Writes an ICMP error message (`icmp_type`, `code`) from router address
 /// `from` back to the source of `original` into `out` (cleared first): a fresh
 /// IPv4 header, the ICMP header, then the original datagram's header and the
 /// first 8 bytes of its data, as received. Both checksums are filled.
+pub fn write_icmp_error<T: AsRef<[u8]>>(
+    original: &Ipv4Packet<T>,
+    icmp_type: u8,
+    code: u8,
+    from: Ipv4Addr,
+    ident: u16,
+    out: &mut Vec<u8>,
+) {
+    let total = icmp_error_len(original);
+    write_ip_header(out, total, ident, from, original.src());
+    let icmp = &mut out[field::MIN_HEADER..];
+    icmp[0] = icmp_type;
+    icmp[1] = code;
+    let quoted = original.header_len() + original.payload().len().min(QUOTED_DATA);
+    icmp[ICMP_HEADER..].copy_from_slice(&original.packet()[..quoted]);
+    let icmp_sum = checksum(icmp);
+    icmp[2..4].copy_from_slice(&icmp_sum.to_be_bytes());
+}
+
+/// An ICMP time exceeded (TTL exceeded in transit), as [`write_icmp_error`].
 pub fn write_time_exceeded<T: AsRef<[u8]>>(
     original: &Ipv4Packet<T>,
     from: Ipv4Addr,
     ident: u16,
     out: &mut Vec<u8>,
 ) {
-    let total = time_exceeded_len(original);
+    write_icmp_error(original, ICMP_TIME_EXCEEDED, 0, from, ident, out);
+}
+
+/// A fresh 20-byte IPv4 header (no options, DF clear, TTL [`ROUTER_TTL`],
+/// protocol ICMP) for a packet of `total` bytes, into `out` resized to `total`.
+fn write_ip_header(out: &mut Vec<u8>, total: usize, ident: u16, src: Ipv4Addr, dst: Ipv4Addr) {
     out.clear();
     out.resize(total, 0);
-    // IPv4 header: version 4, IHL 5, no options, DF clear.
     out[0] = 0x45;
     out[field::LENGTH].copy_from_slice(&(total as u16).to_be_bytes());
     out[field::IDENT].copy_from_slice(&ident.to_be_bytes());
     out[field::TTL] = ROUTER_TTL;
     out[field::PROTOCOL] = PROTO_ICMP;
-    out[field::SRC].copy_from_slice(&from.octets());
-    out[field::DST].copy_from_slice(&original.src().octets());
+    out[field::SRC].copy_from_slice(&src.octets());
+    out[field::DST].copy_from_slice(&dst.octets());
     let ip_sum = checksum(&out[..field::MIN_HEADER]);
     out[field::CHECKSUM].copy_from_slice(&ip_sum.to_be_bytes());
-    // ICMP: type, code, checksum, 4 unused bytes, quoted datagram.
+}
+
+/// Whether `p` is an unfragmented ICMP echo request.
+pub fn is_echo_request<T: AsRef<[u8]>>(p: &Ipv4Packet<T>) -> bool {
+    p.protocol() == PROTO_ICMP
+        && p.frag_offset() == 0
+        && !p.more_fragments()
+        && p.payload().len() >= ICMP_HEADER
+        && p.payload()[0] == ICMP_ECHO_REQUEST
+}
+
+/// Writes the echo reply a router at `request`'s destination sends: same
+/// identifier, sequence and data, back to the requester.
+pub fn write_echo_reply<T: AsRef<[u8]>>(request: &Ipv4Packet<T>, ident: u16, out: &mut Vec<u8>) {
+    let icmp_len = request.payload().len();
+    write_ip_header(
+        out,
+        field::MIN_HEADER + icmp_len,
+        ident,
+        request.dst(),
+        request.src(),
+    );
     let icmp = &mut out[field::MIN_HEADER..];
-    icmp[0] = ICMP_TIME_EXCEEDED;
+    icmp.copy_from_slice(request.payload());
+    icmp[0] = ICMP_ECHO_REPLY;
     icmp[1] = 0;
-    let quoted = original.header_len() + original.payload().len().min(QUOTED_DATA);
-    icmp[ICMP_HEADER..].copy_from_slice(&original.packet()[..quoted]);
-    let icmp_sum = checksum(icmp);
-    icmp[2..4].copy_from_slice(&icmp_sum.to_be_bytes());
+    icmp[2..4].copy_from_slice(&[0, 0]);
+    let sum = checksum(icmp);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
 }
 
 #[cfg(test)]
@@ -343,7 +400,7 @@ mod tests {
         let router = Ipv4Addr::new(198, 19, 0, 2);
         write_time_exceeded(&orig, router, 9, &mut out);
         assert_eq!(out.len(), 20 + 8 + 20 + 8);
-        assert_eq!(out.len(), time_exceeded_len(&orig));
+        assert_eq!(out.len(), icmp_error_len(&orig));
         let te = Ipv4Packet::new_checked(&out[..]).unwrap();
         assert!(te.verify_checksum());
         assert_eq!(te.src(), router);
@@ -360,6 +417,30 @@ mod tests {
         let orig = Ipv4Packet::new_checked(&p[..]).unwrap();
         write_time_exceeded(&orig, router, 9, &mut out);
         assert_eq!(out.len(), 20 + 8 + 28);
+    }
+
+    #[test]
+    fn echo_reply_mirrors_the_request() {
+        let mut p = udp_packet(9, b"ping-data");
+        p[9] = PROTO_ICMP;
+        p[20..28].copy_from_slice(&[8, 0, 0, 0, 0x12, 0x34, 0, 7]);
+        let sum = checksum(&p[20..]);
+        p[22..24].copy_from_slice(&sum.to_be_bytes());
+        let req = Ipv4Packet::new_checked(&p[..]).unwrap();
+        assert!(is_echo_request(&req));
+        let mut out = Vec::new();
+        write_echo_reply(&req, 5, &mut out);
+        let rep = Ipv4Packet::new_checked(&out[..]).unwrap();
+        assert!(rep.verify_checksum());
+        assert_eq!((rep.src(), rep.dst()), (req.dst(), req.src()));
+        assert_eq!(rep.payload()[0], ICMP_ECHO_REPLY);
+        assert_eq!(checksum(rep.payload()), 0);
+        assert_eq!(&rep.payload()[4..], &req.payload()[4..]);
+        assert!(!is_echo_request(&rep));
+        // A UDP packet is no echo request.
+        assert!(!is_echo_request(
+            &Ipv4Packet::new_checked(&udp_packet(9, b"")[..]).unwrap()
+        ));
     }
 
     #[test]

@@ -121,6 +121,76 @@ fn traceroute_shows_the_middle_router_then_the_destination() {
     assert_near("hop 1 round trip", hops[0].1, 13.0, 1.0);
     assert_near("hop 2 round trip", hops[1].1, 17.0, 1.0);
     assert!(lab.counter("icmp_time_exceeded", 1) >= 1);
+    // The router answers pings itself, from its own place: 4 + 9 ms away.
+    if common::require_tool("ping", "iputils-ping") {
+        let out = lab.exec(
+            "a",
+            &["ping", "-n", "-q", "-c", "5", "-i", "0.05", "198.19.0.2"],
+        );
+        let text = common::stdout(&out);
+        assert!(out.status.success(), "{text}");
+        assert_near("ping to b's router", ping_avg(&text), 13.0, 1.0);
+    }
+}
+
+/// The average of ping's `rtt min/avg/max/mdev = ...` line, ms.
+fn ping_avg(text: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.contains("min/avg/max"))
+        .expect("ping summary");
+    line.split('=')
+        .nth(1)
+        .unwrap()
+        .trim()
+        .split('/')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn jitter_spreads_delay_uniformly_around_the_configured_value() {
+    require_lab!();
+    if !require_tool("irtt", "irtt") {
+        return;
+    }
+    let lab = Lab::up("jitter.yaml", "jit");
+    let v = irtt(&lab, "a", "b", "2s", "10ms");
+    let sends: Vec<f64> = v["round_trips"]
+        .as_array()
+        .expect("round_trips")
+        .iter()
+        .filter_map(|r| r["delay"]["send"].as_f64())
+        .map(|ns| ns / 1e6)
+        .collect();
+    assert!(sends.len() >= 150, "only {} delays", sends.len());
+    let n = sends.len() as f64;
+    let mean = sends.iter().sum::<f64>() / n;
+    let sd = (sends.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n).sqrt();
+    // 5 ms +- 2 ms uniform: mean 5, standard deviation 2 / sqrt(3) = 1.15, and
+    // nothing outside [3, 7] but what the measuring tools add (a few outliers
+    // when other tests load the machine).
+    assert_near("mean", mean, 5.0, 0.5);
+    let inside = sends.iter().filter(|d| (2.9..=7.5).contains(*d)).count() as f64;
+    assert!(
+        inside / n >= 0.95,
+        "only {inside} of {n} delays in [2.9, 7.5] ms"
+    );
+    let sd_inside = {
+        let v: Vec<f64> = sends
+            .iter()
+            .copied()
+            .filter(|d| (2.9..=7.5).contains(d))
+            .collect();
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|d| (d - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+    };
+    assert!(
+        (0.8..=1.5).contains(&sd_inside),
+        "standard deviation {sd_inside:.2} ms (all: {sd:.2})"
+    );
 }
 
 #[test]
