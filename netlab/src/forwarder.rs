@@ -352,12 +352,6 @@ const MAX_DRAIN: usize = 1024;
 
 /// The forwarding loop. Returns only on a fatal error.
 fn run(mut engine: Engine, sites: &[SiteIo], dir: &LabDir) -> Result<()> {
-    if let Err(e) = clock::set_timer_slack(1) {
-        eprintln!("netlab forwarder: cannot set timer slack ({e}); timing will be coarser");
-    }
-    if let Err(e) = clock::set_realtime_priority(RT_PRIORITY) {
-        eprintln!("netlab forwarder: cannot use SCHED_FIFO ({e}); wake-ups may be late under load");
-    }
     // SAFETY: epoll_create1 takes a flag and returns a new descriptor or -1.
     let ep = crate::sys::cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
         .context(|| "epoll_create1".into())?;
@@ -398,6 +392,13 @@ fn run(mut engine: Engine, sites: &[SiteIo], dir: &LabDir) -> Result<()> {
             .map_err(|e| Error::Setup(format!("cannot start the status thread: {e}")))?;
     }
 
+    // After spawning the status thread, which must not inherit these.
+    if let Err(e) = clock::set_timer_slack(1) {
+        eprintln!("netlab forwarder: cannot set timer slack ({e}); timing will be coarser");
+    }
+    if let Err(e) = clock::set_realtime_priority(RT_PRIORITY) {
+        eprintln!("netlab forwarder: cannot use SCHED_FIFO ({e}); wake-ups may be late under load");
+    }
     let started = clock::mono_ns();
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 2 * sites.len().max(1)];
     let mut batch = tap::Batch::new(READ_BATCH);
@@ -560,6 +561,28 @@ links:
             y,
             "link set lo up\nlink set hm0 up\naddress add 198.18.1.2/32 dev hm0\nroute add default dev hm0 src 198.18.1.2\n"
         );
+    }
+
+    #[test]
+    fn wake_margin_follows_a_high_percentile_of_oversleep() {
+        let mut m = WakeMargin::new();
+        assert_eq!(m.get(), MIN_MARGIN_NS + MARGIN_PAD_NS);
+        // Mostly 10 us late, 1 in 400 very late: the margin covers the body,
+        // jumps at once for an outlier, and comes back once it is rare.
+        for i in 0..2000u64 {
+            m.record(if i % 400 == 7 { 300_000 } else { 10_000 });
+        }
+        assert_eq!(m.get(), MIN_MARGIN_NS.max(10_000 + MARGIN_PAD_NS));
+        m.record(300_000);
+        assert_eq!(m.get(), 300_000 + MARGIN_PAD_NS);
+        // 1% very late: past the 99.5th percentile's reach, so it is covered.
+        for i in 0..2000u64 {
+            m.record(if i % 100 == 0 { 80_000 } else { 10_000 });
+        }
+        assert_eq!(m.get(), 80_000 + MARGIN_PAD_NS);
+        // Never above the cap.
+        m.record(u64::MAX / 2);
+        assert_eq!(m.get(), MAX_MARGIN_NS);
     }
 
     #[test]
