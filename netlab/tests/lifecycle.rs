@@ -127,6 +127,58 @@ fn a_name_in_use_is_refused_and_the_running_lab_is_untouched() {
 }
 
 #[test]
+fn a_setup_that_fails_halfway_is_rolled_back() {
+    require_lab!();
+    let name = lab_name("rollback");
+    let three = lab_file("three.yaml");
+    // An `ip` that makes the namespaces but fails to configure them: the
+    // forwarder fails after the name, the state and the namespaces exist.
+    let real_ip = std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("ip"))
+                .find(|p| p.is_file())
+        })
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("netlab-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = dir.join("ip");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in -n) echo 'RTNETLINK answers: injected failure' >&2; exit 1;; esac\nexec {} \"$@\"\n",
+            real_ip.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new(common::bin())
+        .args(["up", three.to_str().unwrap(), "--name", &name])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("injected failure"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        stderr(&out).trim_end().lines().count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    assert_nothing_left(&name);
+}
+
+#[test]
 fn down_removes_namespaces_devices_processes_and_state_and_is_safe_twice() {
     require_lab!();
     let lab = Lab::up("three.yaml", "down");
