@@ -4,5 +4,10 @@
 pub mod wire;
 
 pub mod clock;
+pub mod flood;
+pub mod reflector;
+pub mod sender;
 pub mod session;
+pub mod signals;
 pub mod timestamping;
+pub mod units;

@@ -1,15 +1,384 @@
-//! `probe`: the measuring agent on every cluster and city host.
+//! `probe`: the measuring agent on every cluster and city host. A thin shell:
+//! the library does the work; this maps arguments in and errors to exit codes
+//! (0 ok, 1 no reply at all, 2 bad input or cannot start).
 
-use clap::Parser;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use probe::clock::{boot_id, ClockStatus};
+use probe::reflector::{self, Cidr, Policy, RunOptions};
+use probe::sender::{self, ReflectorType, SameClock, Schedule, StampConfig};
+use probe::units::{parse_duration, read_key_file};
+use probe::{flood, signals};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "probe",
     version,
-    about = "hubmesh probe: STAMP sender and reflector"
+    about = "hubmesh probe: STAMP (RFC 8762/8972) sender and reflector with kernel timestamps"
 )]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _ = Cli::parse();
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a STAMP Session-Reflector (stateful, per sender address and SSID).
+    Reflect(ReflectArgs),
+    /// Measure to a STAMP reflector: RTT, one-way delays, loss per direction.
+    Stamp(StampArgs),
+    /// Print the local clock status (adjtimex) and boot id.
+    Clock(ClockArgs),
+    /// Load generator for reflector throughput figures (bench only).
+    #[command(hide = true)]
+    Flood(FloodArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct ReflectArgs {
+    /// Address and port to listen on (repeat for several; one thread each).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:862")]
+    listen: Vec<SocketAddr>,
+    /// Authenticated mode: HMAC key from this file (one trailing newline
+    /// trimmed); unauthenticated packets are then dropped and counted.
+    #[arg(long, value_name = "FILE")]
+    auth_key_file: Option<PathBuf>,
+    /// Answer only sources in this prefix (repeatable; IPv4 or IPv6).
+    #[arg(long, value_name = "CIDR")]
+    allow: Vec<Cidr>,
+    /// Packets per second per source address (token bucket, a quarter second
+    /// deep); 0 disables the limit.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_pps: u64,
+    /// Sessions (and rate-limited sources) kept at most; new ones beyond are
+    /// dropped and counted.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    max_sessions: usize,
+    /// Forget a session unused this long.
+    #[arg(long, value_name = "DUR", default_value = "300s", value_parser = parse_duration)]
+    session_idle: Duration,
+    /// State the local clock's error (e.g. PTP-disciplined): announced with
+    /// the S bit instead of what adjtimex says.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    clock_error: Option<Duration>,
+    /// Period of the summary line on stderr; 0 logs only at exit.
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    log_interval: Duration,
+    /// Socket receive buffer in octets (default: the system's).
+    #[arg(long, value_name = "BYTES")]
+    recv_buffer: Option<usize>,
+    /// User-space timestamps only (for comparison).
+    #[arg(long, hide = true)]
+    user_timestamps: bool,
+}
+
+#[derive(Args, Debug)]
+struct StampArgs {
+    /// Reflector address (host:port).
+    #[arg(value_name = "TARGET:PORT")]
+    target: String,
+    /// Packets to send (default 10 unless --duration is given).
+    #[arg(long, short = 'c', value_name = "N")]
+    count: Option<u64>,
+    /// Mean gap between packets.
+    #[arg(long, short = 'i', value_name = "DUR", default_value = "100ms", value_parser = parse_duration)]
+    interval: Duration,
+    /// Send for at most this long.
+    #[arg(long, short = 'd', value_name = "DUR", value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Send times: jitter (uniform 0.5-1.5 x interval), poisson, or fixed.
+    #[arg(long, value_enum, default_value_t = ScheduleArg::Jitter)]
+    schedule: ScheduleArg,
+    /// Octets per packet (UDP payload); default: the smallest holding what
+    /// is asked for.
+    #[arg(long, short = 's', value_name = "BYTES")]
+    size: Option<usize>,
+    /// DSCP for our packets, and asked of the reflector's replies (Class of
+    /// Service TLV; the reflector reports what it received).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..64))]
+    dscp: Option<u8>,
+    /// STAMP Session Identifier.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    ssid: u16,
+    /// Authenticated mode with the HMAC key in this file.
+    #[arg(long, value_name = "FILE")]
+    auth_key_file: Option<PathBuf>,
+    /// A packet without reply is lost after this (default 1 s, or 3 x the
+    /// largest RTT seen if longer).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Do not ask for Follow-Up Telemetry (T3 is then the reflector's
+    /// estimate before sending).
+    #[arg(long)]
+    no_follow_up: bool,
+    /// The reflector reads the same kernel clock (same host, other namespace):
+    /// one-way error bound 0. Implied for loopback targets.
+    #[arg(long, conflicts_with = "separate_clocks")]
+    same_host: bool,
+    /// Treat the clocks as separate even on loopback.
+    #[arg(long)]
+    separate_clocks: bool,
+    /// The reflector echoes our sequence numbers (RFC 8762 stateless):
+    /// round-trip loss only.
+    #[arg(long)]
+    stateless_reflector: bool,
+    /// State the local clock's error (e.g. PTP-disciplined).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    clock_error: Option<Duration>,
+    /// User-space timestamps only (for comparison).
+    #[arg(long, hide = true)]
+    user_timestamps: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ScheduleArg {
+    Jitter,
+    Poisson,
+    Fixed,
+}
+
+#[derive(Args, Debug)]
+struct ClockArgs {
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Show the status as it is with this stated error.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    clock_error: Option<Duration>,
+}
+
+#[derive(Args, Debug)]
+struct FloodArgs {
+    #[arg(value_name = "TARGET:PORT")]
+    target: String,
+    /// Packets per second.
+    #[arg(long, value_name = "PPS")]
+    rate: u64,
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
+    duration: Duration,
+    #[arg(long, value_name = "BYTES", default_value_t = 44)]
+    size: usize,
+    /// Spread packets over this many SSIDs (sessions on the reflector).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    ssids: u16,
+    /// Wait this long for replies after the last send.
+    #[arg(long, value_name = "DUR", default_value = "300ms", value_parser = parse_duration)]
+    grace: Duration,
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    format: Format,
+}
+
+/// Exit statuses.
+const EXIT_NO_REPLY: u8 = 1;
+const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let outcome = match cli.command {
+        Command::Reflect(args) => reflect(args),
+        Command::Stamp(args) => stamp(args),
+        Command::Clock(args) => clock(args),
+        Command::Flood(args) => flood_cmd(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("probe: {e:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+fn resolve(target: &str) -> Result<SocketAddr> {
+    let mut addrs = target
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {target:?} (expected host:port)"))?;
+    addrs
+        .next()
+        .ok_or_else(|| anyhow!("{target:?} resolves to no address"))
+}
+
+fn reflect(args: ReflectArgs) -> Result<ExitCode> {
+    let key = args
+        .auth_key_file
+        .as_deref()
+        .map(read_key_file)
+        .transpose()?;
+    if args.listen.is_empty() {
+        bail!("--listen: no address");
+    }
+    signals::install().context("cannot install signal handlers")?;
+    let policy = Policy {
+        key,
+        allow: args.allow,
+        max_pps: args.max_pps,
+        max_sessions: args.max_sessions,
+        session_idle: args.session_idle,
+    };
+    let mut sockets = Vec::new();
+    for listen in &args.listen {
+        let options = RunOptions {
+            listen: *listen,
+            policy: policy.clone(),
+            clock_error: args.clock_error,
+            log_interval: args.log_interval,
+            recv_buffer: args.recv_buffer,
+            kernel_timestamps: !args.user_timestamps,
+        };
+        let socket = reflector::bind(&options)?;
+        sockets.push((socket, options));
+    }
+    let stop = signals::stop_flag();
+    let results = std::thread::scope(|scope| {
+        let handles: Vec<_> = sockets
+            .iter()
+            .map(|(socket, options)| {
+                scope.spawn(move || {
+                    let mut log = |line: &str| eprintln!("probe reflect: {line}");
+                    let result = reflector::run(socket, options, stop, &mut log);
+                    // One socket failing stops the others too.
+                    stop.store(true, Ordering::SeqCst);
+                    result
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|_| anyhow!("reflector thread panicked")))
+            .collect::<Vec<_>>()
+    });
+    for result in results {
+        result??;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stamp(args: StampArgs) -> Result<ExitCode> {
+    let target = resolve(&args.target)?;
+    let key = args
+        .auth_key_file
+        .as_deref()
+        .map(read_key_file)
+        .transpose()?;
+    if args.interval.is_zero() {
+        bail!("--interval must be above 0");
+    }
+    let mut config = StampConfig::new(target);
+    config.count = match (args.count, args.duration) {
+        (None, None) => Some(10),
+        (count, _) => count,
+    };
+    config.duration = args.duration;
+    config.interval = args.interval;
+    config.schedule = match args.schedule {
+        ScheduleArg::Jitter => Schedule::Jitter,
+        ScheduleArg::Poisson => Schedule::Poisson,
+        ScheduleArg::Fixed => Schedule::Fixed,
+    };
+    config.size = args.size;
+    config.dscp = args.dscp;
+    config.ssid = args.ssid;
+    config.key = key;
+    config.timeout = args.timeout;
+    config.follow_up = !args.no_follow_up;
+    config.same_clock = if args.same_host {
+        SameClock::Yes
+    } else if args.separate_clocks {
+        SameClock::No
+    } else {
+        SameClock::Auto
+    };
+    config.reflector = if args.stateless_reflector {
+        ReflectorType::Stateless
+    } else {
+        ReflectorType::Stateful
+    };
+    config.clock_error = args.clock_error;
+    config.kernel_timestamps = !args.user_timestamps;
+
+    signals::install().context("cannot install signal handlers")?;
+    let result = sender::run(&config, signals::stop_flag())?;
+    match args.format {
+        Format::Json => println!("{}", sender::to_json(&result)),
+        Format::Table => print!("{}", sender::render_table(&result)),
+    }
+    if result.report.received == 0 {
+        eprintln!(
+            "probe stamp: no reply from {} ({} sent)",
+            result.report.target, result.report.sent
+        );
+        return Ok(ExitCode::from(EXIT_NO_REPLY));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn clock(args: ClockArgs) -> Result<ExitCode> {
+    let mut status = ClockStatus::read().context("adjtimex failed")?;
+    if let Some(error) = args.clock_error {
+        status = status.with_stated_error(error);
+    }
+    let boot = boot_id();
+    match args.format {
+        Format::Json => {
+            let mut v = serde_json::to_value(&status)?;
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("boot_id".to_owned(), serde_json::json!(boot));
+            }
+            println!("{v}");
+        }
+        Format::Table => {
+            println!("{status}");
+            println!("boot_id: {}", boot.as_deref().unwrap_or("unknown"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn flood_cmd(args: FloodArgs) -> Result<ExitCode> {
+    let target = resolve(&args.target)?;
+    if args.rate == 0 {
+        bail!("--rate must be above 0");
+    }
+    let result = flood::run(&flood::FloodConfig {
+        target,
+        rate: args.rate,
+        duration: args.duration,
+        size: args.size,
+        ssids: args.ssids,
+        grace: args.grace,
+    })?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(&result)?),
+        Format::Table => println!(
+            "rate {} pps: sent {} received {} loss {:.3}% (achieved {:.0} pps)",
+            result.target_rate, result.sent, result.received, result.loss_pct, result.achieved_rate
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }

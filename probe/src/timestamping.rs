@@ -44,7 +44,7 @@ use libc::{c_int, c_uint};
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use cmsg::{Ancillary, CmsgWriter, ControlBuf, SCM_TSTAMP_SND, SCM_TS_OPT_ID};
+use cmsg::{Ancillary, CmsgWriter, ControlBuf, SCM_TSTAMP_SND, SCM_TS_OPT_ID, SO_TIMESTAMPING_OLD};
 use tx_book::{KeyMode, TxBook};
 
 /// Wall-clock time as a duration since the Unix epoch (CLOCK_REALTIME).
@@ -323,17 +323,37 @@ impl TimestampedSocket {
 
     /// Sends one datagram to `addr`, with a per-packet TOS byte if given.
     pub fn send_to(&self, buf: &[u8], addr: SocketAddr, tos: Option<u8>) -> io::Result<SendTicket> {
+        self.send_to_with(buf, addr, tos, true)
+    }
+
+    /// Like [`TimestampedSocket::send_to`]; with `tx_stamp` false the kernel is
+    /// asked for no TX timestamp for this datagram (an `SO_TIMESTAMPING`
+    /// control message without TX flags, Linux 4.6+), so no error-queue entry
+    /// waits to be drained and the ticket has no key. A kernel refusing that
+    /// message gets the datagram sent stamped instead.
+    pub fn send_to_with(
+        &self,
+        buf: &[u8],
+        addr: SocketAddr,
+        tos: Option<u8>,
+        tx_stamp: bool,
+    ) -> io::Result<SendTicket> {
         let dest = SockAddr::from(self.destination(addr));
-        let tx_stamped = self.caps.tx == TxTimestamping::ErrorQueue;
+        let tx_capable = self.caps.tx == TxTimestamping::ErrorQueue;
+        let mut suppress = tx_capable && !tx_stamp;
         // Held across sendmsg so keys follow send order when threads share us.
         let mut book = self.book();
-        let mut explicit = tx_stamped && book.mode != KeyMode::Counter;
+        let mut explicit = tx_capable && book.mode != KeyMode::Counter;
         loop {
+            let tx_stamped = tx_capable && !suppress;
             let key = book.next_key();
             let mut control = ControlBuf::new();
             let mut writer = CmsgWriter::new(&mut control);
-            if explicit {
+            if explicit && tx_stamped {
                 writer.push(libc::SOL_SOCKET, SCM_TS_OPT_ID, &key.to_ne_bytes());
+            }
+            if suppress {
+                writer.push(libc::SOL_SOCKET, SO_TIMESTAMPING_OLD, &0u32.to_ne_bytes());
             }
             if let Some(tos) = tos {
                 let (level, name) = match addr {
@@ -362,7 +382,7 @@ impl TimestampedSocket {
             // stated length; sendmsg only reads them.
             let rc = unsafe { libc::sendmsg(self.socket.as_raw_fd(), &msg, 0) };
             if let Ok(len) = usize::try_from(rc) {
-                if book.mode == KeyMode::Probe {
+                if book.mode == KeyMode::Probe && tx_stamped {
                     book.mode = if explicit {
                         KeyMode::Explicit
                     } else {
@@ -373,6 +393,14 @@ impl TimestampedSocket {
                 return Ok(SendTicket { key, user_ts, len });
             }
             let err = io::Error::last_os_error();
+            if suppress {
+                if err.raw_os_error() == Some(libc::EINVAL) {
+                    // A kernel without per-datagram timestamping flags.
+                    suppress = false;
+                    continue;
+                }
+                return Err(err);
+            }
             if book.mode == KeyMode::Probe {
                 if explicit && err.raw_os_error() == Some(libc::EINVAL) {
                     // Perhaps a kernel before SCM_TS_OPT_ID: try once without,

@@ -4,7 +4,9 @@
 //! exactly rather than averaging averages.
 
 use std::fmt;
+use std::io::Read;
 
+use flate2::read::ZlibDecoder;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use serde::{
@@ -23,8 +25,16 @@ pub const SIGNIFICANT_DIGITS: u8 = 3;
 /// Cookie of the V2 + deflate encoding (HdrHistogram's
 /// `V2CompressedEncodingCookieBase | 0x10`).
 const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
+/// Cookie of the plain V2 encoding inside the deflate stream.
+const V2_COOKIE: u32 = 0x1c84_9313;
+/// Octets of the V2 header: cookie, payload length, normalizing offset,
+/// significant digits, lowest, highest, integer-to-double ratio.
+const V2_HEADER_LEN: usize = 40;
 /// Longest base64 text taken (a full 1 us .. 60 s histogram is a few KiB).
 const MAX_ENCODED_LEN: usize = 1 << 20;
+/// Most octets a deflate stream may inflate to (a full histogram of our
+/// bounds, every bucket counted, is well under 100 KiB).
+pub const MAX_DECOMPRESSED_LEN: usize = 1 << 20;
 
 /// Why a serialized histogram was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -169,30 +179,39 @@ impl DelayHistogram {
     /// histograms with other bounds, which would not merge exactly.
     ///
     /// Only the compressed form is taken, and its outer length must match.
-    /// Limitation: hdrhistogram sizes a buffer from the payload length inside
-    /// the compressed stream before reading it, so a crafted stream can make it
-    /// allocate up to 4 GiB. Take histograms only from probes over an
-    /// authenticated channel (checking that header first needs `flate2`).
+    /// Input is untrusted: the deflate stream is inflated here with a hard cap
+    /// ([`MAX_DECOMPRESSED_LEN`]), and the inner V2 header is checked (payload
+    /// length equal to what follows, our bounds) before hdrhistogram's plain V2
+    /// reader sees it, because that reader sizes its buffers from the header.
+    /// So a crafted histogram costs at most about 1 MiB, never gigabytes.
     pub fn from_base64(text: &str) -> Result<DelayHistogram, HistogramError> {
         if text.len() > MAX_ENCODED_LEN {
             return Err(HistogramError::Decode("longer than 1 MiB".to_owned()));
         }
         let bytes = base64::decode(text).ok_or(HistogramError::Base64)?;
-        let cookie = bytes.get(..4).map(|b| [b[0], b[1], b[2], b[3]]);
-        let outer_len = bytes.get(4..8).map(|b| [b[0], b[1], b[2], b[3]]);
-        match (
-            cookie.map(u32::from_be_bytes),
-            outer_len.map(u32::from_be_bytes),
-        ) {
-            (Some(V2_DEFLATE_COOKIE), Some(len)) if len as usize == bytes.len() - 8 => {}
+        let compressed = match (be_u32(&bytes, 0), be_u32(&bytes, 4)) {
+            (Some(V2_DEFLATE_COOKIE), Some(len)) if len as usize == bytes.len() - 8 => {
+                bytes.get(8..).unwrap_or(&[])
+            }
             _ => {
                 return Err(HistogramError::Decode(
                     "not a V2 + deflate histogram".to_owned(),
                 ))
             }
+        };
+        let mut plain = Vec::new();
+        ZlibDecoder::new(compressed)
+            .take(MAX_DECOMPRESSED_LEN as u64 + 1)
+            .read_to_end(&mut plain)
+            .map_err(|e| HistogramError::Decode(format!("deflate: {e}")))?;
+        if plain.len() > MAX_DECOMPRESSED_LEN {
+            return Err(HistogramError::Decode(
+                "inflates to more than 1 MiB".to_owned(),
+            ));
         }
+        check_v2_header(&plain)?;
         let histogram: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
+            .deserialize(&mut plain.as_slice())
             .map_err(|e| HistogramError::Decode(format!("{e:?}")))?;
         let same_bounds = histogram.low() == LOWEST_US
             && histogram.high() == HIGHEST_US
@@ -202,6 +221,40 @@ impl DelayHistogram {
         }
         Ok(DelayHistogram { histogram })
     }
+}
+
+fn be_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    let b = bytes.get(at..at.checked_add(4)?)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn be_u64(bytes: &[u8], at: usize) -> Option<u64> {
+    let hi = be_u32(bytes, at)?;
+    let lo = be_u32(bytes, at.checked_add(4)?)?;
+    Some((u64::from(hi) << 32) | u64::from(lo))
+}
+
+/// Checks the uncompressed V2 header: cookie, payload length equal to the
+/// octets that follow, and our bounds (so no foreign-sized counts array is
+/// allocated either).
+fn check_v2_header(plain: &[u8]) -> Result<(), HistogramError> {
+    let bad = |what: &str| HistogramError::Decode(format!("V2 header: {what}"));
+    if be_u32(plain, 0) != Some(V2_COOKIE) {
+        return Err(bad("wrong cookie"));
+    }
+    let payload = be_u32(plain, 4).ok_or_else(|| bad("truncated"))?;
+    if plain.len() < V2_HEADER_LEN || payload as usize != plain.len() - V2_HEADER_LEN {
+        return Err(bad("payload length does not match"));
+    }
+    let digits = be_u32(plain, 12);
+    let (low, high) = (be_u64(plain, 16), be_u64(plain, 24));
+    if digits != Some(u32::from(SIGNIFICANT_DIGITS))
+        || low != Some(LOWEST_US)
+        || high != Some(HIGHEST_US)
+    {
+        return Err(HistogramError::Bounds);
+    }
+    Ok(())
 }
 
 impl Serialize for DelayHistogram {
@@ -282,6 +335,69 @@ mod tests {
         Ok(())
     }
 
+    /// Wraps `plain` (a V2 encoding, possibly crafted) the way the V2 +
+    /// deflate serializer does.
+    fn deflated(plain: &[u8]) -> String {
+        use flate2::write::ZlibEncoder;
+        use std::io::Write;
+        let mut enc = ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        let compressed = enc
+            .write_all(plain)
+            .and_then(|()| enc.finish())
+            .unwrap_or_default();
+        let mut bytes = V2_DEFLATE_COOKIE.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&(compressed.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(&compressed);
+        base64::encode(&bytes)
+    }
+
+    fn v2_header(payload_len: u32, digits: u32, low: u64, high: u64) -> Vec<u8> {
+        let mut h = V2_COOKIE.to_be_bytes().to_vec();
+        h.extend_from_slice(&payload_len.to_be_bytes());
+        h.extend_from_slice(&0u32.to_be_bytes());
+        h.extend_from_slice(&digits.to_be_bytes());
+        h.extend_from_slice(&low.to_be_bytes());
+        h.extend_from_slice(&high.to_be_bytes());
+        h.extend_from_slice(&1.0f64.to_be_bytes());
+        h
+    }
+
+    #[test]
+    fn crafted_payload_length_is_refused_before_allocating() {
+        // Claims a 4 GiB payload with valid bounds; hdrhistogram alone would
+        // resize a buffer to that before reading.
+        let mut plain = v2_header(u32::MAX, 3, LOWEST_US, HIGHEST_US);
+        plain.extend_from_slice(&[0u8; 16]);
+        assert!(matches!(
+            DelayHistogram::from_base64(&deflated(&plain)),
+            Err(HistogramError::Decode(m)) if m.contains("payload length")
+        ));
+    }
+
+    #[test]
+    fn inflation_is_capped() {
+        // 8 MiB of zeros deflate to a few KiB: refused after 1 MiB.
+        let mut plain = v2_header(8 << 20, 3, LOWEST_US, HIGHEST_US);
+        plain.resize(V2_HEADER_LEN + (8 << 20), 0);
+        let text = deflated(&plain);
+        assert!(text.len() < 64 * 1024, "a bomb, not a big input");
+        assert!(matches!(
+            DelayHistogram::from_base64(&text),
+            Err(HistogramError::Decode(m)) if m.contains("1 MiB")
+        ));
+    }
+
+    #[test]
+    fn foreign_bounds_are_refused_from_the_header() {
+        // Huge bounds would size a large counts array; the header check
+        // refuses them before hdrhistogram builds one.
+        let plain = v2_header(0, 5, 1, u64::MAX / 2);
+        assert_eq!(
+            DelayHistogram::from_base64(&deflated(&plain)).err(),
+            Some(HistogramError::Bounds)
+        );
+    }
+
     proptest! {
         #[test]
         fn base64_round_trip_is_exact(values in proptest::collection::vec(0u64..90_000_000_000, 0..200)) {
@@ -325,9 +441,10 @@ mod tests {
             }
             let text = h.to_base64().map_err(|e| TestCaseError::fail(e.to_string()))?;
             let mut bytes = base64::decode(&text).unwrap_or_default();
-            // Only the outer header: a flip inside the deflate stream may claim a
-            // 4 GiB payload (see from_base64), which a test should not allocate.
-            if let Some(b) = bytes.get_mut(at % 8) {
+            // Any octet, the deflate stream included: inflation is capped and
+            // the inner header checked, so no flip can make us allocate much.
+            let len = bytes.len().max(1);
+            if let Some(b) = bytes.get_mut(at % len) {
                 *b = byte;
             }
             let _ = DelayHistogram::from_base64(&base64::encode(&bytes));
