@@ -78,14 +78,11 @@ fn ping_round_trip_is_the_sum_of_both_directions() {
     let out = lab.exec("a", &["ping", "-n", "-q", "-c", "20", "-i", "0.05", &c]);
     let text = common::stdout(&out);
     assert!(out.status.success(), "{text}{}", common::stderr(&out));
-    // rtt min/avg/max/mdev = 17.1/17.2/17.4/0.1 ms
-    let line = text
-        .lines()
-        .find(|l| l.contains("min/avg/max"))
-        .expect("ping summary");
-    let stats = line.split('=').nth(1).unwrap().trim();
-    let avg: f64 = stats.split('/').nth(1).unwrap().parse().unwrap();
-    assert_near("a -> c -> a round trip", avg, 17.0, 1.0);
+    let (min, avg) = ping_rtt(&text);
+    // The best sample is the emulator's; the average also carries the
+    // machine's scheduling noise, so it gets a looser bound.
+    assert_near("a -> c -> a round trip (min)", min, 17.0, 0.5);
+    assert_near("a -> c -> a round trip (avg)", avg, 17.0, 3.0);
 }
 
 #[test]
@@ -98,19 +95,22 @@ fn traceroute_shows_the_middle_router_then_the_destination() {
     let c = lab.addr("c");
     let out = lab.exec(
         "a",
-        &["traceroute", "-n", "-q", "1", "-w", "2", "-m", "5", &c],
+        &["traceroute", "-n", "-q", "3", "-w", "2", "-m", "5", &c],
     );
     let text = common::stdout(&out);
     assert!(out.status.success(), "{text}{}", common::stderr(&out));
+    // " 1  198.19.0.2  13.1 ms  13.0 ms  13.0 ms": the address and the best time.
     let hops: Vec<(String, f64)> = text
         .lines()
         .skip(1)
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (
-                f[1].to_string(),
-                f.get(2).and_then(|t| t.parse().ok()).unwrap_or(f64::NAN),
-            )
+            let best = f
+                .iter()
+                .filter_map(|t| t.parse::<f64>().ok())
+                .skip(1)
+                .fold(f64::NAN, f64::min);
+            (f.get(1).unwrap_or(&"").to_string(), best)
         })
         .collect();
     // Link 0 (a -- b): the router at b is 198.19.0.2 (netlab/README.md, address plan).
@@ -118,8 +118,8 @@ fn traceroute_shows_the_middle_router_then_the_destination() {
     assert_eq!(hops[0].0, "198.19.0.2", "{text}");
     assert_eq!(hops[1].0, c, "{text}");
     // Hop 1 answers after a -> b and b -> a (4 + 9 ms); the destination after 6 + 11.
-    assert_near("hop 1 round trip", hops[0].1, 13.0, 1.0);
-    assert_near("hop 2 round trip", hops[1].1, 17.0, 1.0);
+    assert_near("hop 1 round trip", hops[0].1, 13.0, 0.5);
+    assert_near("hop 2 round trip", hops[1].1, 17.0, 0.5);
     assert!(lab.counter("icmp_time_exceeded", 1) >= 1);
     // The router answers pings itself, from its own place: 4 + 9 ms away.
     if common::require_tool("ping", "iputils-ping") {
@@ -129,25 +129,25 @@ fn traceroute_shows_the_middle_router_then_the_destination() {
         );
         let text = common::stdout(&out);
         assert!(out.status.success(), "{text}");
-        assert_near("ping to b's router", ping_avg(&text), 13.0, 1.0);
+        assert_near("ping to b's router", ping_rtt(&text).0, 13.0, 0.5);
     }
 }
 
-/// The average of ping's `rtt min/avg/max/mdev = ...` line, ms.
-fn ping_avg(text: &str) -> f64 {
+/// Minimum and average of ping's `rtt min/avg/max/mdev = ...` line, ms.
+fn ping_rtt(text: &str) -> (f64, f64) {
     let line = text
         .lines()
         .find(|l| l.contains("min/avg/max"))
         .expect("ping summary");
-    line.split('=')
+    let v: Vec<f64> = line
+        .split('=')
         .nth(1)
-        .unwrap()
+        .unwrap_or("")
         .trim()
         .split('/')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap()
+        .filter_map(|t| t.trim_end_matches(" ms").parse().ok())
+        .collect();
+    (v[0], v[1])
 }
 
 #[test]
@@ -274,20 +274,8 @@ fn carriers_cross_only_at_the_interconnect() {
     );
     let text = common::stdout(&out);
     assert!(out.status.success(), "{text}{}", common::stderr(&out));
-    let line = text
-        .lines()
-        .find(|l| l.contains("min/avg/max"))
-        .expect("ping summary");
-    let avg: f64 = line
-        .split('=')
-        .nth(1)
-        .unwrap()
-        .trim()
-        .split('/')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (min, avg) = ping_rtt(&text);
     // 2 x (8 + 0.3 + 9) ms.
-    assert_near("telecom -> unicom round trip at x", avg, 34.6, 1.0);
+    assert_near("telecom -> unicom round trip at x (min)", min, 34.6, 0.5);
+    assert_near("telecom -> unicom round trip at x (avg)", avg, 34.6, 3.0);
 }
