@@ -42,11 +42,49 @@ enum Command {
         #[arg(long, default_value_t = DEFAULT_RELAY_MARGIN_MS)]
         relay_margin_ms: f64,
     },
+    /// Run the controller: HTTP API for probes, SQLite storage, routes and metrics.
+    ///
+    /// Reloads the configuration on SIGHUP or when a file changes; stops on
+    /// SIGTERM. Exit status 2 when it cannot start (bad configuration, database,
+    /// address in use).
+    Serve {
+        /// Controller configuration (YAML): topology, probes, secrets, settings.
+        #[arg(long)]
+        config: std::path::PathBuf,
+        /// SQLite database file (created and migrated as needed).
+        #[arg(long, default_value = "hubmesh.db")]
+        db: std::path::PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8680")]
+        listen: std::net::SocketAddr,
+    },
+    /// Manage probe tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenAction {
+    /// Make a new token for a configured probe: printed once on stdout, only its
+    /// SHA-256 kept in the secrets file. Replaces the probe's earlier token.
+    Add {
+        /// Controller configuration (names the probes and the secrets file).
+        #[arg(long)]
+        config: std::path::PathBuf,
+        /// Probe id.
+        probe: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve { config, db, listen } => serve(config, db, listen),
+        Command::Token {
+            action: TokenAction::Add { config, probe },
+        } => token_add(&config, &probe),
         Command::Plan {
             topology,
             budgets,
@@ -80,6 +118,51 @@ fn main() -> ExitCode {
                     ExitCode::from(2)
                 }
             }
+        }
+    }
+}
+
+fn serve(
+    config: std::path::PathBuf,
+    db: std::path::PathBuf,
+    listen: std::net::SocketAddr,
+) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mesh-controller: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = mesh_controller::serve::ServeOptions { config, db, listen };
+    match rt.block_on(mesh_controller::serve::run(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mesh-controller: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn token_add(config: &std::path::Path, probe: &str) -> ExitCode {
+    match mesh_controller::token::add(config, probe) {
+        Ok((token, secrets)) => {
+            if let Err(e) = writeln!(std::io::stdout().lock(), "{token}") {
+                eprintln!("mesh-controller: writing output: {e}");
+                return ExitCode::from(2);
+            }
+            eprintln!(
+                "mesh-controller: token for {probe} printed above (shown once); its SHA-256 is in {}",
+                secrets.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mesh-controller: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -2,6 +2,7 @@
 //! budgets, route analysis (verdicts, detours) and renderers. No network or
 //! database I/O happens here, so everything is testable without sockets.
 
+pub mod api;
 pub mod budgets;
 pub mod error;
 pub mod geo;

@@ -50,6 +50,27 @@ pub fn from_str(src: &str, origin: &str) -> Result<Topology, LoadError> {
     Ok(topo)
 }
 
+/// Validates a topology that was parsed as part of a larger YAML document (the
+/// controller's configuration has one under `topology:`): `base` is its path in
+/// `src`, so errors name the position and path in that document.
+pub fn from_raw_at(
+    raw: &RawTopology,
+    src: &str,
+    origin: &str,
+    base: &[Seg],
+) -> Result<Topology, LoadError> {
+    if let Some(err) = yaml::version_error_at(src, origin, &raw.version, base) {
+        return Err(err);
+    }
+    let mut issues = Issues::default();
+    let topo = build(raw, &mut issues);
+    for issue in &mut issues.0 {
+        issue.path.splice(0..0, base.iter().copied());
+    }
+    issues.finish(src, origin)?;
+    Ok(topo)
+}
+
 /// Reads and validates a topology file.
 pub fn from_file(path: &Path) -> Result<Topology, LoadError> {
     let origin = path.display().to_string();

@@ -468,14 +468,27 @@ pub const FORMAT_VERSION: u64 = 1;
 /// The error for a `version:` other than [`FORMAT_VERSION`], or `None` when the
 /// version is supported.
 pub fn version_error(src: &str, origin: &str, v: &RawVersion) -> Option<LoadError> {
+    version_error_at(src, origin, v, &[])
+}
+
+/// [`version_error`] for a topology found at `base` inside a larger document.
+pub fn version_error_at(
+    src: &str,
+    origin: &str,
+    v: &RawVersion,
+    base: &[Seg],
+) -> Option<LoadError> {
     let shown = match v {
         RawVersion::Number(n) if *n == FORMAT_VERSION => return None,
         RawVersion::Number(n) => n.to_string(),
         RawVersion::Other(s) => s.clone(),
     };
-    let path = [Seg::Key("version")];
-    let message =
-        format!("version: unsupported version {shown} (this build reads version {FORMAT_VERSION})");
+    let mut path = base.to_vec();
+    path.push(Seg::Key("version"));
+    let message = format!(
+        "{}: unsupported version {shown} (this build reads version {FORMAT_VERSION})",
+        path_string(&path)
+    );
     Some(error_at(src, origin, &path, message))
 }
 
@@ -485,8 +498,9 @@ pub fn parse_budgets_file(src: &str, origin: &str) -> Result<RawBudgetsFile, Loa
 }
 
 /// Turns a serde_yaml error into a `LoadError`, moving the position from the end
-/// of the message to the front.
-fn yaml_error(origin: &str, err: &serde_yaml::Error) -> LoadError {
+/// of the message to the front (also for other documents that embed a topology,
+/// such as the controller's configuration).
+pub fn yaml_error(origin: &str, err: &serde_yaml::Error) -> LoadError {
     let mut message = err.to_string();
     match err.location() {
         Some(loc) => {

@@ -1,0 +1,2 @@
+//! Ingest benchmark (placeholder while it is written).
+fn main() {}

@@ -1,0 +1,392 @@
+//! The probe agent's side of the API: hello, target-list changes and window
+//! uploads over one kept-alive HTTP/1.1 connection (hyper over a tokio
+//! `TcpStream`; plain HTTP, meant for loopback or a private network), plus a
+//! jittered exponential [`Backoff`] for retries.
+//!
+//! Built with the `client` feature alone (`default-features = false,
+//! features = ["client"]`), it needs neither axum nor rusqlite, and it is
+//! generic over the uploaded window type, so it does not need the probe crate.
+//!
+//! Retry policy for callers: [`ClientError::is_retryable`] is true for
+//! connection failures, timeouts and 5xx answers (keep the windows spooled and
+//! try again after [`Backoff::next_delay`]); false for 4xx answers, which
+//! repeating will not fix (401: wrong token; 403: wrong probe; 400: the batch
+//! is malformed, so drop or quarantine it). Uploads are idempotent on
+//! (probe, seq), so resending a batch whose answer was lost is always safe.
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper::{header, Method, Request, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+use topology::api::{ApiError, Assignment, Hello, ProbeList, UploadAck, WindowBatch, BEARER};
+
+/// Default time allowed for one call (connect, send, answer).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest answer read.
+const MAX_RESPONSE: usize = 64 << 20;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("bad controller URL {0:?} (expected http://host:port[/prefix])")]
+    Url(String),
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("HTTP: {0}")]
+    Http(String),
+    #[error("controller answered {status}: {reason}")]
+    Status {
+        status: u16,
+        /// The `error` code of the answer, when it had the usual JSON body.
+        code: Option<String>,
+        reason: String,
+    },
+    #[error("cannot read the controller's answer: {0}")]
+    Decode(String),
+    #[error("cannot encode the request: {0}")]
+    Encode(String),
+}
+
+impl ClientError {
+    /// Whether the same call may succeed later (see the module documentation).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Connect { .. } | ClientError::Timeout(_) | ClientError::Http(_) => true,
+            ClientError::Status { status, .. } => *status >= 500 || *status == 429,
+            ClientError::Url(_) | ClientError::Decode(_) | ClientError::Encode(_) => false,
+        }
+    }
+
+    /// The HTTP status, when the controller answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Where the controller is: `http://host:port[/prefix]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Base {
+    /// `host:port`, for connecting and the Host header.
+    authority: String,
+    /// Path prefix without a trailing slash (usually empty).
+    prefix: String,
+}
+
+fn parse_url(url: &str) -> Result<Base, ClientError> {
+    let bad = || ClientError::Url(url.to_string());
+    let rest = url.strip_prefix("http://").ok_or_else(bad)?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return Err(bad());
+    }
+    let authority = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_string()
+    } else if authority.starts_with('[') && authority.ends_with(']') || !authority.contains(':') {
+        format!("{authority}:80")
+    } else {
+        return Err(bad());
+    };
+    Ok(Base {
+        authority,
+        prefix: path.trim_end_matches('/').to_string(),
+    })
+}
+
+/// A controller client for one probe (one token). Calls are serialized over
+/// one kept-alive connection; use one client per concurrent caller.
+#[derive(Debug)]
+pub struct Client {
+    base: Base,
+    token: String,
+    timeout: Duration,
+    conn: Mutex<Option<SendRequest<Full<Bytes>>>>,
+}
+
+impl Client {
+    /// `url` like `http://127.0.0.1:8680`; `token` as printed by `token add`.
+    pub fn new(url: &str, token: impl Into<String>) -> Result<Client, ClientError> {
+        Ok(Client {
+            base: parse_url(url)?,
+            token: token.into().trim().to_string(),
+            timeout: DEFAULT_TIMEOUT,
+            conn: Mutex::new(None),
+        })
+    }
+
+    /// Time allowed for each call.
+    pub fn with_timeout(mut self, timeout: Duration) -> Client {
+        self.timeout = timeout;
+        self
+    }
+
+    /// `POST /v1/hello`: announce the probe, get its assignment.
+    pub async fn hello(&self, hello: &Hello) -> Result<Assignment, ClientError> {
+        let body = serde_json::to_vec(hello).map_err(|e| ClientError::Encode(e.to_string()))?;
+        let (status, bytes) = self
+            .call(Method::POST, "/v1/hello", Some(body), true)
+            .await?;
+        decode(status, &bytes)
+    }
+
+    /// `GET /v1/targets?generation=N`: the new assignment, or `None` when it is
+    /// still `generation`.
+    pub async fn targets(&self, generation: u64) -> Result<Option<Assignment>, ClientError> {
+        let path = format!("/v1/targets?generation={generation}");
+        let (status, bytes) = self.call(Method::GET, &path, None, true).await?;
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        decode(status, &bytes).map(Some)
+    }
+
+    /// `POST /v1/windows`: upload a batch; stored all or nothing.
+    pub async fn upload<W: Serialize>(
+        &self,
+        batch: &WindowBatch<W>,
+    ) -> Result<UploadAck, ClientError> {
+        let body = serde_json::to_vec(batch).map_err(|e| ClientError::Encode(e.to_string()))?;
+        self.upload_json(body).await
+    }
+
+    /// `POST /v1/windows` with an already encoded batch (e.g. from a spool).
+    pub async fn upload_json(&self, body: Vec<u8>) -> Result<UploadAck, ClientError> {
+        let (status, bytes) = self
+            .call(Method::POST, "/v1/windows", Some(body), true)
+            .await?;
+        decode(status, &bytes)
+    }
+
+    /// `GET /v1/probes`.
+    pub async fn probes(&self) -> Result<ProbeList, ClientError> {
+        let (status, bytes) = self.call(Method::GET, "/v1/probes", None, false).await?;
+        decode(status, &bytes)
+    }
+
+    /// Any GET, answered with its status and body (for `/v1/routes`, `/metrics`).
+    pub async fn get(&self, path: &str) -> Result<(u16, Bytes), ClientError> {
+        let (status, bytes) = self.call(Method::GET, path, None, false).await?;
+        Ok((status.as_u16(), bytes))
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+        let addr = &self.base.authority;
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|source| ClientError::Connect {
+                addr: addr.clone(),
+                source,
+            })?;
+        let _ = stream.set_nodelay(true);
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        tokio::spawn(async move {
+            // Ends when the connection closes; errors show up on the next request.
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        auth: bool,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        tokio::time::timeout(self.timeout, self.call_inner(method, path, body, auth))
+            .await
+            .map_err(|_| ClientError::Timeout(self.timeout))?
+    }
+
+    async fn call_inner(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        auth: bool,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        let body = Bytes::from(body.unwrap_or_default());
+        let mut slot = self.conn.lock().await;
+        // A kept-alive connection the server closed fails at once: then one
+        // more try on a fresh connection (every call here is idempotent).
+        for attempt in 0..2 {
+            let reused = slot.is_some();
+            let mut sender = match slot.take() {
+                Some(s) => s,
+                None => self.connect().await?,
+            };
+            if sender.ready().await.is_err() {
+                if reused && attempt == 0 {
+                    continue;
+                }
+                return Err(ClientError::Http("connection closed".to_string()));
+            }
+            let mut req = Request::builder()
+                .method(method.clone())
+                .uri(format!("{}{path}", self.base.prefix))
+                .header(header::HOST, &self.base.authority);
+            if auth {
+                req = req.header(header::AUTHORIZATION, format!("{BEARER}{}", self.token));
+            }
+            if !body.is_empty() {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+            }
+            let req = req
+                .body(Full::new(body.clone()))
+                .map_err(|e| ClientError::Encode(e.to_string()))?;
+            match sender.send_request(req).await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let bytes = Limited::new(resp.into_body(), MAX_RESPONSE)
+                        .collect()
+                        .await
+                        .map_err(|e| ClientError::Http(e.to_string()))?
+                        .to_bytes();
+                    *slot = Some(sender);
+                    return Ok((status, bytes));
+                }
+                Err(e)
+                    if reused && attempt == 0 && e.is_canceled()
+                        || reused && attempt == 0 && e.is_closed() =>
+                {
+                    continue
+                }
+                Err(e) => return Err(ClientError::Http(e.to_string())),
+            }
+        }
+        Err(ClientError::Http("connection closed".to_string()))
+    }
+}
+
+fn decode<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T, ClientError> {
+    if status.is_success() {
+        return serde_json::from_slice(bytes).map_err(|e| ClientError::Decode(e.to_string()));
+    }
+    let (code, reason) = match serde_json::from_slice::<ApiError>(bytes) {
+        Ok(e) => (Some(e.error), e.reason),
+        Err(_) => (
+            None,
+            String::from_utf8_lossy(bytes).chars().take(200).collect(),
+        ),
+    };
+    Err(ClientError::Status {
+        status: status.as_u16(),
+        code,
+        reason,
+    })
+}
+
+/// Jittered exponential backoff: each delay doubles up to `max`, and is drawn
+/// from its upper half, so many probes retrying after one outage spread out.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    current: Duration,
+    state: u64,
+}
+
+impl Backoff {
+    pub fn new(initial: Duration, max: Duration) -> Backoff {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id()).rotate_left(32);
+        Backoff::with_seed(initial, max, seed)
+    }
+
+    /// With a fixed seed, for tests.
+    pub fn with_seed(initial: Duration, max: Duration, seed: u64) -> Backoff {
+        Backoff {
+            initial,
+            max: max.max(initial),
+            current: initial,
+            state: seed | 1,
+        }
+    }
+
+    /// The delay before the next try.
+    pub fn next_delay(&mut self) -> Duration {
+        // xorshift64
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        let d = self.current;
+        self.current = (self.current * 2).min(self.max);
+        let half = d / 2;
+        let span = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).max(1);
+        half + Duration::from_nanos(self.state % span)
+    }
+
+    /// After a success.
+    pub fn reset(&mut self) {
+        self.current = self.initial;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_url("http://127.0.0.1:8680").unwrap(),
+            Base {
+                authority: "127.0.0.1:8680".into(),
+                prefix: String::new()
+            }
+        );
+        assert_eq!(parse_url("http://ctl/mesh/").unwrap().prefix, "/mesh");
+        assert_eq!(parse_url("http://ctl").unwrap().authority, "ctl:80");
+        assert_eq!(parse_url("http://[::1]:9").unwrap().authority, "[::1]:9");
+        assert!(parse_url("https://x:1").is_err());
+        assert!(parse_url("http://").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_jittered_and_capped() {
+        let mut b = Backoff::with_seed(Duration::from_millis(100), Duration::from_secs(1), 7);
+        let d: Vec<Duration> = (0..6).map(|_| b.next_delay()).collect();
+        assert!(d[0] >= Duration::from_millis(50) && d[0] <= Duration::from_millis(100));
+        assert!(d[3] >= Duration::from_millis(400) && d[3] <= Duration::from_millis(800));
+        assert!(d[5] >= Duration::from_millis(500) && d[5] <= Duration::from_secs(1));
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn retryable_errors() {
+        let s = |status| ClientError::Status {
+            status,
+            code: None,
+            reason: String::new(),
+        };
+        assert!(s(503).is_retryable());
+        assert!(!s(401).is_retryable());
+        assert!(!s(400).is_retryable());
+        assert!(ClientError::Timeout(Duration::from_secs(1)).is_retryable());
+    }
+}

@@ -1,0 +1,658 @@
+//! The controller's configuration file (`serve --config mesh.yaml`): the
+//! topology, the probes and where they sit, measurement settings, the
+//! target-list mode, budgets and retention. Errors come back as one
+//! `file:line:column: path: what was expected` line, positioned with the
+//! topology crate's YAML locator.
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use topology::api::{Settings, StampMode};
+use topology::error::LoadError;
+use topology::yaml::{self, RawTopology, Seg, Seg::Index, Seg::Key};
+use topology::{Budgets, Endpoint, Topology};
+
+/// Defaults of `measurement:`.
+pub const DEFAULT_SETTINGS: Settings = Settings {
+    interval_ms: 100,
+    window_s: 10,
+    mode: StampMode::Unauthenticated,
+    size: 64,
+    timeout_ms: 2_000,
+};
+
+/// Smallest STAMP test packet (unauthenticated sender packet, RFC 8762).
+const MIN_PACKET: u32 = 44;
+/// Smallest authenticated STAMP test packet.
+const MIN_AUTH_PACKET: u32 = 112;
+/// Largest packet we ask for (jumbo frame).
+const MAX_PACKET: u32 = 9_000;
+/// Representatives per site in hierarchical mode when the file does not say.
+pub const DEFAULT_REPRESENTATIVES: usize = 2;
+
+/// How probes pick their targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetMode {
+    /// Every probe measures every other probe.
+    FullMesh,
+    /// Full mesh within a site; the first `representatives` probes of each site
+    /// (in file order) also measure the representatives of every other site.
+    Hierarchical { representatives: usize },
+}
+
+/// How long stored windows are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Raw windows older than this are merged into coarse ones.
+    pub raw: Duration,
+    /// Coarse windows older than this are deleted.
+    pub coarse: Duration,
+    /// Length of a coarse window.
+    pub coarse_window: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            raw: Duration::from_secs(24 * 3600),
+            coarse: Duration::from_secs(30 * 24 * 3600),
+            coarse_window: Duration::from_secs(300),
+        }
+    }
+}
+
+/// One probe of the inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeSpec {
+    pub id: String,
+    /// Where it measures from: its site, on its network.
+    pub endpoint: Endpoint,
+    /// Where its reflector listens.
+    pub stamp: SocketAddr,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The configuration file itself.
+    pub path: PathBuf,
+    pub topology: Topology,
+    /// The budgets in force (the file's `budgets:`, else the topology's).
+    pub budgets: Budgets,
+    pub probes: Vec<ProbeSpec>,
+    /// The per-probe token hashes.
+    pub secrets: PathBuf,
+    pub settings: Settings,
+    pub targets: TargetMode,
+    pub retention: Retention,
+    /// Other files the configuration was built from (topology, budgets), whose
+    /// changes trigger a reload like the configuration's own.
+    pub sources: Vec<PathBuf>,
+}
+
+impl Config {
+    pub fn probe(&self, id: &str) -> Option<&ProbeSpec> {
+        self.probes.iter().find(|p| p.id == id)
+    }
+
+    /// `site` or `site@network` of a probe.
+    pub fn endpoint_name(&self, probe: &ProbeSpec) -> String {
+        probe.endpoint.name(&self.topology)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The file as written.
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a controller configuration mapping {topology, probes, secrets, measurement, targets, budgets, retention}"
+)]
+struct RawConfig {
+    topology: RawTopologyRef,
+    #[serde(default)]
+    probes: Vec<RawProbe>,
+    #[serde(default)]
+    secrets: Option<String>,
+    #[serde(default)]
+    measurement: Option<RawMeasurement>,
+    #[serde(default)]
+    targets: Option<RawTargets>,
+    #[serde(default)]
+    budgets: Option<String>,
+    #[serde(default)]
+    retention: Option<RawRetention>,
+}
+
+/// `topology: national`, `topology: path/to/file.yaml`, or a whole topology
+/// (version 1) written inline.
+#[derive(Debug)]
+enum RawTopologyRef {
+    Named(String),
+    Inline(Box<RawTopology>),
+}
+
+impl<'de> Deserialize<'de> for RawTopologyRef {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawTopologyRef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "`national`, a topology file path, or an inline topology mapping (version 1)",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawTopologyRef, E> {
+                Ok(RawTopologyRef::Named(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawTopologyRef, A::Error> {
+                let raw = RawTopology::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawTopologyRef::Inline(Box::new(raw)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a probe mapping {id, site, network, stamp}"
+)]
+struct RawProbe {
+    id: String,
+    site: String,
+    #[serde(default)]
+    network: Option<String>,
+    stamp: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a measurement mapping {interval, window, mode, size, timeout}"
+)]
+struct RawMeasurement {
+    #[serde(default)]
+    interval: Option<Dur>,
+    #[serde(default)]
+    window: Option<Dur>,
+    #[serde(default)]
+    mode: Option<StampMode>,
+    #[serde(default)]
+    size: Option<u32>,
+    #[serde(default)]
+    timeout: Option<Dur>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum RawTargetMode {
+    FullMesh,
+    Hierarchical,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a targets mapping {mode: full-mesh} or {mode: hierarchical, representatives: N}"
+)]
+struct RawTargets {
+    mode: RawTargetMode,
+    #[serde(default)]
+    representatives: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a retention mapping {raw, coarse, coarse_window}"
+)]
+struct RawRetention {
+    #[serde(default)]
+    raw: Option<Dur>,
+    #[serde(default)]
+    coarse: Option<Dur>,
+    #[serde(default)]
+    coarse_window: Option<Dur>,
+}
+
+/// A duration written `100ms`, `10s`, `5m`, `24h` or `30d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+/// Parses `100ms`, `10s`, `5m`, `24h`, `30d` (a whole number and a unit).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        format!("expected a duration such as 100ms, 10s, 5m, 24h or 30d, found {text:?}")
+    })?;
+    let ms_per = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => {
+            return Err(format!(
+                "expected a duration such as 100ms, 10s, 5m, 24h or 30d, found {text:?} (units: ms, s, m, h, d)"
+            ))
+        }
+    };
+    n.checked_mul(ms_per)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("duration {text:?} is too long"))
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as 100ms, 10s, 5m, 24h or 30d")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
+                parse_duration(v).map(Dur).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Loading and checking.
+
+/// Reads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Config, LoadError> {
+    let origin = path.display().to_string();
+    let src = std::fs::read_to_string(path)
+        .map_err(|e| LoadError::new(origin.as_str(), format!("cannot read configuration: {e}")))?;
+    from_str(&src, &origin, path)
+}
+
+/// Validates configuration text; `path` (the file it came from) anchors the
+/// relative paths inside it.
+pub fn from_str(src: &str, origin: &str, path: &Path) -> Result<Config, LoadError> {
+    let raw: RawConfig = serde_yaml::from_str(src).map_err(|e| yaml::yaml_error(origin, &e))?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let fail = |p: &[Seg], msg: String| -> LoadError {
+        let shown = yaml::path_string(p);
+        yaml::error_at(src, origin, p, format!("{shown}: {msg}"))
+    };
+    let mut sources = Vec::new();
+
+    let topology = match &raw.topology {
+        RawTopologyRef::Named(name) if name == topology::national::NATIONAL_NAME => {
+            topology::national::national()
+        }
+        RawTopologyRef::Named(file) => {
+            let file = dir.join(file);
+            sources.push(file.clone());
+            topology::load::from_file(&file)?
+        }
+        RawTopologyRef::Inline(t) => {
+            topology::load::from_raw_at(t, src, origin, &[Key("topology")])?
+        }
+    };
+
+    let budgets = match &raw.budgets {
+        None => topology.budgets.clone(),
+        Some(name) => match topology::budgets::preset(name) {
+            Some(b) => b,
+            None => {
+                let file = dir.join(name);
+                if !file.exists() {
+                    return Err(fail(
+                        &[Key("budgets")],
+                        format!(
+                            "no such budget preset or file {name:?} (presets: {})",
+                            topology::budgets::PRESETS.join(", ")
+                        ),
+                    ));
+                }
+                sources.push(file.clone());
+                topology::load::budgets_arg(&file.display().to_string(), &topology)?
+            }
+        },
+    };
+
+    let probes = check_probes(&raw.probes, &topology, &fail)?;
+    let settings = check_measurement(raw.measurement.as_ref(), &fail)?;
+
+    let targets = match &raw.targets {
+        None => TargetMode::FullMesh,
+        Some(t) => match (t.mode, t.representatives) {
+            (RawTargetMode::FullMesh, Some(_)) => {
+                return Err(fail(
+                    &[Key("targets"), Key("representatives")],
+                    "representatives apply to `mode: hierarchical` only".to_string(),
+                ))
+            }
+            (RawTargetMode::FullMesh, None) => TargetMode::FullMesh,
+            (RawTargetMode::Hierarchical, r) => {
+                let r = r.unwrap_or(DEFAULT_REPRESENTATIVES as u64);
+                if !(1..=1_000).contains(&r) {
+                    return Err(fail(
+                        &[Key("targets"), Key("representatives")],
+                        format!("expected 1 to 1000 representatives per site, found {r}"),
+                    ));
+                }
+                TargetMode::Hierarchical {
+                    representatives: r as usize,
+                }
+            }
+        },
+    };
+
+    let mut retention = Retention::default();
+    if let Some(r) = &raw.retention {
+        if let Some(Dur(d)) = r.raw {
+            retention.raw = d;
+        }
+        if let Some(Dur(d)) = r.coarse {
+            retention.coarse = d;
+        }
+        if let Some(Dur(d)) = r.coarse_window {
+            retention.coarse_window = d;
+        }
+        if retention.coarse_window < Duration::from_secs(1) {
+            return Err(fail(
+                &[Key("retention"), Key("coarse_window")],
+                "expected a coarse window of at least 1s".to_string(),
+            ));
+        }
+        if retention.raw < Duration::from_secs(1) {
+            return Err(fail(
+                &[Key("retention"), Key("raw")],
+                "expected raw retention of at least 1s".to_string(),
+            ));
+        }
+        if retention.coarse < retention.raw {
+            return Err(fail(
+                &[Key("retention"), Key("coarse")],
+                "coarse retention must be at least as long as raw retention".to_string(),
+            ));
+        }
+    }
+
+    let secrets = dir.join(raw.secrets.as_deref().unwrap_or("secrets.yaml"));
+    Ok(Config {
+        path: path.to_path_buf(),
+        topology,
+        budgets,
+        probes,
+        secrets,
+        settings,
+        targets,
+        retention,
+        sources,
+    })
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Whether `id` could name a probe (also checked on uploads).
+pub fn is_probe_id(id: &str) -> bool {
+    valid_id(id)
+}
+
+fn check_probes(
+    raw: &[RawProbe],
+    topo: &Topology,
+    fail: &dyn Fn(&[Seg], String) -> LoadError,
+) -> Result<Vec<ProbeSpec>, LoadError> {
+    let mut out: Vec<ProbeSpec> = Vec::new();
+    for (i, p) in raw.iter().enumerate() {
+        let at = |k: &'static str| [Key("probes"), Index(i), Key(k)];
+        if !valid_id(&p.id) {
+            return Err(fail(
+                &at("id"),
+                format!(
+                    "invalid probe id {:?} (expected 1 to 64 lowercase letters a-z, digits and '-')",
+                    p.id
+                ),
+            ));
+        }
+        if let Some(j) = out.iter().position(|o| o.id == p.id) {
+            return Err(fail(
+                &at("id"),
+                format!(
+                    "duplicate probe id {:?} (first declared at probes[{j}])",
+                    p.id
+                ),
+            ));
+        }
+        let site = topo.site_index(&p.site).ok_or_else(|| {
+            let known: Vec<&str> = topo.sites.iter().take(12).map(|s| s.id.as_str()).collect();
+            let more = if topo.sites.len() > 12 { ", ..." } else { "" };
+            fail(
+                &at("site"),
+                format!(
+                    "unknown site {:?} (expected one of: {}{more})",
+                    p.site,
+                    known.join(", ")
+                ),
+            )
+        })?;
+        let network = match (&p.network, topo.networks.is_empty()) {
+            (None, true) => None,
+            (Some(n), true) => {
+                return Err(fail(
+                    &at("network"),
+                    format!("unknown network {n:?} (the topology declares no networks)"),
+                ))
+            }
+            (None, false) => {
+                let at_site: Vec<&str> = topo.sites[site]
+                    .networks
+                    .iter()
+                    .map(|&n| topo.networks[n].id.as_str())
+                    .collect();
+                return Err(fail(
+                    &[Key("probes"), Index(i)],
+                    format!(
+                        "probe {:?} needs `network:` (the topology declares carriers; at site {:?}: {})",
+                        p.id,
+                        p.site,
+                        at_site.join(", ")
+                    ),
+                ));
+            }
+            (Some(n), false) => {
+                let idx = topo.network_index(n).ok_or_else(|| {
+                    let known: Vec<&str> = topo.networks.iter().map(|n| n.id.as_str()).collect();
+                    fail(
+                        &at("network"),
+                        format!(
+                            "unknown network {n:?} (expected one of: {})",
+                            known.join(", ")
+                        ),
+                    )
+                })?;
+                if !topo.sites[site].networks.contains(&idx) {
+                    return Err(fail(
+                        &at("network"),
+                        format!("network {n:?} is not present at site {:?}", p.site),
+                    ));
+                }
+                Some(idx)
+            }
+        };
+        let stamp: SocketAddr = p.stamp.parse().map_err(|_| {
+            fail(
+                &at("stamp"),
+                format!(
+                    "expected the reflector's address as ip:port (e.g. 127.0.0.1:862), found {:?}",
+                    p.stamp
+                ),
+            )
+        })?;
+        if let Some(j) = out.iter().position(|o| o.stamp == stamp) {
+            return Err(fail(
+                &at("stamp"),
+                format!("probes[{j}] already listens on {stamp}"),
+            ));
+        }
+        out.push(ProbeSpec {
+            id: p.id.clone(),
+            endpoint: Endpoint { site, network },
+            stamp,
+        });
+    }
+    Ok(out)
+}
+
+fn check_measurement(
+    raw: Option<&RawMeasurement>,
+    fail: &dyn Fn(&[Seg], String) -> LoadError,
+) -> Result<Settings, LoadError> {
+    let mut s = DEFAULT_SETTINGS;
+    let Some(m) = raw else { return Ok(s) };
+    let at = |k: &'static str| [Key("measurement"), Key(k)];
+    if let Some(Dur(d)) = m.interval {
+        if d < Duration::from_millis(1) || d > Duration::from_secs(3600) {
+            return Err(fail(
+                &at("interval"),
+                "expected an interval from 1ms to 1h".to_string(),
+            ));
+        }
+        s.interval_ms = d.as_millis() as u64;
+    }
+    if let Some(Dur(d)) = m.window {
+        if d < Duration::from_secs(1) || d > Duration::from_secs(3600) || d.subsec_millis() != 0 {
+            return Err(fail(
+                &at("window"),
+                "expected a window of whole seconds from 1s to 1h".to_string(),
+            ));
+        }
+        s.window_s = d.as_secs();
+    }
+    if let Some(mode) = m.mode {
+        s.mode = mode;
+    }
+    if let Some(Dur(d)) = m.timeout {
+        if d < Duration::from_millis(1) || d > Duration::from_secs(60) {
+            return Err(fail(
+                &at("timeout"),
+                "expected a timeout from 1ms to 60s".to_string(),
+            ));
+        }
+        s.timeout_ms = d.as_millis() as u64;
+    }
+    if let Some(size) = m.size {
+        s.size = size;
+    }
+    let min = match s.mode {
+        StampMode::Unauthenticated => MIN_PACKET,
+        StampMode::Authenticated => MIN_AUTH_PACKET,
+    };
+    if !(min..=MAX_PACKET).contains(&s.size) {
+        return Err(fail(
+            &at("size"),
+            format!(
+                "expected a packet size from {min} to {MAX_PACKET} bytes in {} mode, found {}",
+                s.mode.as_str(),
+                s.size
+            ),
+        ));
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn load_str(src: &str) -> Result<Config, LoadError> {
+        from_str(src, "mesh.yaml", Path::new("/tmp/mesh.yaml"))
+    }
+
+    const SMALL: &str = "\
+topology:
+  version: 1
+  sites:
+    - {id: a, kind: city, location: [30, 104]}
+    - {id: b, kind: city, location: [31, 105]}
+  links:
+    - {between: [a, b], delay_ms: 2}
+probes:
+  - {id: a-1, site: a, stamp: 127.0.0.1:18620}
+  - {id: b-1, site: b, stamp: 127.0.0.1:18621}
+measurement: {interval: 50ms, window: 5s}
+targets: {mode: hierarchical, representatives: 1}
+retention: {raw: 1h, coarse: 2d, coarse_window: 1m}
+";
+
+    #[test]
+    fn inline_topology_and_settings() {
+        let c = load_str(SMALL).unwrap();
+        assert_eq!(c.topology.sites.len(), 2);
+        assert_eq!(c.probes.len(), 2);
+        assert_eq!(c.settings.interval_ms, 50);
+        assert_eq!(c.settings.window_s, 5);
+        assert_eq!(c.targets, TargetMode::Hierarchical { representatives: 1 });
+        assert_eq!(c.retention.coarse_window, Duration::from_secs(60));
+        assert_eq!(c.secrets, Path::new("/tmp/secrets.yaml"));
+    }
+
+    #[test]
+    fn errors_point_into_the_config() {
+        let bad = SMALL.replace("site: b,", "site: c,");
+        let e = load_str(&bad).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(10), Some(21)), "{e}");
+        assert!(
+            e.message.starts_with("probes[1].site: unknown site \"c\""),
+            "{e}"
+        );
+
+        let bad = SMALL.replace("{between: [a, b]", "{between: [a, x]");
+        let e = load_str(&bad).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(7), Some(21)), "{e}");
+        assert!(e.message.starts_with("topology.links[0].between[1]"), "{e}");
+
+        let bad = SMALL.replace("window: 5s", "window: 5 parsecs");
+        let e = load_str(&bad).unwrap_err();
+        assert_eq!(e.line, Some(11), "{e}");
+
+        let bad = SMALL.replace("stamp: 127.0.0.1:18621", "stamp: nowhere");
+        let e = load_str(&bad).unwrap_err();
+        assert!(e.message.contains("ip:port"), "{e}");
+    }
+
+    #[test]
+    fn national_needs_networks_on_probes() {
+        let src =
+            "topology: national\nprobes:\n  - {id: bj-1, site: beijing, stamp: 127.0.0.1:1}\n";
+        let e = load_str(src).unwrap_err();
+        assert!(e.message.contains("needs `network:`"), "{e}");
+        let ok = "topology: national\nprobes:\n  - {id: bj-1, site: beijing, network: telecom, stamp: 127.0.0.1:1}\n";
+        let c = load_str(ok).unwrap();
+        assert_eq!(c.endpoint_name(&c.probes[0]), "beijing@telecom");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86400)));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("1.5s").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+    }
+}

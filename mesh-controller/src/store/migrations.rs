@@ -1,0 +1,131 @@
+//! Schema migrations: numbered, applied in order, each in its own transaction,
+//! recorded in `schema_migrations` and in SQLite's `user_version`, so a
+//! database from any earlier build opens and is brought up to date.
+
+use super::StoreError;
+use rusqlite::{params, Connection};
+
+/// One schema step.
+#[derive(Debug)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first; versions are 1, 2, 3, ... without gaps.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "probes and raw windows",
+        sql: "
+CREATE TABLE probes (
+    id TEXT PRIMARY KEY,
+    version TEXT,
+    boot_id TEXT,
+    clock_synchronized INTEGER,
+    clock_error_us INTEGER,
+    last_hello_ms INTEGER,
+    last_upload_ms INTEGER,
+    last_seq INTEGER NOT NULL DEFAULT 0
+);
+-- One row per uploaded window; `window` is the probe's Window as JSON, with
+-- its histograms serialized (V2 + deflate, base64) so any set of rows merges
+-- exactly.
+CREATE TABLE windows (
+    probe TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    ssid INTEGER,
+    timestamping TEXT,
+    sent INTEGER NOT NULL,
+    replies INTEGER NOT NULL,
+    window TEXT NOT NULL,
+    PRIMARY KEY (probe, seq)
+) WITHOUT ROWID;
+CREATE INDEX windows_by_start ON windows (start_ms);
+",
+    },
+    Migration {
+        version: 2,
+        name: "retention: coarse windows and merged sequence ranges",
+        sql: "
+-- Raw windows past retention, merged per probe, target and bucket.
+CREATE TABLE coarse_windows (
+    probe TEXT NOT NULL,
+    target TEXT NOT NULL,
+    bucket_ms INTEGER NOT NULL,
+    bucket_len_ms INTEGER NOT NULL,
+    windows INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    sent INTEGER NOT NULL,
+    replies INTEGER NOT NULL,
+    window TEXT NOT NULL,
+    PRIMARY KEY (probe, target, bucket_ms)
+) WITHOUT ROWID;
+CREATE INDEX coarse_by_bucket ON coarse_windows (bucket_ms);
+-- Sequence numbers whose raw rows were merged away, as closed ranges, so a
+-- replay of one is still recognised as a duplicate.
+CREATE TABLE merged_seqs (
+    probe TEXT NOT NULL,
+    lo INTEGER NOT NULL,
+    hi INTEGER NOT NULL,
+    PRIMARY KEY (probe, lo)
+) WITHOUT ROWID;
+",
+    },
+];
+
+/// The schema version this build writes.
+pub fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// The database's schema version (`user_version`).
+pub fn current(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Applies the migrations after the database's version, up to `target`.
+pub fn migrate_to(conn: &mut Connection, target: i64, now_ms: i64) -> Result<Vec<i64>, StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_unix_ms INTEGER NOT NULL
+        );",
+    )?;
+    let have = current(conn)?;
+    if have > latest() {
+        return Err(StoreError::Schema(format!(
+            "the database has schema version {have}, newer than this build's {}: use a newer mesh-controller",
+            latest()
+        )));
+    }
+    let mut applied = Vec::new();
+    for m in MIGRATIONS
+        .iter()
+        .filter(|m| m.version > have && m.version <= target)
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(m.sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_unix_ms) VALUES (?1, ?2, ?3)",
+            params![m.version, m.name, now_ms],
+        )?;
+        tx.pragma_update(None, "user_version", m.version)?;
+        tx.commit()?;
+        applied.push(m.version);
+    }
+    Ok(applied)
+}
+
+/// The applied migrations as recorded: (version, name).
+pub fn applied(conn: &Connection) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut st = conn.prepare("SELECT version, name FROM schema_migrations ORDER BY version")?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,126 @@
+//! The measurement window probes upload (counters plus HdrHistograms that merge
+//! exactly) and the checks an uploaded one must pass before it is stored.
+//!
+//! This is the only module that names the probe crate: when `Window` moves into
+//! `topology`, the `use` below is the one line to change.
+
+pub use probe::session::{DelayHistogram, Window};
+
+/// Largest value a counter may hold in one upload: far above any real window
+/// (a packet every microsecond for 11 days), and low enough that merging a
+/// million windows cannot overflow.
+pub const MAX_COUNT: u64 = 1 << 40;
+
+/// Checks that a decoded window is internally consistent: every reply lands in
+/// exactly one of each delay histogram or its negative counter, counts are
+/// bounded, and the per-direction duplicates add up.
+pub fn validate(w: &Window) -> Result<(), String> {
+    let c = &w.counters;
+    let counters = [
+        ("sent", c.sent),
+        ("received", c.received),
+        ("round_trip_lost", c.round_trip_lost),
+        ("reverse_lost", c.reverse_lost),
+        ("duplicates", c.duplicates),
+        ("late", c.late),
+        ("unmatched", c.unmatched),
+        ("reordered", c.reordered),
+        ("reverse_reordered", c.reverse_reordered),
+        ("reflector_seq_jumps", c.reflector_seq_jumps),
+        ("reflector_seq_untracked", c.reflector_seq_untracked),
+        ("one_way_beyond_error", c.one_way_beyond_error),
+        ("clamped", c.clamped),
+    ];
+    for (name, v) in counters {
+        if v > MAX_COUNT {
+            return Err(format!("counters.{name} = {v} is implausibly large"));
+        }
+    }
+    let received = c.received;
+    for (name, hist, negative) in [
+        ("rtt", &w.rtt, c.negative_rtt),
+        ("forward", &w.forward, c.negative_forward),
+        ("reverse", &w.reverse, c.negative_reverse),
+    ] {
+        if hist.len().checked_add(negative) != Some(received) {
+            return Err(format!(
+                "{name} histogram holds {} values and {negative} were negative, but {received} replies were received",
+                hist.len()
+            ));
+        }
+    }
+    if w.ipdv.len() > received {
+        return Err(format!(
+            "ipdv histogram holds {} values for {received} replies",
+            w.ipdv.len()
+        ));
+    }
+    if c.forward_duplicates.saturating_add(c.reverse_duplicates) > c.duplicates {
+        return Err("forward + reverse duplicates exceed duplicates".to_string());
+    }
+    if w.clock.samples != received {
+        return Err(format!(
+            "clock.samples = {} for {received} replies",
+            w.clock.samples
+        ));
+    }
+    let s = &w.sources;
+    if s.user
+        .checked_add(s.kernel)
+        .and_then(|x| x.checked_add(s.hardware))
+        != Some(received)
+    {
+        return Err("timestamp source counts do not add up to the replies received".to_string());
+    }
+    if w.clock.local_unsynchronized > received || w.clock.remote_unsynchronized > received {
+        return Err("more unsynchronized clock samples than replies".to_string());
+    }
+    Ok(())
+}
+
+/// A delay histogram's value at `percentile` (0..100], in milliseconds; the
+/// conservative reading (highest value equivalent to the bucket).
+pub fn percentile_ms(h: &DelayHistogram, percentile: f64) -> Option<f64> {
+    if h.is_empty() {
+        return None;
+    }
+    let q = (percentile / 100.0).clamp(0.0, 1.0);
+    Some(h.histogram().value_at_quantile(q) as f64 / 1000.0)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use probe::session::{ClockSample, Event, PacketSample};
+    use probe::timestamping::TsSource;
+
+    fn sample(ms: i64) -> Event {
+        Event::Reply(PacketSample {
+            sender_seq: 1,
+            reflector_seq: 1,
+            rtt_ns: 2 * ms * 1_000_000,
+            forward_ns: ms * 1_000_000,
+            reverse_ns: ms * 1_000_000,
+            clock: ClockSample::default(),
+            ts_source: TsSource::Kernel,
+        })
+    }
+
+    #[test]
+    fn real_windows_pass_and_tampered_ones_fail() {
+        let mut w = Window::new();
+        for ms in 1..=10 {
+            w.record(&Event::Sent);
+            w.record(&sample(ms));
+        }
+        validate(&w).unwrap();
+        assert_eq!(percentile_ms(&w.forward, 50.0), Some(5.003));
+        let mut bad = w.clone();
+        bad.counters.received += 1;
+        assert!(validate(&bad).is_err());
+        let mut bad = w.clone();
+        bad.counters.sent = u64::MAX;
+        assert!(validate(&bad).is_err());
+    }
+}

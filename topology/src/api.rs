@@ -1,0 +1,181 @@
+//! The probe <-> controller wire types (JSON over HTTP, under `/v1`): what a
+//! probe says when it starts, the assignment it gets back (targets and
+//! measurement settings), the windows it uploads and the acknowledgements.
+//! Serde structures only, shared by the controller and the probe agent so the
+//! two cannot drift apart.
+//!
+//! The measurement window itself is a type parameter (`W`): the probe's
+//! `Window` (counters plus HdrHistograms, serialized base64 V2 + deflate), which
+//! lives in the probe crate for now.
+
+use serde::{Deserialize, Serialize};
+
+/// Path prefix of every API call.
+pub const PREFIX: &str = "/v1";
+/// Probe calls carry `Authorization: Bearer <token>`.
+pub const BEARER: &str = "Bearer ";
+
+/// A probe's clock as it reports it (see the probe's `ClockStatus`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockInfo {
+    /// Whether the kernel (or the operator) says the clock is synchronized.
+    pub synchronized: bool,
+    /// The error the probe announces, in microseconds.
+    pub error_us: u64,
+}
+
+/// `POST /v1/hello`: a probe starting (or restarting) its agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The probe's id; must be the id its token belongs to.
+    pub probe: String,
+    /// Agent version, for the operator.
+    pub version: String,
+    /// `/proc/sys/kernel/random/boot_id`: two probes with the same boot id read
+    /// the same kernel clock, so one-way delays between them have no clock error.
+    pub boot_id: Option<String>,
+    pub clock: ClockInfo,
+    /// Where the probe's reflector actually listens, when it differs from the
+    /// inventory (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<String>,
+}
+
+/// STAMP mode of the sessions (RFC 8762).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StampMode {
+    #[default]
+    Unauthenticated,
+    Authenticated,
+}
+
+impl StampMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StampMode::Unauthenticated => "unauthenticated",
+            StampMode::Authenticated => "authenticated",
+        }
+    }
+}
+
+/// How a probe measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Settings {
+    /// Mean interval between test packets of one session (sends are randomized
+    /// around it).
+    pub interval_ms: u64,
+    /// Length of a result window.
+    pub window_s: u64,
+    pub mode: StampMode,
+    /// STAMP packet size in bytes (symmetric).
+    pub size: u32,
+    /// A packet without a reply after this long counts as lost.
+    pub timeout_ms: u64,
+}
+
+/// One session to run: measure from this probe to `probe`'s reflector.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Target {
+    /// The target probe's id (what the window's `target` names).
+    pub probe: String,
+    pub site: String,
+    pub network: Option<String>,
+    /// `ip:port` of the target's reflector.
+    pub stamp: String,
+    /// STAMP Session-Sender Identifier, stable for this (sender, target) pair.
+    pub ssid: u16,
+}
+
+/// What a probe should do: the answer to hello and to a changed target list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub probe: String,
+    /// Opaque number that changes whenever this probe's assignment does; the
+    /// probe passes it back to `GET /v1/targets?generation=N`.
+    pub generation: u64,
+    pub settings: Settings,
+    pub targets: Vec<Target>,
+    /// The sequence number the controller expects next (last stored + 1; 1 for
+    /// a probe it has never heard from). Windows below it may be replayed
+    /// safely: they are acknowledged as duplicates.
+    pub next_seq: u64,
+}
+
+/// One result window of one session, as uploaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowUpload<W> {
+    /// Per-probe sequence number (from 1, increasing, never reused): ingest is
+    /// idempotent on (probe, seq).
+    pub seq: u64,
+    /// The target probe's id.
+    pub target: String,
+    /// Start of the window, Unix time in milliseconds (the sender's clock).
+    pub start_unix_ms: u64,
+    pub duration_ms: u64,
+    /// Counters and serialized histograms (the probe's `Window`).
+    pub window: W,
+    /// The weakest timestamp source behind the window (`user`, `kernel`,
+    /// `hardware`); informational.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamping: Option<String>,
+    /// SSID of the session, informational.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssid: Option<u16>,
+}
+
+/// `POST /v1/windows`: a batch of windows, stored all or nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowBatch<W> {
+    /// The uploading probe; must be the token's probe.
+    pub probe: String,
+    pub windows: Vec<WindowUpload<W>>,
+}
+
+/// The answer to a stored batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadAck {
+    /// Sequence numbers stored by this call.
+    pub accepted: Vec<u64>,
+    /// Sequence numbers already stored before (replays): not stored again.
+    pub duplicate: Vec<u64>,
+    /// Last stored sequence number + 1.
+    pub next_seq: u64,
+}
+
+/// The body of every 4xx/5xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// Short machine-readable code: `unauthorized`, `forbidden`, `bad-request`, ...
+    pub error: String,
+    /// One line for a person.
+    pub reason: String,
+}
+
+/// One probe as `GET /v1/probes` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeStatus {
+    pub id: String,
+    pub site: String,
+    pub network: Option<String>,
+    pub stamp: String,
+    pub version: Option<String>,
+    pub boot_id: Option<String>,
+    pub clock: Option<ClockInfo>,
+    /// Last hello, Unix ms.
+    pub last_hello_unix_ms: Option<u64>,
+    /// Last accepted upload, Unix ms.
+    pub last_upload_unix_ms: Option<u64>,
+    /// Highest sequence number stored.
+    pub last_seq: Option<u64>,
+    /// Raw windows stored.
+    pub windows: u64,
+    /// Windows merged into coarse ones by retention.
+    pub windows_merged: u64,
+}
+
+/// `GET /v1/probes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeList {
+    pub probes: Vec<ProbeStatus>,
+}
