@@ -157,6 +157,9 @@ pub struct Status {
     pub ingress_age: LatenessSummary,
     /// Packets drained from the TUNs' own queues (copies of what the taps read).
     pub tun_drained: u64,
+    /// Packets lost because a tap's receive buffer was full (the forwarder fell
+    /// behind the senders).
+    pub tap_drops: u64,
     /// The current early-wake margin, microseconds.
     pub wake_margin_us: f64,
     pub edges: Vec<EdgeStats>,
@@ -407,6 +410,7 @@ fn run(mut engine: Engine, sites: &[SiteIo], dir: &LabDir) -> Result<()> {
     let mut ingress_age = Lateness::new();
     let mut write_errors = 0u64;
     let mut tun_drained = 0u64;
+    let mut tap_drops = 0u64;
     let mut margin = WakeMargin::new();
     let mut spin_credit: f64 = 0.0;
     let mut last = started;
@@ -459,6 +463,9 @@ fn run(mut engine: Engine, sites: &[SiteIo], dir: &LabDir) -> Result<()> {
         }
         if now >= next_publish {
             next_publish = now + PUBLISH_NS;
+            for io in sites {
+                tap_drops += tap::drops(&io.tap).unwrap_or(0);
+            }
             let status = Status {
                 pid: std::process::id(),
                 uptime_s: (now - started) as f64 / 1e9,
@@ -468,6 +475,7 @@ fn run(mut engine: Engine, sites: &[SiteIo], dir: &LabDir) -> Result<()> {
                 in_flight: engine.in_flight(),
                 write_errors,
                 tun_drained,
+                tap_drops,
                 wake_margin_us: margin.get() as f64 / 1000.0,
                 edges: engine.edge_stats(),
             };

@@ -7,6 +7,25 @@
 //! directory (`state`), the forwarder process (`forwarder`), the commands
 //! (`lab`) and the measurements of `netlab selftest` (`selftest`).
 
+/// `print!` that ignores a closed standard output (`netlab ... | head`)
+/// instead of panicking halfway through a command.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `println!` that ignores a closed standard output.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod engine;
 pub mod plan;
 pub mod shaping;

@@ -4,8 +4,8 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use netlab::lab;
 use netlab::plan::DEFAULT_LAB;
+use netlab::{lab, out, outln};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -111,7 +111,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
     match cmd {
         Cmd::Up { topology, name } => {
             let r = lab::up(&topology, &name)?;
-            print!("{}", netlab::report::up(&r));
+            out!("{}", netlab::report::up(&r));
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Addr {
@@ -120,9 +120,9 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             endpoint,
         } => {
             if all {
-                print!("{}", lab::plan_of(&name)?.describe());
+                out!("{}", lab::plan_of(&name)?.describe());
             } else if let Some(ep) = endpoint {
-                println!("{}", lab::addr(&name, &ep)?);
+                outln!("{}", lab::addr(&name, &ep)?);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -152,21 +152,21 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             if all {
                 let labs = lab::all_labs();
                 if labs.is_empty() {
-                    println!("no labs");
+                    outln!("no labs");
                 }
                 for l in labs {
                     match lab::status(&l) {
-                        Ok(s) => println!("{}", netlab::report::status_line(&s)),
-                        Err(e) => println!("{l}: {e}"),
+                        Ok(s) => outln!("{}", netlab::report::status_line(&s)),
+                        Err(e) => outln!("{l}: {e}"),
                     }
                 }
                 return Ok(ExitCode::SUCCESS);
             }
             let s = lab::status(&name)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&s.status)?);
+                outln!("{}", serde_json::to_string_pretty(&s.status)?);
             } else {
-                print!("{}", netlab::report::status(&s));
+                out!("{}", netlab::report::status(&s));
             }
             Ok(if s.running {
                 ExitCode::SUCCESS
@@ -177,14 +177,14 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Down { name } => {
             let r = lab::down(&name)?;
             if r.existed {
-                println!(
+                outln!(
                     "lab {name} is down ({} namespaces removed, forwarder {}, {} other processes killed)",
                     r.namespaces_removed,
                     if r.forwarder_stopped { "stopped" } else { "was not running" },
                     r.processes_killed
                 );
             } else {
-                println!("lab {name} was not up");
+                outln!("lab {name} was not up");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -206,7 +206,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(e) => {
                 // Standard output is the pipe `up` reads; the log gets it too.
-                println!("error: {e}");
+                outln!("error: {e}");
                 eprintln!("netlab forwarder: {e}");
                 Ok(ExitCode::from(1))
             }

@@ -79,20 +79,22 @@ pub fn status(st: &LabStatus) -> String {
     let t = &f.stats;
     let _ = writeln!(
         s,
-        "uptime {:.1} s; packets received {}, delivered {}, in flight {}, ICMP time-exceeded sent {}",
-        f.uptime_s, t.received, t.delivered, f.in_flight, t.icmp_time_exceeded
+        "uptime {:.1} s; packets received {}, delivered {}, in flight {}, ICMP time-exceeded sent {}, router replies {}",
+        f.uptime_s, t.received, t.delivered, f.in_flight, t.icmp_time_exceeded, t.router_replies
     );
     let _ = writeln!(
         s,
-        "dropped: loss {}, rate {}, ttl {}, no route {}, bad source {}, ipv6 {}, malformed {}, overload {}, write errors {}",
+        "dropped: loss {}, rate {}, ttl {}, no route {}, to router {}, bad source {}, ipv6 {}, malformed {}, overload {}, tap full {}, write errors {}",
         t.dropped_loss,
         t.dropped_rate,
         t.dropped_ttl,
         t.dropped_no_route,
+        t.dropped_to_router,
         t.dropped_bad_source,
         t.dropped_ipv6,
         t.dropped_malformed,
         t.dropped_overload,
+        f.tap_drops,
         f.write_errors
     );
     let l = &f.lateness;

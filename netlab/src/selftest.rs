@@ -384,7 +384,7 @@ pub fn run(opts: &Options) -> Result<bool> {
     let seconds = opts.seconds.clamp(0.5, 60.0);
     let base = format!("selftest-{}", std::process::id());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("netlab selftest: labs {base}*, {cores} cores, {seconds} s per measurement");
+    outln!("netlab selftest: labs {base}*, {cores} cores, {seconds} s per measurement");
     let mut all_ok = true;
 
     let up = lab::up_text(&two_site_topology(), "selftest.yaml", &base)?;
@@ -392,10 +392,10 @@ pub fn run(opts: &Options) -> Result<bool> {
     let s = precision(&up.plan, seconds, PRECISION_PPS)?;
     let ok = s.abs_p99_us <= TARGET_ERROR_P99_US && s.received * 100 >= s.sent * 99;
     all_ok &= ok;
-    println!(
+    outln!(
         "1. added-delay error, {PRECISION_PPS} pkt/s over a {LINK_MS} ms link (send stamp -> kernel receive stamp):"
     );
-    println!(
+    outln!(
         "   {} of {} received; error p1 {:.0} us, p50 {:.0} us, p99 {:.0} us, max {:.0} us; |error| p99 {:.0} us (target <= {TARGET_ERROR_P99_US} us): {}",
         s.received,
         s.sent,
@@ -409,7 +409,7 @@ pub fn run(opts: &Options) -> Result<bool> {
     // The forwarder publishes its own view (release lateness) once a second.
     std::thread::sleep(Duration::from_millis(1100));
     if let Some(f) = lab::status(&base).ok().and_then(|s| s.status) {
-        println!(
+        outln!(
             "   forwarder's view: release lateness p50 {:.0} us, p99 {:.0} us, max {:.0} us (wake margin {:.0} us); read {:.0} us (p50) / {:.0} us (p99) after the send stamp",
             f.lateness.p50_us,
             f.lateness.p99_us,
@@ -420,7 +420,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         );
     }
     let (pps, cpu, sent, received) = capacity(&up.plan, up.pid, seconds)?;
-    println!(
+    outln!(
         "2. forwarding capacity, one sender as fast as it can: {:.0} pkt/s delivered ({received} of {sent} sent), forwarder CPU {:.0}% of one core",
         pps,
         cpu * 100.0
@@ -435,7 +435,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         let guard = Guard(name.clone());
         let ok = up_s < TARGET_NATIONAL_UP_S;
         all_ok &= ok;
-        println!(
+        outln!(
             "3. national topology: up in {:.2} s ({} sites, {} endpoints, {} links) (target < {TARGET_NATIONAL_UP_S} s): {}",
             up_s,
             up.plan.sites.len(),
@@ -446,7 +446,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         let (sent, received, cpu) = national_load(&up.plan, up.pid, seconds, NATIONAL_PPS)?;
         let ok = cpu < TARGET_NATIONAL_CPU && received * 100 >= sent * 99;
         all_ok &= ok;
-        println!(
+        outln!(
             "   {NATIONAL_PPS} pkt/s over all {} ordered site pairs: {received} of {sent} delivered, forwarder CPU {:.0}% of one core (target < 100%): {}",
             up.plan.sites.len() * (up.plan.sites.len() - 1),
             cpu * 100.0,
@@ -454,9 +454,9 @@ pub fn run(opts: &Options) -> Result<bool> {
         );
         let t0 = Instant::now();
         drop(guard);
-        println!("   down in {:.2} s", t0.elapsed().as_secs_f64());
+        outln!("   down in {:.2} s", t0.elapsed().as_secs_f64());
     }
-    println!(
+    outln!(
         "{}",
         if all_ok {
             "all targets met"

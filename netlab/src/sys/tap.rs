@@ -114,6 +114,27 @@ pub fn open(dev: &str) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Packets the kernel dropped on this tap because its receive buffer was full
+/// since the last call (the counter resets on reading).
+pub fn drops(fd: &OwnedFd) -> io::Result<u64> {
+    const SOL_PACKET: libc::c_int = 263;
+    const PACKET_STATISTICS: libc::c_int = 6;
+    let mut stats = [0u32; 2]; // struct tpacket_stats { tp_packets, tp_drops }
+    let mut len = std::mem::size_of_val(&stats) as libc::socklen_t;
+    // SAFETY: stats is writable for len bytes; len is in/out.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            SOL_PACKET,
+            PACKET_STATISTICS,
+            stats.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    super::cvt(r)?;
+    Ok(u64::from(stats[1]))
+}
+
 /// Buffers for receiving up to `n` packets in one `recvmmsg`.
 pub struct Batch {
     bufs: Vec<Vec<u8>>,
