@@ -98,6 +98,7 @@ pub struct Lab {
 impl Lab {
     /// `netlab up FILE --name t-TAG-PID`, which must succeed.
     pub fn up(file: &str, tag: &str) -> Lab {
+        reap_stale();
         let name = lab_name(tag);
         // A previous run that was killed may have left this name behind.
         let _ = netlab(&["down", "--name", &name]);
@@ -200,4 +201,38 @@ pub fn namespaces_of(name: &str) -> Vec<String> {
 
 pub fn state_dir(name: &str) -> PathBuf {
     Path::new("/run/hubmesh-netlab").join(name)
+}
+
+/// Takes down test labs (`t-TAG-PID`) whose test process is gone: left behind
+/// by a run that was killed before it could clean up.
+pub fn reap_stale() {
+    let mut names: Vec<String> = std::fs::read_dir("/run/hubmesh-netlab")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.extend(
+        std::fs::read_dir("/run/netns")
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter_map(|n| Some(n.strip_prefix("hm-")?.split_once('.')?.0.to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default(),
+    );
+    names.sort();
+    names.dedup();
+    for name in names {
+        let Some(pid) = name
+            .strip_prefix("t-")
+            .and_then(|rest| rest.rsplit_once('-'))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = netlab(&["down", "--name", &name]);
+        }
+    }
 }
