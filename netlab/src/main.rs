@@ -38,6 +38,7 @@ enum Cmd {
     },
     /// Print the address of SITE (its first carrier's) or SITE@NETWORK.
     Addr {
+        /// Lab name.
         #[arg(long, default_value = DEFAULT_LAB)]
         name: String,
         /// List every endpoint and router address instead.
@@ -49,6 +50,7 @@ enum Cmd {
     },
     /// Run a command inside a site's network namespace; its exit status is passed through.
     Exec {
+        /// Lab name.
         #[arg(long, default_value = DEFAULT_LAB)]
         name: String,
         /// The site whose namespace to enter.
@@ -61,6 +63,7 @@ enum Cmd {
     ///
     /// Exit status: 0 up and forwarding, 1 the forwarder is gone (run `down`), 2 no such lab.
     Status {
+        /// Lab name.
         #[arg(long, default_value = DEFAULT_LAB)]
         name: String,
         /// List every lab on this machine instead.
@@ -73,6 +76,7 @@ enum Cmd {
     /// Remove a lab: forwarder, processes in its namespaces, namespaces, devices, state.
     /// Works after a crash and when run twice.
     Down {
+        /// Lab name.
         #[arg(long, default_value = DEFAULT_LAB)]
         name: String,
     },
