@@ -273,3 +273,38 @@ fn ipv6_loopback_hop_limit_and_traffic_class() -> io::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn unstamped_sends_leave_nothing_on_the_error_queue() -> io::Result<()> {
+    for explicit_tx_keys in [true, false] {
+        let options = SocketOptions {
+            explicit_tx_keys,
+            ..SocketOptions::default()
+        };
+        let (a, b) = pair(&options)?;
+        if a.capabilities().tx != TxTimestamping::ErrorQueue {
+            println!("no kernel TX stamps here; skipped");
+            return Ok(());
+        }
+        let _ = a.drain_error_queue()?; // warm-up leftovers
+        let to = b.local_addr()?;
+        for i in 0..10 {
+            // Unstamped sends first, so the key mode is decided (and the
+            // kernel counter mirrored) only by the stamped ones.
+            let quiet = format!("quiet {i}");
+            let ticket = a.send_to_with(quiet.as_bytes(), to, None, false)?;
+            assert_eq!(ticket.key, None);
+            recv_payload(&b, quiet.as_bytes())?;
+            let loud = format!("loud {i}");
+            let ticket = a.send_to_with(loud.as_bytes(), to, None, true)?;
+            let got = recv_payload(&b, loud.as_bytes())?;
+            let stamp = a.tx_timestamp(&ticket, TX_WAIT);
+            check_pair(stamp, &ticket, &got, &a, &b);
+        }
+        // Every stamped send's entry was consumed by its lookup; the
+        // unstamped ones never made one.
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(a.drain_error_queue()?, 0, "keys: {}", a.tx_key_mode());
+    }
+    Ok(())
+}

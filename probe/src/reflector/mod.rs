@@ -21,3 +21,6 @@ pub use rate::{Admission, RateLimiter};
 pub use run::{bind, run, ReflectorError, RunOptions};
 pub use sessions::{Lookup, PreviousReply, Session, SessionKey, SessionTable};
 pub use stats::Stats;
+
+#[cfg(test)]
+mod tests;
