@@ -1,6 +1,8 @@
 //! hubmesh controller: inventory, analysis, reports, and `plan`/`check` for CI.
 
+pub mod check;
 pub mod plan;
+pub mod suggest;
 
 // `serve` and its parts (feature `server`).
 #[cfg(feature = "server")]

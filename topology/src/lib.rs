@@ -15,6 +15,7 @@ pub use model::*;
 pub mod analysis;
 pub mod render;
 pub mod routing;
+pub mod suggest;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod testkit;

@@ -1,0 +1,185 @@
+//! Runs the real `mesh-controller suggest` binary on files in a temp dir.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
+        .args(args)
+        .output()
+        .expect("run mesh-controller")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write fixture");
+    p.to_string_lossy().into_owned()
+}
+
+/// Two carriers in city x that exchange traffic only at far-away y.
+const FAR_CROSSING: &str = "\
+version: 1
+networks:
+  - {id: t}
+  - {id: u}
+sites:
+  - {id: x, kind: city, location: [25.0, 102.7]}
+  - {id: y, kind: city, location: [30.6, 104.1]}
+links:
+  - {between: [x, y], network: t, delay_ms: 8.0}
+  - {between: [x, y], network: u, delay_ms: 9.0}
+interconnects:
+  - {site: y, kind: backbone-direct-connect, networks: [t, u], delay_ms: 0.3}
+budgets: plan-2023
+";
+
+/// A real-time cluster that reaches its hub city only through a far router.
+const DETOUR: &str = "\
+version: 1
+hubs:
+  - {id: rt, role: realtime}
+sites:
+  - {id: cl, kind: cluster, hub: rt, location: [30.0, 104.0]}
+  - {id: city, kind: city, hub: rt, location: [30.5, 104.5]}
+  - {id: far, kind: router, location: [34.3, 108.9]}
+links:
+  - {between: [cl, far], delay_ms: 12.0}
+  - {between: [far, city], delay_ms: 12.0}
+budgets: plan-2021
+";
+
+#[test]
+fn exchange_point_first_with_its_fixes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "far.yaml", FAR_CROSSING);
+    let out = run(&["suggest", "--topology", &f, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    let first = &v["suggestions"][0];
+    assert_eq!(first["kind"], "exchange-point");
+    assert_eq!(first["sites"], serde_json::json!(["x"]));
+    assert_eq!(first["distance_km"], 0.0);
+    let fixes = first["fixes"].as_array().expect("fixes");
+    assert_eq!(fixes.len(), 2);
+    for (from, to) in [("x@t", "x@u"), ("x@u", "x@t")] {
+        let fix = fixes
+            .iter()
+            .find(|x| x["from"] == from && x["to"] == to)
+            .unwrap_or_else(|| panic!("fix {from} -> {to}: {first}"));
+        // Out to y on one carrier, across, and back on the other: 8 + 0.3 + 9.
+        assert_eq!(fix["before_ms"], 17.3);
+        assert_eq!(fix["after_ms"], 0.3);
+    }
+    assert_eq!(first["saved_ms_total"], 34.0);
+    assert!(first["why"].as_str().unwrap_or("").contains("y"));
+    assert_eq!(v["summary"]["violations_before"], 2);
+    assert_eq!(v["summary"]["violations_after"], 0);
+
+    let table = String::from_utf8(run(&["suggest", "--topology", &f]).stdout).expect("utf8");
+    assert!(
+        table.starts_with("1. exchange-point at x on t, u: +0.30 ms\n"),
+        "{table}"
+    );
+    assert!(
+        table.contains("   FROM  TO   BEFORE ms  AFTER ms"),
+        "{table}"
+    );
+    assert!(
+        table.contains("   x@t   x@u      17.30      0.30"),
+        "{table}"
+    );
+}
+
+#[test]
+fn direct_link_k_and_route_factor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "detour.yaml", DETOUR);
+    let after = |rf: &str| {
+        let out = run(&[
+            "suggest",
+            "--topology",
+            &f,
+            "--route-factor",
+            rf,
+            "--k",
+            "1",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+        let v = json(&out);
+        let s = v["suggestions"].as_array().expect("suggestions").clone();
+        assert_eq!(s.len(), 1, "--k 1");
+        assert_eq!(s[0]["kind"], "direct-link");
+        assert_eq!(s[0]["sites"], serde_json::json!(["cl", "city"]));
+        assert_eq!(s[0]["fixes"][0]["before_ms"], 24.0);
+        let km = s[0]["distance_km"].as_f64().expect("km");
+        let after = s[0]["fixes"][0]["after_ms"].as_f64().expect("after");
+        (km, after)
+    };
+    let (km, at_15) = after("1.5");
+    assert!((km - 73.5).abs() < 0.1, "{km}");
+    assert!((at_15 - km * 1.5 * 0.0049).abs() < 0.01, "{at_15}");
+    let (_, at_2) = after("2");
+    assert!((at_2 - km * 2.0 * 0.0049).abs() < 0.01, "{at_2}");
+    let out = run(&["suggest", "--topology", &f, "--k", "0", "--format", "json"]);
+    assert_eq!(json(&out)["suggestions"], serde_json::json!([]));
+}
+
+#[test]
+fn national_2023_suggestions_fix_violations_plan_reports() {
+    let plan = run(&["plan", "--budgets", "plan-2023", "--format", "json"]);
+    let violations = json(&plan)["summary"]["violations"].clone();
+    let out = run(&["suggest", "--budgets", "plan-2023", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    assert_eq!(v["summary"]["violations_before"], violations);
+    let s = v["suggestions"].as_array().expect("suggestions");
+    assert_eq!(s.len(), 5);
+    let mut fixed = 0;
+    let mut last = u64::MAX;
+    for x in s {
+        let n = x["fixes"].as_array().expect("fixes").len() as u64;
+        assert!(n > 0, "plan-2023 leaves plenty to fix: {x}");
+        assert!(n <= last, "most fixes first");
+        last = n;
+        fixed += n;
+        assert!(x["kind"] == "direct-link" || x["kind"] == "exchange-point");
+    }
+    assert_eq!(
+        v["summary"]["violations_after"].as_u64(),
+        violations.as_u64().map(|b| b - fixed)
+    );
+}
+
+#[test]
+fn bad_input_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = FAR_CROSSING.replace("network: u, delay_ms: 9.0", "network: w, delay_ms: 9.0");
+    let f = write(dir.path(), "bad.yaml", &bad);
+    let out = run(&["suggest", "--topology", &f]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).expect("utf8");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("bad.yaml:10:"), "names file and line: {err}");
+
+    let ok = write(dir.path(), "ok.yaml", FAR_CROSSING);
+    for args in [
+        vec!["suggest", "--topology", &ok, "--route-factor", "0.5"],
+        vec!["suggest", "--topology", &ok, "--route-factor", "NaN"],
+        vec!["suggest", "--topology", &ok, "--budgets", "plan-2099"],
+        vec!["suggest", "--topology", &ok, "--format", "dot"],
+        vec!["suggest", "--topology", &ok, "--k", "-1"],
+        vec!["suggest", "--topology", "/nonexistent/t.yaml"],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
