@@ -266,12 +266,7 @@ impl Client {
                     *slot = Some(sender);
                     return Ok((status, bytes));
                 }
-                Err(e)
-                    if reused && attempt == 0 && e.is_canceled()
-                        || reused && attempt == 0 && e.is_closed() =>
-                {
-                    continue
-                }
+                Err(e) if reused && attempt == 0 && (e.is_canceled() || e.is_closed()) => continue,
                 Err(e) => return Err(ClientError::Http(e.to_string())),
             }
         }

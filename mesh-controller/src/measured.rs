@@ -32,23 +32,14 @@ pub struct PairStats {
     pub rtt: DelayHistogram,
     /// Largest clock error bound of the sessions behind `one_way` (ns).
     pub error_ns: u64,
-    /// Every session behind it had synchronized clocks or a shared boot id.
-    pub synchronized: bool,
+    /// Some session behind it had an unsynchronized clock and no shared boot id.
+    pub unsynchronized: bool,
     /// Some one-way delay was negative across two clocks: do not trust them.
     pub clock_suspect: bool,
     /// Sessions sent from -> to, merged (loss, duplicates, reordering).
     pub sessions: Option<Window>,
     /// Windows behind the figures.
     pub windows: u64,
-}
-
-impl PairStats {
-    fn new() -> PairStats {
-        PairStats {
-            synchronized: true,
-            ..PairStats::default()
-        }
-    }
 }
 
 /// Measured values per ordered endpoint pair.
@@ -94,17 +85,17 @@ impl Measured {
             let suspect =
                 !same_boot && (w.negative_one_way() > 0 || w.counters.one_way_beyond_error > 0);
             for (pair, hist) in [((a, b), &w.forward), ((b, a), &w.reverse)] {
-                let s = pairs.entry(pair).or_insert_with(PairStats::new);
+                let s = pairs.entry(pair).or_default();
                 s.one_way.merge(hist);
                 s.rtt.merge(&w.rtt);
                 s.windows += m.windows;
                 if !w.rtt.is_empty() || !hist.is_empty() {
                     s.error_ns = s.error_ns.max(error_ns);
-                    s.synchronized &= synchronized;
+                    s.unsynchronized |= !synchronized;
                     s.clock_suspect |= suspect;
                 }
             }
-            let s = pairs.entry((a, b)).or_insert_with(PairStats::new);
+            let s = pairs.entry((a, b)).or_default();
             match &mut s.sessions {
                 Some(acc) => acc.merge(w),
                 None => s.sessions = Some(w.clone()),
@@ -125,7 +116,7 @@ impl LatencySource for Measured {
         let s = self.pairs.get(&(from, to))?;
         let error_ms = s.error_ns as f64 / 1e6;
         if let Some(v) = percentile_ms(&s.one_way, percentile) {
-            let trusted = s.synchronized
+            let trusted = !s.unsynchronized
                 && !s.clock_suspect
                 && (s.error_ns == 0 || error_ms < MAX_ERROR_FRACTION * v);
             if trusted {

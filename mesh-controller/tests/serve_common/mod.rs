@@ -154,6 +154,10 @@ impl Ctl {
         }
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -166,8 +170,20 @@ impl Ctl {
         token: Option<&str>,
         body: &[u8],
     ) -> (u16, String) {
-        let mut s = TcpStream::connect(self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        self.try_http(method, path, token, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// [`Ctl::http`] that reports connection failures instead of panicking.
+    pub fn try_http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> std::io::Result<(u16, String)> {
+        let mut s = TcpStream::connect(self.addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
             self.addr,
@@ -180,22 +196,22 @@ impl Ctl {
             req.push_str("Content-Type: application/json\r\n");
         }
         req.push_str("\r\n");
-        s.write_all(req.as_bytes()).unwrap();
-        s.write_all(body).unwrap();
+        s.write_all(req.as_bytes())?;
+        s.write_all(body)?;
         let mut resp = Vec::new();
-        s.read_to_end(&mut resp).unwrap();
+        s.read_to_end(&mut resp)?;
         let text = String::from_utf8_lossy(&resp).into_owned();
         let status: u16 = text
             .split_whitespace()
             .nth(1)
             .and_then(|c| c.parse().ok())
-            .unwrap_or_else(|| panic!("no status line in {text:?}"));
+            .ok_or_else(|| std::io::Error::other(format!("no status line in {text:?}")))?;
+        // Bodies of known length only (axum sends Content-Length for these).
         let body = text
             .split_once("\r\n\r\n")
             .map(|(_, b)| b.to_string())
             .unwrap_or_default();
-        // Bodies of known length only (axum sends Content-Length for these).
-        (status, body)
+        Ok((status, body))
     }
 
     pub fn get_json(&self, path: &str) -> Value {

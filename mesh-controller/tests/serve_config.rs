@@ -1,0 +1,86 @@
+//! A bad configuration stops `serve` and `token add` with one line naming the
+//! file, line and column, and exit status 2.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod serve_common;
+
+use serve_common::*;
+
+fn serve_fails(config: &str, extra_files: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mesh.yaml");
+    std::fs::write(&path, config).unwrap();
+    for (name, text) in extra_files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let db = dir.path().join("h.db");
+    let out = run(&[
+        "serve",
+        "--config",
+        path.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err.trim().to_string()
+}
+
+#[test]
+fn bad_configs_exit_2_with_a_position() {
+    let probes = [("cl-1", "cl"), ("a-1", "nowhere")];
+    let err = serve_fails(&config_with(&probes, ""), &[]);
+    // probes[1] is on line 15 of the generated file; `site:` value at column 21.
+    assert!(
+        err.contains("mesh.yaml:15:21: probes[1].site: unknown site \"nowhere\""),
+        "{err}"
+    );
+
+    let err = serve_fails(
+        &config_with(&[("cl-1", "cl")], "measurement: {interval: fast}\n"),
+        &[],
+    );
+    assert!(err.contains("mesh.yaml:16:"), "{err}");
+    assert!(err.contains("duration"), "{err}");
+
+    let err = serve_fails(&config_with(&[("cl-1", "cl")], "colour: red\n"), &[]);
+    assert!(
+        err.contains("mesh.yaml:16:1: unknown field `colour`"),
+        "{err}"
+    );
+
+    // Inline topology errors point into the config itself.
+    let bad = config_with(&[("cl-1", "cl")], "").replace("[cl, city-b]", "[cl, city-z]");
+    let err = serve_fails(&bad, &[]);
+    assert!(err.contains("mesh.yaml:11:22:"), "{err}");
+    assert!(
+        err.contains("topology.links[1].between[1]: unknown site \"city-z\""),
+        "{err}"
+    );
+
+    // A topology in its own file: errors name that file.
+    let err = serve_fails(
+        "topology: topo.yaml\nprobes: []\n",
+        &[(
+            "topo.yaml",
+            "version: 1\nsites:\n  - {id: x, kind: moon, location: [1, 2]}\n",
+        )],
+    );
+    assert!(err.contains("topo.yaml:3:"), "{err}");
+    assert!(err.contains("kind"), "{err}");
+
+    let err = serve_fails("topology: national\nprobes: [\n", &[]);
+    assert!(err.contains("mesh.yaml:"), "{err}");
+
+    // token add refuses a bad config the same way.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mesh.yaml");
+    std::fs::write(&path, config_with(&probes, "")).unwrap();
+    let out = run(&["token", "add", "--config", path.to_str().unwrap(), "cl-1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mesh.yaml:15:21:"));
+    assert!(!dir.path().join("secrets.yaml").exists());
+}

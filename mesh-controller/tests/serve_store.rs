@@ -1,0 +1,162 @@
+//! The store under `serve`: retention merges old windows into coarse ones
+//! without changing any merged total or histogram, replays of merged windows
+//! stay duplicates, and a database from an older schema is migrated on open.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod serve_common;
+
+use mesh_controller::config::Retention;
+use mesh_controller::store::{self, migrations, Db, NewWindow};
+use serve_common::{now_ms, unsync_clock, window};
+use std::time::Duration;
+
+const HOUR: u64 = 3_600_000;
+
+fn new_window(seq: u64, target: &str, start_ms: u64, w: &probe::session::Window) -> NewWindow {
+    NewWindow {
+        seq,
+        target: target.to_string(),
+        start_ms,
+        duration_ms: 10_000,
+        ssid: Some(7),
+        timestamping: Some("kernel".to_string()),
+        sent: w.counters.sent,
+        replies: w.counters.received,
+        json: serde_json::to_string(w).unwrap(),
+    }
+}
+
+#[test]
+fn retention_merges_exactly_and_remembers_merged_seqs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let mut db = Db::open(&path).unwrap();
+    let now = now_ms();
+    // Three hours of windows, 30 s apart, varied so histograms differ.
+    let mut windows = Vec::new();
+    for i in 0..360u64 {
+        let w = window(
+            20 + (i % 7) as u32,
+            (i % 3) as u32,
+            1.0 + (i % 50) as f64 / 10.0,
+            2.0 + (i % 13) as f64,
+            unsync_clock(),
+        );
+        let target = if i % 2 == 0 { "b-1" } else { "c-1" };
+        windows.push(new_window(i + 1, target, now - 3 * HOUR + i * 30_000, &w));
+    }
+    let ack = db.ingest("a-1", &windows, now).unwrap();
+    assert_eq!(ack.accepted.len(), 360);
+    let before = store::merged_since(db.conn(), 0).unwrap();
+
+    let r = Retention {
+        raw: Duration::from_secs(3600),
+        coarse: Duration::from_secs(30 * 86400),
+        coarse_window: Duration::from_secs(300),
+    };
+    let stats = db.retain(now, &r).unwrap();
+    // Two hours of windows merged (240), in 5-minute buckets per target.
+    assert_eq!(stats.merged, 240);
+    assert!(
+        stats.coarse_rows >= 48 && stats.coarse_rows <= 50,
+        "{stats:?}"
+    );
+    let (raw, coarse) = store::totals(db.conn()).unwrap();
+    assert_eq!((raw, coarse), (120, 240));
+    let after = store::merged_since(db.conn(), 0).unwrap();
+    assert_eq!(after.len(), before.len());
+    for (k, b) in &before {
+        let a = &after[k];
+        assert_eq!(a.windows, b.windows, "{k:?}");
+        assert_eq!(a.window.counters, b.window.counters, "{k:?}");
+        // Histograms merge exactly: every bucket count is the same.
+        assert_eq!(a.window, b.window, "{k:?}");
+    }
+
+    // A replay of a merged seq stays a duplicate; a late window older than
+    // the raw horizon is taken and merged into its bucket on the next pass.
+    let w = window(10, 0, 1.0, 1.0, unsync_clock());
+    let ack = db
+        .ingest(
+            "a-1",
+            &[
+                new_window(5, "b-1", now - 3 * HOUR, &w),
+                new_window(5000, "b-1", now - 3 * HOUR, &w),
+            ],
+            now,
+        )
+        .unwrap();
+    assert_eq!(ack.duplicate, vec![5]);
+    assert_eq!(ack.accepted, vec![5000]);
+    assert_eq!(ack.next_seq, 5001);
+    let stats = db.retain(now, &r).unwrap();
+    assert_eq!((stats.merged, stats.coarse_rows), (1, 1));
+    let (raw, coarse) = store::totals(db.conn()).unwrap();
+    assert_eq!((raw, coarse), (120, 241));
+    let sent: u64 = store::merged_since(db.conn(), 0)
+        .unwrap()
+        .values()
+        .map(|m| m.window.counters.sent)
+        .sum();
+    let expect: u64 = windows.iter().map(|w| w.sent).sum::<u64>() + 10;
+    assert_eq!(sent, expect);
+
+    // Coarse rows past their retention are dropped.
+    let short = Retention {
+        coarse: Duration::from_secs(2 * 3600),
+        ..r
+    };
+    let stats = db.retain(now, &short).unwrap();
+    assert!(stats.dropped > 0);
+    let (_, coarse) = store::totals(db.conn()).unwrap();
+    assert!(coarse < 241 && coarse > 0, "{coarse}");
+}
+
+#[test]
+fn an_old_database_is_migrated_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        // A database as the first schema left it, with a window in it.
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        migrations::migrate_to(&mut conn, 1, 1).unwrap();
+        assert_eq!(migrations::current(&conn).unwrap(), 1);
+        let w = window(10, 0, 1.0, 2.0, unsync_clock());
+        conn.execute(
+            "INSERT INTO windows (probe, seq, target, start_ms, duration_ms, received_ms, sent, replies, window)
+             VALUES ('a-1', 1, 'b-1', ?1, 10000, ?1, 10, 10, ?2)",
+            rusqlite::params![now_ms() as i64, serde_json::to_string(&w).unwrap()],
+        )
+        .unwrap();
+        conn.execute("INSERT INTO probes (id, last_seq) VALUES ('a-1', 1)", [])
+            .unwrap();
+        assert!(conn.prepare("SELECT 1 FROM coarse_windows").is_err());
+    }
+    let mut db = Db::open(&path).unwrap();
+    assert_eq!(
+        migrations::current(db.conn()).unwrap(),
+        migrations::latest()
+    );
+    let applied = migrations::applied(db.conn()).unwrap();
+    assert_eq!(
+        applied.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
+        (1..=migrations::latest()).collect::<Vec<_>>()
+    );
+    assert_eq!(store::totals(db.conn()).unwrap(), (1, 0));
+    assert_eq!(store::next_seq(db.conn(), "a-1").unwrap(), 2);
+    // The new tables work.
+    let r = Retention {
+        raw: Duration::from_secs(1),
+        ..Retention::default()
+    };
+    let stats = db.retain(now_ms() + 10_000, &r).unwrap();
+    assert_eq!(stats.merged, 1);
+    drop(db);
+
+    // A database from a newer build is refused, not damaged.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = Db::open(&path).unwrap_err().to_string();
+    assert!(err.contains("newer"), "{err}");
+}
