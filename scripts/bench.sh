@@ -2,7 +2,7 @@
 # Benchmarks, side by side with peer tools where one exists, ratios printed.
 # Not run by CI's tests (timings belong here, not in tests).
 #
-# usage: scripts/bench.sh [plan|suggest|all]
+# usage: scripts/bench.sh [plan|suggest|ingest|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -73,9 +73,17 @@ bench_suggest() {
     echo "   $(summary)"
 }
 
+bench_ingest() {
+    echo "== ingest: simulated probes uploading windows as fast as they are acknowledged (mesh-controller serve on loopback)"
+    echo "   side by side with the same batches written straight into the store (no HTTP, no checks)"
+    cargo build --release -q -p mesh-controller --example ingest_load
+    "$bin/examples/ingest_load" --probes 100,1000 --seconds "${INGEST_SECONDS:-10}" --batch 10
+}
+
 case "$what" in
     plan) bench_plan ;;
     suggest) bench_suggest ;;
-    all) bench_plan; bench_suggest ;;
-    *) echo "usage: scripts/bench.sh [plan|suggest|all]" >&2; exit 2 ;;
+    ingest) bench_ingest ;;
+    all) bench_plan; bench_suggest; bench_ingest ;;
+    *) echo "usage: scripts/bench.sh [plan|suggest|ingest|all]" >&2; exit 2 ;;
 esac
