@@ -307,3 +307,34 @@ fn parse_prometheus(text: &str) -> Vec<Sample> {
     }
     out
 }
+
+#[test]
+fn sighup_reloads_without_a_file_time_change() {
+    let ctl = Ctl::start(&config_with(&PROBES, ""), &IDS);
+    let a = ctl.hello("a-1", "boot-1");
+    let path = format!("/v1/targets?generation={}", a["generation"]);
+    // Drop b-1 but keep the file's modification time: polling sees nothing.
+    let old = std::fs::metadata(&ctl.config).unwrap().modified().unwrap();
+    std::fs::write(&ctl.config, config_with(&PROBES[..2], "")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&ctl.config)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert_eq!(ctl.http("GET", &path, Some(ctl.token("a-1")), b"").0, 304);
+    let pid = ctl.pid().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    ctl.wait_for("the SIGHUP reload", || {
+        ctl.http("GET", &path, Some(ctl.token("a-1")), b"").0 == 200
+    });
+    let (_, body) = ctl.http("GET", &path, Some(ctl.token("a-1")), b"");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["targets"].as_array().unwrap().len(), 1);
+    assert!(ctl.log.lock().unwrap().contains("(SIGHUP)"));
+}
