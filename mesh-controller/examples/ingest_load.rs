@@ -315,15 +315,24 @@ fn main() -> Result<()> {
         let tokens = write_config(dir.path(), n)?;
         let (mut child, url) = start(&a.bin, dir.path())?;
         let out = rt.block_on(simulate(
-            url,
+            url.clone(),
             tokens,
             a.seconds,
             a.batch,
             window_json.clone(),
         ));
+        // What reading them back costs: routes merge every stored window of the look-back.
+        let reads = rt.block_on(async {
+            let c = Client::new(&url, "")?.with_timeout(Duration::from_secs(300));
+            let t0 = Instant::now();
+            let (status, _) = c.get("/v1/routes?measured=true").await?;
+            anyhow::ensure!(status == 200, "routes: {status}");
+            anyhow::Ok(t0.elapsed())
+        });
         let _ = child.kill();
         let _ = child.wait();
         let out = out?;
+        let reads = reads?;
         let secs = out.elapsed.as_secs_f64();
         let wps = out.windows as f64 / secs;
         let direct = direct_baseline(
@@ -342,6 +351,11 @@ fn main() -> Result<()> {
             out.errors,
             direct,
             wps / direct
+        );
+        println!(
+            "                  GET /v1/routes over the {} stored windows: {:.2} s",
+            out.windows,
+            reads.as_secs_f64()
         );
     }
     Ok(())

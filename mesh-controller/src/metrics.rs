@@ -147,7 +147,7 @@ pub fn render(
     for ((from, to), s) in &pairs {
         let labels = pair_labels(config, *from, *to);
         for (p, q) in QUANTILES {
-            if let Some(v) = crate::window::percentile_ms(&s.rtt, p) {
+            if let Some(v) = s.rtt.at(p) {
                 let _ = writeln!(
                     out,
                     "hubmesh_rtt_seconds{{{labels},quantile=\"{q}\"}} {}",
@@ -164,8 +164,8 @@ pub fn render(
         &format!("Packet loss of sessions from one site to another over the last {window_s} s: round trip, forward (to the reflector) and reverse."),
     );
     for ((from, to), s) in &pairs {
-        let Some(w) = &s.sessions else { continue };
-        let loss = w.loss();
+        let Some(c) = &s.sessions else { continue };
+        let loss = crate::window::loss_of(c);
         if loss.finalized == 0 {
             continue;
         }

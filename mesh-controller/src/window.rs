@@ -4,7 +4,7 @@
 //! This is the only module that names the probe crate: when `Window` moves into
 //! `topology`, the `use` below is the one line to change.
 
-pub use probe::session::{DelayHistogram, Window};
+pub use probe::session::{Counters, DelayHistogram, Window};
 
 /// Largest value a counter may hold in one upload: far above any real window
 /// (a packet every microsecond for 11 days), and low enough that merging a
@@ -78,6 +78,63 @@ pub fn validate(w: &Window) -> Result<(), String> {
     Ok(())
 }
 
+/// Adds `c` into `acc` as [`Window::merge`] does for counters (sums, and
+/// maxima for the extents), without touching any histogram. The exhaustive
+/// pattern makes a new counter a compile error here rather than a silent gap.
+pub fn add_counters(acc: &mut Counters, c: &Counters) {
+    let Counters {
+        sent,
+        received,
+        round_trip_lost,
+        reverse_lost,
+        duplicates,
+        forward_duplicates,
+        reverse_duplicates,
+        late,
+        unmatched,
+        reordered,
+        reorder_extent_max,
+        reverse_reordered,
+        reverse_reorder_extent_max,
+        reflector_seq_jumps,
+        reflector_seq_untracked,
+        negative_rtt,
+        negative_forward,
+        negative_reverse,
+        one_way_beyond_error,
+        clamped,
+    } = *c;
+    acc.sent += sent;
+    acc.received += received;
+    acc.round_trip_lost += round_trip_lost;
+    acc.reverse_lost += reverse_lost;
+    acc.duplicates += duplicates;
+    acc.forward_duplicates += forward_duplicates;
+    acc.reverse_duplicates += reverse_duplicates;
+    acc.late += late;
+    acc.unmatched += unmatched;
+    acc.reordered += reordered;
+    acc.reorder_extent_max = acc.reorder_extent_max.max(reorder_extent_max);
+    acc.reverse_reordered += reverse_reordered;
+    acc.reverse_reorder_extent_max = acc
+        .reverse_reorder_extent_max
+        .max(reverse_reorder_extent_max);
+    acc.reflector_seq_jumps += reflector_seq_jumps;
+    acc.reflector_seq_untracked += reflector_seq_untracked;
+    acc.negative_rtt += negative_rtt;
+    acc.negative_forward += negative_forward;
+    acc.negative_reverse += negative_reverse;
+    acc.one_way_beyond_error += one_way_beyond_error;
+    acc.clamped += clamped;
+}
+
+/// Loss per direction of merged counters (see the probe's `Loss`).
+pub fn loss_of(c: &Counters) -> probe::session::Loss {
+    let mut w = Window::new();
+    w.counters = *c;
+    w.loss()
+}
+
 /// A delay histogram's value at `percentile` (0..100], in milliseconds; the
 /// conservative reading (highest value equivalent to the bucket).
 pub fn percentile_ms(h: &DelayHistogram, percentile: f64) -> Option<f64> {
@@ -116,6 +173,13 @@ mod tests {
         }
         validate(&w).unwrap();
         assert_eq!(percentile_ms(&w.forward, 50.0), Some(5.003));
+        let mut sum = Counters::default();
+        add_counters(&mut sum, &w.counters);
+        add_counters(&mut sum, &w.counters);
+        let mut twice = w.clone();
+        twice.merge(&w);
+        assert_eq!(sum, twice.counters);
+        assert_eq!(loss_of(&sum), twice.loss());
         let mut bad = w.clone();
         bad.counters.received += 1;
         assert!(validate(&bad).is_err());

@@ -34,7 +34,9 @@ fn keys(v: &Value) -> BTreeSet<String> {
 
 #[test]
 fn routes_use_one_way_on_a_shared_clock_and_rtt_half_otherwise() {
-    let ctl = Ctl::start(&config_with(&PROBES, ""), &IDS);
+    let mut probes = PROBES.to_vec();
+    probes.push(("a-2", "city-a"));
+    let ctl = Ctl::start(&config_with(&probes, ""), &["cl-1", "a-1", "b-1", "a-2"]);
     // cl-1 and a-1 are namespaces of one machine; b-1 is elsewhere.
     ctl.hello("cl-1", "boot-x");
     ctl.hello("a-1", "boot-x");
@@ -164,6 +166,20 @@ fn routes_use_one_way_on_a_shared_clock_and_rtt_half_otherwise() {
         .find(|s| s.name == "hubmesh_windows_ingested_total")
         .unwrap();
     assert_eq!(ingested.value, 3.0);
+
+    // A second probe at city-a measuring cl-1: its reverse direction
+    // (cl -> city-a, 12..13 ms) merges with a-1's sessions at the same endpoints.
+    ctl.hello("a-2", "boot-x");
+    let w3 = window(100, 0, 10.0, 12.0, clock);
+    upload(&ctl, "a-2", &[(1, "cl-1", &w3)]);
+    let table = ctl.get_json("/v1/routes");
+    let r = route(&table, "cl", "city-a");
+    let v = r["one_way_ms"].as_f64().unwrap();
+    assert!((v - 12.98).abs() < 0.02, "p99 over 300 merged delays: {v}");
+    let r = route(&table, "city-a", "cl");
+    let v = r["one_way_ms"].as_f64().unwrap();
+    assert!((v - 10.98).abs() < 0.02, "{v}");
+    assert_eq!(r["basis"], "one-way");
 }
 
 #[test]

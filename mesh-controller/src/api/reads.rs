@@ -65,8 +65,7 @@ async fn routes_inner(state: &Shared, q: Option<&str>) -> Result<Response, Refus
         .store
         .read(move |c| {
             let probes = store::probe_rows(c)?;
-            let sessions = store::merged_since(c, from)?;
-            let measured = Measured::build(&config, &probes, &sessions);
+            let measured = Measured::load(c, &config, &probes, from)?;
             let table = route_table(&config, &measured, query);
             Ok(topology::render::routes_json(&table))
         })
@@ -116,8 +115,7 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
         .store
         .read(move |c| {
             let probes = store::probe_rows(c)?;
-            let sessions = store::merged_since(c, from)?;
-            let measured = Measured::build(&config, &probes, &sessions);
+            let measured = Measured::load(c, &config, &probes, from)?;
             let table = route_table(
                 &config,
                 &measured,

@@ -77,6 +77,11 @@ CREATE TABLE merged_seqs (
 ) WITHOUT ROWID;
 ",
     },
+    Migration {
+        version: 3,
+        name: "windows by session and time, for merging one session at a time",
+        sql: "CREATE INDEX windows_by_session ON windows (probe, target, start_ms);",
+    },
 ];
 
 /// The schema version this build writes.

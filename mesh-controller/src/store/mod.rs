@@ -328,7 +328,9 @@ pub fn probe_rows(conn: &Connection) -> Result<HashMap<String, ProbeRow>, StoreE
 }
 
 /// All windows (raw and coarse) that started at or after `since_ms`, merged
-/// per session (probe, target).
+/// per session (probe, target). Holds one merged window per session (about
+/// half a megabyte each): for checks and tests, not for whole meshes (see
+/// [`for_each_window`]).
 pub fn merged_since(
     conn: &Connection,
     since_ms: u64,
@@ -366,6 +368,50 @@ pub fn merged_since(
         add(r.get(0)?, r.get(1)?, r.get(2)?, 1)?;
     }
     Ok(out)
+}
+
+/// Every session (probe, target) with windows (raw or coarse) that started at
+/// or after `since_ms`, sorted.
+pub fn sessions_since(
+    conn: &Connection,
+    since_ms: u64,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT DISTINCT probe, target FROM windows WHERE start_ms >= ?1
+         UNION SELECT DISTINCT probe, target FROM coarse_windows WHERE bucket_ms >= ?1
+         ORDER BY 1, 2",
+    )?;
+    let rows = st.query_map([to_i64(since_ms)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Calls `f` with each window of one session that started at or after
+/// `since_ms` (coarse rows first), and how many uploaded windows it holds.
+/// Only one decoded window is alive at a time.
+pub fn for_each_window(
+    conn: &Connection,
+    probe: &str,
+    target: &str,
+    since_ms: u64,
+    mut f: impl FnMut(&Window, u64),
+) -> Result<(), StoreError> {
+    let since = to_i64(since_ms);
+    let mut st = conn.prepare_cached(
+        "SELECT window, windows FROM coarse_windows
+         WHERE probe = ?1 AND target = ?2 AND bucket_ms >= ?3",
+    )?;
+    let mut rows = st.query(params![probe, target, since])?;
+    while let Some(r) = rows.next()? {
+        f(&decode(&r.get::<_, String>(0)?)?, to_u64(r.get(1)?));
+    }
+    let mut st = conn.prepare_cached(
+        "SELECT window FROM windows WHERE probe = ?1 AND target = ?2 AND start_ms >= ?3",
+    )?;
+    let mut rows = st.query(params![probe, target, since])?;
+    while let Some(r) = rows.next()? {
+        f(&decode(&r.get::<_, String>(0)?)?, 1);
+    }
+    Ok(())
 }
 
 /// Counts for checks and tests: raw rows, and windows inside coarse rows.
