@@ -161,6 +161,12 @@ struct ClockArgs {
     clock_error: Option<Duration>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ProtocolArg {
+    Stamp,
+    Sockperf,
+}
+
 #[derive(Args, Debug)]
 struct FloodArgs {
     #[arg(value_name = "TARGET:PORT")]
@@ -178,6 +184,9 @@ struct FloodArgs {
     /// Wait this long for replies after the last send.
     #[arg(long, value_name = "DUR", default_value = "300ms", value_parser = parse_duration)]
     grace: Duration,
+    /// Request format: stamp, or sockperf (to drive `sockperf server`).
+    #[arg(long, value_enum, default_value_t = ProtocolArg::Stamp)]
+    protocol: ProtocolArg,
     #[arg(long, value_enum, default_value_t = Format::Json)]
     format: Format,
 }
@@ -366,6 +375,10 @@ fn flood_cmd(args: FloodArgs) -> Result<ExitCode> {
         bail!("--rate must be above 0");
     }
     let result = flood::run(&flood::FloodConfig {
+        protocol: match args.protocol {
+            ProtocolArg::Stamp => flood::Protocol::Stamp,
+            ProtocolArg::Sockperf => flood::Protocol::Sockperf,
+        },
         target,
         rate: args.rate,
         duration: args.duration,

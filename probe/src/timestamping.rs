@@ -29,8 +29,11 @@
 //! Timestamps are realtime ([`Timestamp`] = time since the Unix epoch) because
 //! STAMP carries wall-clock time.
 
+mod batch;
 mod cmsg;
 mod tx_book;
+
+pub use batch::RecvBatch;
 
 use std::fmt;
 use std::io;

@@ -308,3 +308,38 @@ fn unstamped_sends_leave_nothing_on_the_error_queue() -> io::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn batch_receive_keeps_each_datagrams_stamp_and_header_info() -> io::Result<()> {
+    let (a, b) = pair(&SocketOptions::default())?;
+    let to = b.local_addr()?;
+    let from = a.local_addr()?;
+    let mut tickets = Vec::new();
+    for i in 0..10u8 {
+        tickets.push(a.send_to(&[i; 20], to, Some(0x28))?);
+    }
+    // Larger than a slot: reported truncated, never overrunning.
+    a.send_to(&[0xee; 100], to, None)?;
+    let mut batch = probe::timestamping::RecvBatch::new(4, 64);
+    let mut got = Vec::new();
+    while got.len() < 11 {
+        let n = b.recv_batch(&mut batch)?;
+        assert!((1..=4).contains(&n), "{n}");
+        for i in 0..n {
+            let (data, r) = batch.get(i).expect("datagram");
+            got.push((data.to_vec(), *r));
+        }
+    }
+    for (i, ((data, r), ticket)) in got.iter().zip(&tickets).enumerate() {
+        assert_eq!(data, &vec![i as u8; 20]);
+        assert_eq!(r.from, from);
+        assert_eq!(r.tos, Some(0x28));
+        assert_eq!(r.ttl, Some(expected_ttl()));
+        let stamp = a.tx_timestamp(ticket, TX_WAIT);
+        check_pair(stamp, ticket, r, &a, &b);
+    }
+    let (big, r) = &got[10];
+    assert!(r.truncated);
+    assert_eq!(big.len(), 64);
+    Ok(())
+}

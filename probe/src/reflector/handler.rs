@@ -245,11 +245,15 @@ impl Core {
         };
         let key = SessionKey { peer: d.from, ssid };
         let table_full = self.sessions.len() >= self.policy.max_sessions;
-        let (seq, previous) = match self.sessions.get_mut(&key) {
-            Some(s) => (s.next_seq, s.previous.as_mut()),
-            None if table_full => return Decision::Drop(Drop::SessionCap),
-            None => (0, None),
-        };
+        // One hash lookup per packet for a known session: the borrow lives
+        // across `reflect` (other fields of `self`), and a new session is
+        // created only once the request proved acceptable.
+        let mut existing = self.sessions.get_mut(&key);
+        if existing.is_none() && table_full {
+            return Decision::Drop(Drop::SessionCap);
+        }
+        let seq = existing.as_ref().map_or(0, |s| s.next_seq);
+        let previous = existing.as_mut().and_then(|s| s.previous.as_mut());
         let follow_up = match previous {
             Some(prev) if asks.follow_up => {
                 if prev.tx.is_none() {
@@ -287,14 +291,32 @@ impl Core {
             Err(wire::Error::AuthFailed) => return Decision::Drop(Drop::AuthFailed),
             Err(_) => return Decision::Drop(Drop::Malformed),
         };
-        match self.sessions.get_or_create(key, now) {
-            Lookup::Found(s) => s.next_seq = seq.wrapping_add(1),
-            Lookup::Created(s) => {
-                s.next_seq = seq.wrapping_add(1);
-                self.stats.sessions_created += 1;
-            }
-            Lookup::Full => return Decision::Drop(Drop::SessionCap),
-        }
+        // Until `sent` brings the real send ticket (only asked for when the
+        // sender wants follow-ups), T3 stands in for the previous reply's
+        // user-space send time.
+        let previous = PreviousReply {
+            sequence_number: seq,
+            ticket: SendTicket {
+                key: None,
+                user_ts: t3,
+                len: reply_len,
+            },
+            tx: None,
+        };
+        let session = match existing {
+            Some(s) => s,
+            None => match self.sessions.get_or_create(key, now) {
+                Lookup::Found(s) => s,
+                Lookup::Created(s) => {
+                    self.stats.sessions_created += 1;
+                    s
+                }
+                Lookup::Full => return Decision::Drop(Drop::SessionCap),
+            },
+        };
+        session.next_seq = seq.wrapping_add(1);
+        session.last_seen = now;
+        session.previous = Some(previous);
         if len < self.mode.base_len() {
             self.stats.short_requests += 1;
         }
@@ -307,9 +329,14 @@ impl Core {
         })
     }
 
-    /// The reply went out: it is now the session's previous reply.
+    /// The reply went out. When it was sent for a sender that wants
+    /// follow-ups, its ticket (for the kernel TX timestamp) is kept for the
+    /// next reply's Follow-Up Telemetry.
     pub fn sent(&mut self, reply: &Reply, ticket: SendTicket) {
         self.stats.reflected += 1;
+        if !reply.tx_stamp {
+            return;
+        }
         if let Some(s) = self.sessions.get_mut(&reply.session) {
             s.previous = Some(PreviousReply {
                 sequence_number: reply.sequence_number,

@@ -1,5 +1,7 @@
 //! The reflector's socket loop: one blocking loop per listening socket,
-//! receive, decide, send, nothing allocated per packet. Between packets (and
+//! receive (`recvmmsg`: everything queued, up to 32 datagrams, each with its
+//! own kernel timestamp), decide, send each reply (T3 written right before
+//! its `sendmsg`), nothing allocated per packet. Between packets (and
 //! at least every [`TICK`] when idle) it does its housekeeping: expire
 //! sessions, drain stray TX timestamps, re-read the clock, log a summary.
 
@@ -13,8 +15,8 @@ use socket2::SockRef;
 use super::handler::{Core, Datagram, Decision, Policy};
 use super::stats::Stats;
 use crate::clock::ClockStatus;
-use crate::timestamping::{realtime_now, SocketOptions, TimestampedSocket};
-use crate::wire::{Mode, ReflectorPacket};
+use crate::timestamping::{realtime_now, Received, RecvBatch, SocketOptions, TimestampedSocket};
+use crate::wire::{self, Mode, ReflectorPacket, TimestampFormat};
 
 /// How often an idle loop wakes to look at the stop flag and housekeeping.
 const TICK: Duration = Duration::from_millis(100);
@@ -24,6 +26,8 @@ const HOUSEKEEPING: Duration = Duration::from_secs(1);
 const CLOCK_REFRESH: Duration = Duration::from_secs(10);
 /// The largest UDP payload, so no request is ever truncated.
 const BUFFER: usize = 65_536;
+/// Datagrams taken per receive call when they queue up.
+const BATCH: usize = 32;
 
 /// Where and how to run; the policy is in [`Policy`].
 #[derive(Debug, Clone)]
@@ -84,6 +88,53 @@ pub fn bind(options: &RunOptions) -> Result<TimestampedSocket, ReflectorError> {
     Ok(socket)
 }
 
+/// Decides on one datagram and sends the reply, if any.
+fn reflect_one(
+    socket: &TimestampedSocket,
+    core: &mut Core,
+    data: &[u8],
+    got: &Received,
+    now: Instant,
+    tx: &mut [u8],
+) {
+    let datagram = Datagram {
+        data,
+        truncated: got.truncated,
+        from: got.from,
+        rx_ts: got.ts,
+        rx_source: got.ts_source,
+        ttl: got.ttl,
+        tos: got.tos,
+    };
+    // T3: in authenticated mode the HMAC covers it, so it is read before the
+    // reply is built; otherwise it is written again right before the send.
+    let t3 = match core.mode() {
+        Mode::Authenticated => realtime_now(),
+        Mode::Unauthenticated => got.ts,
+    };
+    let decision = core.handle(&datagram, now, t3, tx, |ticket| {
+        let _ = socket.drain_error_queue();
+        socket.try_tx_timestamp(ticket)
+    });
+    let Decision::Reply(reply) = decision else {
+        return;
+    };
+    let out = tx.get_mut(..reply.len).unwrap_or(&mut []);
+    if core.mode() == Mode::Unauthenticated {
+        if let Ok(mut packet) = ReflectorPacket::new_checked(&mut *out, Mode::Unauthenticated) {
+            // Nothing but the send follows.
+            packet.set_timestamp(
+                wire::Timestamp::from_duration(TimestampFormat::Ntp, realtime_now())
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    match socket.send_to_with(out, got.from, reply.tos, reply.tx_stamp) {
+        Ok(ticket) => core.sent(&reply, ticket),
+        Err(_) => core.send_failed(),
+    }
+}
+
 /// Runs the reflector on `socket` until `stop` is set; `log` gets the startup
 /// line, periodic summaries and the final one. Errors on single packets are
 /// counted, never fatal.
@@ -112,7 +163,7 @@ pub fn run(
         log(&format!("timestamping fallback: {note}"));
     }
 
-    let mut rx = vec![0u8; BUFFER];
+    let mut batch = RecvBatch::new(BATCH, BUFFER);
     let mut tx = vec![0u8; BUFFER];
     let start = Instant::now();
     let mut next_housekeeping = start + HOUSEKEEPING;
@@ -121,41 +172,14 @@ pub fn run(
     let mut recv_error_logged = false;
 
     while !stop.load(Ordering::Relaxed) {
-        match socket.recv(&mut rx) {
-            Ok(got) => {
+        match socket.recv_batch(&mut batch) {
+            Ok(_) => {
                 let now = Instant::now();
-                let datagram = Datagram {
-                    data: rx.get(..got.len).unwrap_or(&[]),
-                    truncated: got.truncated,
-                    from: got.from,
-                    rx_ts: got.ts,
-                    rx_source: got.ts_source,
-                    ttl: got.ttl,
-                    tos: got.tos,
-                };
-                let decision = core.handle(&datagram, now, realtime_now(), &mut tx, |ticket| {
-                    let _ = socket.drain_error_queue();
-                    socket.try_tx_timestamp(ticket)
-                });
-                if let Decision::Reply(reply) = decision {
-                    let out = tx.get_mut(..reply.len).unwrap_or(&mut []);
-                    if core.mode() == Mode::Unauthenticated {
-                        // T3 as late as possible: nothing but the send follows.
-                        if let Ok(mut packet) = ReflectorPacket::new_checked(&mut *out, core.mode())
-                        {
-                            packet.set_timestamp(
-                                crate::wire::Timestamp::from_duration(
-                                    crate::wire::TimestampFormat::Ntp,
-                                    realtime_now(),
-                                )
-                                .unwrap_or_default(),
-                            );
-                        }
-                    }
-                    match socket.send_to_with(out, got.from, reply.tos, reply.tx_stamp) {
-                        Ok(ticket) => core.sent(&reply, ticket),
-                        Err(_) => core.send_failed(),
-                    }
+                for i in 0..batch.len() {
+                    let Some((data, got)) = batch.get(i) else {
+                        continue; // not from an IP address
+                    };
+                    reflect_one(socket, &mut core, data, got, now, &mut tx);
                 }
                 if now < next_housekeeping {
                     continue;
