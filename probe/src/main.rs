@@ -120,6 +120,7 @@ struct StampArgs {
     /// largest RTT seen if longer).
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     timeout: Option<Duration>,
+    /// Output: an aligned table, or the JSON session report.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Do not ask for Follow-Up Telemetry (T3 is then the reflector's
@@ -154,6 +155,7 @@ enum ScheduleArg {
 
 #[derive(Args, Debug)]
 struct ClockArgs {
+    /// Output: one line per field, or JSON.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Show the status as it is with this stated error.

@@ -177,3 +177,30 @@ fn rate_limit_drops_the_excess() {
     assert_eq!(c["rate_limited"] + c["reflected"], 100, "{c:?}");
     assert_eq!(c["reflected"] as f64, received);
 }
+
+#[test]
+fn dscp_is_asked_for_reported_and_used_on_replies() {
+    let r = Reflector::start(&[]);
+    let (code, v, stderr) = stamp_json(
+        &[
+            &r.target(),
+            "--count",
+            "10",
+            "--interval",
+            "5ms",
+            "--dscp",
+            "46",
+        ],
+        LIMIT,
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let cos = &v["class_of_service"];
+    assert_eq!(cos["dscp"], 46, "{v}");
+    // The reflector saw DSCP 46 (DSCP2) and replied with it (DSCP1, RP 0).
+    assert_eq!(num(&v, &["class_of_service", "forward_kept"]), 10.0, "{v}");
+    assert_eq!(num(&v, &["class_of_service", "reverse_kept"]), 10.0, "{v}");
+    assert_eq!(cos["last_forward_dscp"], 46);
+    assert_eq!(cos["last_reverse_dscp"], 46);
+    assert_eq!(num(&v, &["packet", "size"]), 72.0, "base + CoS + Follow-Up");
+    r.stop();
+}

@@ -111,11 +111,36 @@ pub struct SenderCounters {
     pub t1_user: u64,
 }
 
+/// What the Class of Service TLV (RFC 8972 section 4.4) told, when a DSCP
+/// was asked for: the DSCP the reflector received (DSCP2, forward path) and
+/// the one our replies arrived with (reverse path, from the IP header).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ClassOfServiceReport {
+    /// The DSCP we sent with and asked the reflector to reply with.
+    pub dscp: u8,
+    /// Replies whose DSCP2 equals `dscp`, and those where it differs
+    /// (re-marked on the way there).
+    pub forward_kept: u64,
+    pub forward_changed: u64,
+    /// Replies that arrived with `dscp`, and with another one.
+    pub reverse_kept: u64,
+    pub reverse_changed: u64,
+    /// Replies without a usable Class of Service TLV (a reflector that does
+    /// not know it sets the U flag).
+    pub not_reported: u64,
+    /// The last DSCP2 and ECN the reflector reported, and the last reply DSCP.
+    pub last_forward_dscp: Option<u8>,
+    pub last_forward_ecn: Option<u8>,
+    pub last_reverse_dscp: Option<u8>,
+}
+
 /// The outcome of a session.
 #[derive(Debug, Clone)]
 pub struct StampResult {
     pub report: SessionReport,
     pub counters: SenderCounters,
+    /// Present when a DSCP was asked for.
+    pub class_of_service: Option<ClassOfServiceReport>,
     pub packet_size: usize,
     pub authenticated: bool,
     /// Both ends read one kernel clock (one-way error bound 0), and why.

@@ -43,6 +43,12 @@ pub fn to_json(result: &StampResult) -> Value {
             "sender".to_owned(),
             serde_json::to_value(result.counters).unwrap_or(Value::Null),
         );
+        if let Some(cos) = result.class_of_service {
+            obj.insert(
+                "class_of_service".to_owned(),
+                serde_json::to_value(cos).unwrap_or(Value::Null),
+            );
+        }
         obj.insert("notes".to_owned(), json!(result.notes));
     }
     v
@@ -124,6 +130,23 @@ pub fn render_table(result: &StampResult) -> String {
             .same_clock
             .map_or_else(String::new, |why| format!(" (same kernel clock: {why})"))
     );
+    if let Some(cos) = &result.class_of_service {
+        let _ = writeln!(
+            out,
+            "dscp      asked {}  at the reflector: kept {} changed {} (last {:?})  on replies: kept {} changed {}{}",
+            cos.dscp,
+            cos.forward_kept,
+            cos.forward_changed,
+            cos.last_forward_dscp,
+            cos.reverse_kept,
+            cos.reverse_changed,
+            if cos.not_reported > 0 {
+                format!("  not reported {}", cos.not_reported)
+            } else {
+                String::new()
+            }
+        );
+    }
     if r.negative_one_way > 0 {
         let _ = writeln!(
             out,

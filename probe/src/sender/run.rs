@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use super::packet::{PacketBuilder, PacketError, PacketSpec};
 use super::schedule::Pacer;
-use super::{ReflectorType, SameClock, SenderCounters, StampConfig, StampResult};
+use super::{
+    ClassOfServiceReport, ReflectorType, SameClock, SenderCounters, StampConfig, StampResult,
+};
 use crate::clock::{boot_id, ClockSide, ClockStatus};
 use crate::session::{ClockSample, ReflectorKind, Reply, ReplyOutcome, Tracker};
 use crate::timestamping::{realtime_now, SocketOptions, Timestamp, TimestampedSocket, TsSource};
@@ -59,6 +61,7 @@ struct Session<'a> {
     sent: HashMap<u32, (Timestamp, TsSource, Instant)>,
     pending: Option<Pending>,
     counters: SenderCounters,
+    cos: Option<ClassOfServiceReport>,
     local_side: ClockSide,
     remote_boot_id: Option<String>,
     mode: Mode,
@@ -155,6 +158,10 @@ pub fn run(config: &StampConfig, stop: &AtomicBool) -> Result<StampResult, Stamp
         sent: HashMap::new(),
         pending: None,
         counters: SenderCounters::default(),
+        cos: config.dscp.map(|dscp| ClassOfServiceReport {
+            dscp,
+            ..ClassOfServiceReport::default()
+        }),
         local_side: local_clock.side(local_boot.clone()),
         // Without a boot id the shared clock still holds: use a marker both
         // sides share.
@@ -189,7 +196,16 @@ pub fn run(config: &StampConfig, stop: &AtomicBool) -> Result<StampResult, Stamp
                 || stop.load(Ordering::Relaxed);
             if done {
                 sending = false;
-                drain_until = Some(now + timeout);
+                let mut wait = timeout;
+                if stop.load(Ordering::Relaxed) {
+                    // Interrupted: a short wait for replies on the way.
+                    wait = wait.min(Duration::from_secs(1));
+                    notes.push(format!(
+                        "interrupted after {sent} packets: replies not back {} ms later count as lost",
+                        wait.as_millis()
+                    ));
+                }
+                drain_until = Some(now + wait);
             } else if now >= next_send {
                 s.send_one(&mut builder, &mut out, seq, ee, key);
                 seq = seq.wrapping_add(1);
@@ -199,8 +215,12 @@ pub fn run(config: &StampConfig, stop: &AtomicBool) -> Result<StampResult, Stamp
             }
         }
         if !sending {
+            if s.pending.is_some() && s.tracker.in_flight() == 1 {
+                // The last reply: no later one will bring its follow-up.
+                s.flush_pending();
+            }
             let all_done = s.tracker.in_flight() == 0 && s.pending.is_none();
-            if all_done || drain_until.is_some_and(|t| now >= t) || stop.load(Ordering::Relaxed) {
+            if all_done || drain_until.is_some_and(|t| now >= t) {
                 break;
             }
         }
@@ -236,6 +256,7 @@ pub fn run(config: &StampConfig, stop: &AtomicBool) -> Result<StampResult, Stamp
     Ok(StampResult {
         report,
         counters: s.counters,
+        class_of_service: s.cos,
         packet_size: builder.len(),
         authenticated: mode == Mode::Authenticated,
         same_clock,
@@ -306,6 +327,9 @@ impl Session<'_> {
             }
             let data = rx.get(..got.len).unwrap_or(&[]);
             self.on_reply(data, got.ts, got.ts_source, key);
+            if let Some(cos) = self.cos.as_mut() {
+                note_class_of_service(cos, data, self.mode, got.tos);
+            }
         }
     }
 
@@ -419,6 +443,47 @@ impl Session<'_> {
         if let Some(p) = self.pending.take() {
             self.feed(p.reply);
         }
+    }
+}
+
+/// Counts what a reply's Class of Service TLV and IP header say about the
+/// DSCP on each path. Only replies that parse are looked at.
+fn note_class_of_service(
+    cos: &mut ClassOfServiceReport,
+    data: &[u8],
+    mode: Mode,
+    reply_tos: Option<u8>,
+) {
+    let Ok(p) = ReflectorPacket::new_checked(data, mode) else {
+        return;
+    };
+    let reported = TlvIter::new(p.tlv_bytes())
+        .map_while(Result::ok)
+        .filter(|(_, t)| t.tlv_type() == tlv_type::CLASS_OF_SERVICE && t.flags().bits() & 0xe0 == 0)
+        .find_map(|(_, t)| match Tlv::parse(&t).body {
+            TlvBody::ClassOfService(c) => Some(c),
+            _ => None,
+        });
+    match reported {
+        Some(c) => {
+            if c.dscp2 == cos.dscp {
+                cos.forward_kept += 1;
+            } else {
+                cos.forward_changed += 1;
+            }
+            cos.last_forward_dscp = Some(c.dscp2);
+            cos.last_forward_ecn = Some(c.ecn);
+        }
+        None => cos.not_reported += 1,
+    }
+    if let Some(tos) = reply_tos {
+        let dscp = tos >> 2;
+        if dscp == cos.dscp {
+            cos.reverse_kept += 1;
+        } else {
+            cos.reverse_changed += 1;
+        }
+        cos.last_reverse_dscp = Some(dscp);
     }
 }
 
