@@ -77,9 +77,10 @@ struct ReflectArgs {
     /// Period of the summary line on stderr; 0 logs only at exit.
     #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
     log_interval: Duration,
-    /// Socket receive buffer in octets (default: the system's).
-    #[arg(long, value_name = "BYTES")]
-    recv_buffer: Option<usize>,
+    /// Socket receive buffer in octets, to ride out bursts (the kernel caps
+    /// it at net.core.rmem_max); 0 keeps the system default.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20)]
+    recv_buffer: usize,
     /// User-space timestamps only (for comparison).
     #[arg(long, hide = true)]
     user_timestamps: bool,
@@ -259,7 +260,7 @@ fn reflect(args: ReflectArgs) -> Result<ExitCode> {
             policy: policy.clone(),
             clock_error: args.clock_error,
             log_interval: args.log_interval,
-            recv_buffer: args.recv_buffer,
+            recv_buffer: (args.recv_buffer > 0).then_some(args.recv_buffer),
             kernel_timestamps: !args.user_timestamps,
         };
         let socket = reflector::bind(&options)?;
