@@ -133,11 +133,12 @@ pub fn render_table(result: &StampResult) -> String {
     if let Some(cos) = &result.class_of_service {
         let _ = writeln!(
             out,
-            "dscp      asked {}  at the reflector: kept {} changed {} (last {:?})  on replies: kept {} changed {}{}",
+            "dscp      asked {}  at the reflector: kept {} changed {} (last {})  on replies: kept {} changed {}{}",
             cos.dscp,
             cos.forward_kept,
             cos.forward_changed,
-            cos.last_forward_dscp,
+            cos.last_forward_dscp
+                .map_or_else(|| "-".to_owned(), |d| d.to_string()),
             cos.reverse_kept,
             cos.reverse_changed,
             if cos.not_reported > 0 {
