@@ -4,6 +4,9 @@
 # when those are missing. Uses cargo-nextest when present, cargo test otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Tests that drive several binaries (netlab + probe, controller + agents) find
+# them side by side in target/: build every binary first.
+cargo build --workspace --bins
 if cargo nextest --version >/dev/null 2>&1; then
     exec cargo nextest run --workspace --no-fail-fast "$@"
 else

@@ -3,10 +3,8 @@
 //! loss, rate, and carriers that cross only at an interconnect.
 //!
 //! Needs root (skips with the reason otherwise) and the Debian packages
-//! iproute2, irtt, iputils-ping, traceroute and iperf3.
-//!
-//! TODO(probe): once `probe stamp` exists, measure each direction with it too
-//! (issue 4 asks for both an independent tool and `probe stamp`).
+//! iproute2, irtt, iputils-ping, traceroute and iperf3. `probe stamp` measures
+//! each direction too, beside irtt.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -65,6 +63,72 @@ fn irtt_sees_each_direction_of_an_asymmetric_link_and_a_two_hop_path() {
     let v = irtt(&lab, "a", "c", "1s", "10ms");
     assert_near("a -> c", median_ms(&v, "send_delay"), 6.0, 0.5);
     assert_near("c -> a", median_ms(&v, "receive_delay"), 11.0, 0.5);
+}
+
+/// The workspace's `probe` binary, built beside `netlab` by `cargo test
+/// --workspace` / nextest (scripts/test.sh builds the workspace first).
+fn probe_bin() -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new(common::bin()).with_file_name("probe");
+    p.exists().then_some(p)
+}
+
+fn probe_stamp(lab: &Lab, client: &str, server: &str, port: u16) -> Value {
+    let probe = probe_bin().expect("probe binary");
+    let probe = probe.to_string_lossy();
+    let addr = format!("{}:{port}", lab.addr(server));
+    let _reflector = lab.spawn(server, &[&probe, "reflect", "--listen", &addr]);
+    retry(Duration::from_secs(10), || {
+        let out = lab.exec(
+            client,
+            &[
+                &probe,
+                "stamp",
+                &addr,
+                "--count",
+                "100",
+                "--interval",
+                "10ms",
+                "--same-host",
+                "--format",
+                "json",
+            ],
+        );
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice::<Value>(&out.stdout).ok()
+    })
+    .expect("probe stamp never got an answer")
+}
+
+fn p50_ms(v: &Value, key: &str) -> f64 {
+    v[key]["p50"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no {key}.p50 in {v}"))
+        / 1e3
+}
+
+#[test]
+fn probe_stamp_sees_each_direction_of_an_asymmetric_link_and_a_two_hop_path() {
+    require_lab!();
+    if probe_bin().is_none() {
+        // Under CI the workspace is built first, so a missing probe is a defect.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "probe binary missing beside netlab"
+        );
+        eprintln!("skipping: the probe binary is not built (run scripts/test.sh)");
+        return;
+    }
+    let lab = Lab::up("three.yaml", "stamp");
+    let v = probe_stamp(&lab, "a", "b", 8620);
+    assert_eq!(v["received"], v["sent"], "{v}");
+    assert_near("a -> b", p50_ms(&v, "forward_us"), 4.0, 0.5);
+    assert_near("b -> a", p50_ms(&v, "reverse_us"), 9.0, 0.5);
+    assert_near("a -> b -> a", p50_ms(&v, "rtt_us"), 13.0, 0.5);
+    let v = probe_stamp(&lab, "a", "c", 8621);
+    assert_near("a -> c", p50_ms(&v, "forward_us"), 6.0, 0.5);
+    assert_near("c -> a", p50_ms(&v, "reverse_us"), 11.0, 0.5);
 }
 
 #[test]
