@@ -11,14 +11,14 @@ use anyhow::{bail, Context, Result};
 use mesh_controller::client::Client;
 use mesh_controller::secrets::{new_token, Secrets};
 use mesh_controller::store::{Db, NewWindow};
-use probe::session::{ClockSample, Event, PacketSample, Window};
-use probe::timestamping::TsSource;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use topology::api::Hello;
+use topology::metrics::TsSource;
+use topology::metrics::{ClockSample, Event, PacketSample, Window};
 
 struct Args {
     probes: Vec<usize>,

@@ -4,7 +4,7 @@
 //! This is the only module that names the probe crate: when `Window` moves into
 //! `topology`, the `use` below is the one line to change.
 
-pub use probe::session::{Counters, DelayHistogram, Window};
+pub use topology::metrics::{Counters, DelayHistogram, Window};
 
 /// Largest value a counter may hold in one upload: far above any real window
 /// (a packet every microsecond for 11 days), and low enough that merging a
@@ -129,7 +129,7 @@ pub fn add_counters(acc: &mut Counters, c: &Counters) {
 }
 
 /// Loss per direction of merged counters (see the probe's `Loss`).
-pub fn loss_of(c: &Counters) -> probe::session::Loss {
+pub fn loss_of(c: &Counters) -> topology::metrics::Loss {
     let mut w = Window::new();
     w.counters = *c;
     w.loss()
@@ -149,8 +149,8 @@ pub fn percentile_ms(h: &DelayHistogram, percentile: f64) -> Option<f64> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use probe::session::{ClockSample, Event, PacketSample};
-    use probe::timestamping::TsSource;
+    use topology::metrics::TsSource;
+    use topology::metrics::{ClockSample, Event, PacketSample};
 
     fn sample(ms: i64) -> Event {
         Event::Reply(PacketSample {

@@ -24,7 +24,7 @@ fn hello(probe: &str) -> Hello {
     }
 }
 
-fn batch_of(probe: &str, seqs: &[u64]) -> WindowBatch<probe::session::Window> {
+fn batch_of(probe: &str, seqs: &[u64]) -> WindowBatch<topology::metrics::Window> {
     let w = window(10, 0, 1.0, 2.0, unsync_clock());
     WindowBatch {
         probe: probe.to_string(),

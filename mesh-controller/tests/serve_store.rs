@@ -12,7 +12,7 @@ use std::time::Duration;
 
 const HOUR: u64 = 3_600_000;
 
-fn new_window(seq: u64, target: &str, start_ms: u64, w: &probe::session::Window) -> NewWindow {
+fn new_window(seq: u64, target: &str, start_ms: u64, w: &topology::metrics::Window) -> NewWindow {
     NewWindow {
         seq,
         target: target.to_string(),

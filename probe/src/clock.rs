@@ -257,6 +257,18 @@ pub fn one_way_error_bound(local: &ClockSide, remote: &ClockSide) -> Duration {
     }
 }
 
+/// The clocks behind one reply, from both sides' clock descriptions (see
+/// [`one_way_error_bound`]).
+pub fn clock_sample(local: &ClockSide, remote: &ClockSide) -> topology::metrics::ClockSample {
+    topology::metrics::ClockSample {
+        local_synchronized: local.synchronized,
+        local_error: local.error,
+        remote_synchronized: remote.synchronized,
+        remote_error: remote.error,
+        one_way_error: one_way_error_bound(local, remote),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,7 +35,6 @@ mod tx_book;
 
 pub use batch::RecvBatch;
 
-use std::fmt;
 use std::io;
 use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -44,7 +43,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use libc::{c_int, c_uint};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use cmsg::{Ancillary, CmsgWriter, ControlBuf, SCM_TSTAMP_SND, SCM_TS_OPT_ID, SO_TIMESTAMPING_OLD};
@@ -53,37 +52,7 @@ use tx_book::{KeyMode, TxBook};
 /// Wall-clock time as a duration since the Unix epoch (CLOCK_REALTIME).
 pub type Timestamp = Duration;
 
-/// Where a timestamp came from, worst to best.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum TsSource {
-    /// `clock_gettime(CLOCK_REALTIME)` around the system call.
-    #[default]
-    User,
-    /// The kernel's software timestamp.
-    Kernel,
-    /// The NIC's clock.
-    Hardware,
-}
-
-impl TsSource {
-    /// Lower-case name, as in results.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TsSource::User => "user",
-            TsSource::Kernel => "kernel",
-            TsSource::Hardware => "hardware",
-        }
-    }
-}
-
-impl fmt::Display for TsSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use topology::metrics::TsSource;
 
 /// Reads CLOCK_REALTIME.
 pub fn realtime_now() -> Timestamp {

@@ -3,8 +3,6 @@
 //! from hand-made events with the probe's own `Window`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use probe::session::{ClockSample, Event, PacketSample, Window};
-use probe::timestamping::TsSource;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,6 +12,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use topology::api::{WindowBatch, WindowUpload};
+use topology::metrics::TsSource;
+use topology::metrics::{ClockSample, Event, PacketSample, Window};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mesh-controller");
 

@@ -15,7 +15,7 @@ use super::{
     ClassOfServiceReport, ReflectorType, SameClock, SenderCounters, StampConfig, StampResult,
 };
 use crate::clock::{boot_id, ClockSide, ClockStatus};
-use crate::session::{ClockSample, ReflectorKind, Reply, ReplyOutcome, Tracker};
+use crate::session::{ReflectorKind, Reply, ReplyOutcome, Tracker, WindowReport};
 use crate::timestamping::{realtime_now, SocketOptions, Timestamp, TimestampedSocket, TsSource};
 use crate::wire::{
     self, tlv_type, ErrorEstimate, HmacKey, Mode, ReflectorPacket, TimestampFormat, Tlv, TlvBody,
@@ -386,7 +386,7 @@ impl Session<'_> {
             t2,
             t3,
             t4,
-            clock: ClockSample::from_sides(&self.local_side, &remote),
+            clock: crate::clock::clock_sample(&self.local_side, &remote),
             ts_source: t1_source.min(t4_source),
         };
         let follow_up = follow_up_of(p.tlv_bytes(), format);

@@ -18,25 +18,20 @@
 //!   numbers, |IPDV| in a histogram; PDV = delay - minimum delay, derived from
 //!   the delay histograms.
 
-mod base64;
-mod histograms;
 mod reflector_seqs;
 mod reorder;
 mod report;
 mod seq;
 mod tracker;
-mod window;
 
-pub use histograms::{
-    DelayHistogram, HistogramError, Summary, HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS,
-};
 pub use reorder::ReorderDetector;
-pub use report::{ClockReport, LossReport, OneWayExtremes, SessionReport};
-pub use tracker::{ReflectorKind, Reply, ReplyOutcome, Tracker};
-pub use window::{
-    ClockCounters, ClockSample, Counters, Direction, Event, Loss, PacketSample, SignedRange,
-    SourceCounts, Window,
+pub use report::{ClockReport, LossReport, OneWayExtremes, SessionReport, WindowReport};
+pub use topology::metrics::{
+    ClockCounters, ClockSample, Counters, DelayHistogram, Direction, Event, HistogramError, Loss,
+    PacketSample, SignedRange, SourceCounts, Summary, Window, HIGHEST_US, LOWEST_US,
+    SIGNIFICANT_DIGITS,
 };
+pub use tracker::{ReflectorKind, Reply, ReplyOutcome, Tracker};
 
 #[cfg(test)]
 mod proptests;

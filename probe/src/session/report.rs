@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::histograms::Summary;
-use super::window::Window;
+use super::Summary;
+use super::Window;
 use crate::timestamping::TsSource;
 
 /// Loss percentages and counts; directional ones are null when the reflector's
@@ -93,9 +93,15 @@ fn ceil_us(ns: u64) -> u64 {
     ns.div_ceil(1000)
 }
 
-impl Window {
+/// What a [`Window`] says in JSON (an extension: windows live in
+/// `topology::metrics`, reports are the probe's).
+pub trait WindowReport {
     /// The report for this window, measured against `target`.
-    pub fn report(&self, target: &str) -> SessionReport {
+    fn report(&self, target: &str) -> SessionReport;
+}
+
+impl WindowReport for Window {
+    fn report(&self, target: &str) -> SessionReport {
         let c = &self.counters;
         let loss = self.loss();
         let clock = &self.clock;

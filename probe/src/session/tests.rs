@@ -352,9 +352,9 @@ fn same_boot_id_means_no_one_way_error() {
         error: Duration::from_secs(error_s),
         boot_id: Some(boot.to_owned()),
     };
-    let same = ClockSample::from_sides(&side(16, "a"), &side(16, "a"));
+    let same = crate::clock::clock_sample(&side(16, "a"), &side(16, "a"));
     assert_eq!(same.one_way_error, Duration::ZERO);
-    let other = ClockSample::from_sides(&side(16, "a"), &side(16, "b"));
+    let other = crate::clock::clock_sample(&side(16, "a"), &side(16, "b"));
     assert_eq!(other.one_way_error, Duration::from_secs(32));
 }
 

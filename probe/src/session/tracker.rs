@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::reflector_seqs::{Observed, ReflectorSeqs};
 use super::reorder::ReorderDetector;
 use super::seq::SeqUnwrapper;
-use super::window::{ClockSample, Direction, Event, PacketSample, Window};
+use super::{ClockSample, Direction, Event, PacketSample, Window};
 use crate::timestamping::{Timestamp, TsSource};
 
 /// In-flight packets tracked at most; beyond this the oldest count as lost.

@@ -7,9 +7,44 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use std::fmt;
+
 use super::histograms::DelayHistogram;
-use crate::clock::{one_way_error_bound, ClockSide};
-use crate::timestamping::{Timestamp, TsSource};
+
+/// Wall-clock time as a duration since the Unix epoch.
+type Timestamp = Duration;
+
+/// Where a timestamp came from, worst to best.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum TsSource {
+    /// `clock_gettime(CLOCK_REALTIME)` around the system call.
+    #[default]
+    User,
+    /// The kernel's software timestamp.
+    Kernel,
+    /// The NIC's clock.
+    Hardware,
+}
+
+impl TsSource {
+    /// Lower-case name, as in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TsSource::User => "user",
+            TsSource::Kernel => "kernel",
+            TsSource::Hardware => "hardware",
+        }
+    }
+}
+
+impl fmt::Display for TsSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Which way a duplicated packet was duplicated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,21 +69,8 @@ pub struct ClockSample {
     pub one_way_error: Duration,
 }
 
-impl ClockSample {
-    /// From both sides' clock descriptions (see [`one_way_error_bound`]).
-    pub fn from_sides(local: &ClockSide, remote: &ClockSide) -> ClockSample {
-        ClockSample {
-            local_synchronized: local.synchronized,
-            local_error: local.error,
-            remote_synchronized: remote.synchronized,
-            remote_error: remote.error,
-            one_way_error: one_way_error_bound(local, remote),
-        }
-    }
-}
-
 /// `later - earlier` in nanoseconds, signed, saturating at the i64 range.
-pub(crate) fn diff_ns(later: Timestamp, earlier: Timestamp) -> i64 {
+pub fn diff_ns(later: Timestamp, earlier: Timestamp) -> i64 {
     let d = later.as_nanos() as i128 - earlier.as_nanos() as i128;
     d.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }

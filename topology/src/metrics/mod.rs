@@ -1,0 +1,18 @@
+//! Measurement windows as data: counters and HdrHistograms that merge exactly,
+//! serialized the way probes upload them and the controller stores them. Pure
+//! (no sockets, no clocks read): the probe fills them, the controller merges
+//! and summarizes them.
+
+mod base64;
+mod histograms;
+mod window;
+
+pub use base64::{decode as base64_decode, encode as base64_encode};
+pub use histograms::{
+    DelayHistogram, HistogramError, Summary, HIGHEST_US, LOWEST_US, MAX_DECOMPRESSED_LEN,
+    SIGNIFICANT_DIGITS,
+};
+pub use window::{
+    diff_ns, ClockCounters, ClockSample, Counters, Direction, Event, Loss, PacketSample,
+    SignedRange, SourceCounts, TsSource, Window,
+};
