@@ -3,6 +3,7 @@
 
 pub mod wire;
 
+pub mod agent;
 pub mod clock;
 pub mod flood;
 pub mod reflector;

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 pub use output::{render_table, to_json};
 pub use packet::{PacketBuilder, PacketError, PacketSpec, MAX_SIZE};
-pub use run::{run, StampError};
+pub use run::{run, run_windowed, StampError, WindowCut, WindowSink};
 pub use schedule::{Pacer, Schedule};
 
 use crate::clock::ClockStatus;

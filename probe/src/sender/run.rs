@@ -15,7 +15,7 @@ use super::{
     ClassOfServiceReport, ReflectorType, SameClock, SenderCounters, StampConfig, StampResult,
 };
 use crate::clock::{boot_id, ClockSide, ClockStatus};
-use crate::session::{ReflectorKind, Reply, ReplyOutcome, Tracker, WindowReport};
+use crate::session::{ReflectorKind, Reply, ReplyOutcome, Tracker, Window, WindowReport};
 use crate::timestamping::{realtime_now, SocketOptions, Timestamp, TimestampedSocket, TsSource};
 use crate::wire::{
     self, tlv_type, ErrorEstimate, HmacKey, Mode, ReflectorPacket, TimestampFormat, Tlv, TlvBody,
@@ -28,6 +28,8 @@ const TX_WAIT: Duration = Duration::from_millis(20);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Largest datagram read.
 const BUFFER: usize = 65_536;
+/// Shortest window [`run_windowed`] cuts.
+const MIN_WINDOW: Duration = Duration::from_millis(100);
 
 /// Why a session could not run.
 #[derive(Debug, thiserror::Error)]
@@ -100,8 +102,32 @@ fn from_wire(ts: wire::Timestamp, format: TimestampFormat) -> Option<Timestamp> 
     ts.to_duration(format).ok()
 }
 
+/// One window cut from a running session (see [`run_windowed`]).
+#[derive(Debug, Clone)]
+pub struct WindowCut {
+    /// When the window began (sender's CLOCK_REALTIME).
+    pub start: Timestamp,
+    pub duration: Duration,
+    pub window: Window,
+}
+
+/// Where [`run_windowed`] hands its windows.
+pub type WindowSink<'a> = &'a mut dyn FnMut(WindowCut);
+
 /// Runs one session; see the module documentation of [`super`].
 pub fn run(config: &StampConfig, stop: &AtomicBool) -> Result<StampResult, StampError> {
+    run_windowed(config, stop, None)
+}
+
+/// [`run`], cutting the results into windows of `cut.0` and handing each to
+/// `cut.1` (the agent's way); the last window, cut when the session ends (on
+/// `stop`, after the short wait for replies on the way), is shorter. Packets
+/// in flight at a cut count in the window where their fate is decided.
+pub fn run_windowed(
+    config: &StampConfig,
+    stop: &AtomicBool,
+    mut cut: Option<(Duration, WindowSink<'_>)>,
+) -> Result<StampResult, StampError> {
     if config.count == Some(0) && config.duration.is_none() {
         return Err(StampError::NothingToSend);
     }
@@ -186,6 +212,8 @@ pub fn run(config: &StampConfig, stop: &AtomicBool) -> Result<StampResult, Stamp
     let mut sending = true;
     let mut drain_until: Option<Instant> = None;
     let mut next_expire = start;
+    let mut window_start = realtime_now();
+    let mut next_cut = cut.as_ref().map(|(len, _)| start + (*len).max(MIN_WINDOW));
 
     loop {
         let now = Instant::now();
@@ -232,7 +260,25 @@ pub fn run(config: &StampConfig, stop: &AtomicBool) -> Result<StampResult, Stamp
             s.tracker.expire(realtime_now(), timeout);
             next_expire = now + (timeout / 10).min(Duration::from_millis(100));
         }
+        if let (Some((len, sink)), Some(at)) = (cut.as_mut(), next_cut.as_mut()) {
+            if now >= *at {
+                let end = realtime_now();
+                sink(WindowCut {
+                    start: window_start,
+                    duration: end.saturating_sub(window_start),
+                    window: s.tracker.take_window(),
+                });
+                window_start = end;
+                *at += (*len).max(MIN_WINDOW);
+                if *at < now {
+                    *at = now + (*len).max(MIN_WINDOW);
+                }
+            }
+        }
         let mut wake = next_expire;
+        if let Some(at) = next_cut {
+            wake = wake.min(at);
+        }
         if sending {
             wake = wake.min(next_send);
         }
@@ -253,6 +299,14 @@ pub fn run(config: &StampConfig, stop: &AtomicBool) -> Result<StampResult, Stamp
         .expire(realtime_now().saturating_add(timeout), timeout);
     let target = config.target.to_string();
     let report = s.tracker.window().report(&target);
+    if let Some((_, sink)) = cut.as_mut() {
+        let end = realtime_now();
+        sink(WindowCut {
+            start: window_start,
+            duration: end.saturating_sub(window_start),
+            window: s.tracker.take_window(),
+        });
+    }
     Ok(StampResult {
         report,
         counters: s.counters,

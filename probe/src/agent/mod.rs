@@ -1,0 +1,648 @@
+//! `probe agent`: the probe under a controller. It runs the reflector (its own
+//! thread), says hello to the controller and gets its assignment (targets and
+//! measurement settings), runs one STAMP session per target (a thread each,
+//! randomized send times), cuts each session's results into windows of
+//! `window_s`, numbers them per probe and uploads them.
+//!
+//! Nothing measured is lost on the way: every window goes to the on-disk
+//! [`Spool`] (fsynced) before any upload is tried, and leaves it only once the
+//! controller acknowledged it (stored now, or stored before: ingest is
+//! idempotent on (probe, seq)). While the controller is unreachable (or
+//! answers 5xx) windows accumulate and are replayed in sequence order with a
+//! jittered exponential backoff. A 401 or 403 is not retried: the agent exits
+//! with an error, since repeating a wrong token will not fix it.
+//!
+//! Target-list changes are followed by polling `GET /v1/targets?generation=N`:
+//! sessions start and stop without a restart (a changed setting restarts all).
+//! SIGTERM or SIGINT: every session stops and cuts its last (short) window,
+//! which is spooled; one upload pass follows, then the agent exits 0 and
+//! prints a one-line JSON summary on stdout.
+
+pub mod spool;
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mesh_controller::client::{Backoff, Client, ClientError};
+use serde::Serialize;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use topology::api::{Assignment, ClockInfo, Hello, Settings, StampMode, Target, WindowUpload};
+
+use crate::clock::{boot_id, ClockStatus};
+use crate::reflector::{self, Policy, RunOptions};
+use crate::sender::{self, ReflectorType, SameClock, Schedule, StampConfig, WindowCut};
+pub use spool::Spool;
+
+/// Windows per upload call.
+const BATCH: usize = 200;
+/// Time allowed for one controller call.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stopping agent waits for its sessions' last windows.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// How to run; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// `http://host:port` of the controller.
+    pub controller: String,
+    pub id: String,
+    pub token: String,
+    /// Where the reflector listens.
+    pub listen: SocketAddr,
+    /// Tell the controller where the reflector listens (when given explicitly).
+    pub announce_listen: bool,
+    pub spool_dir: PathBuf,
+    pub spool_max_bytes: u64,
+    /// An error the operator states for the local clock (e.g. PTP).
+    pub clock_error: Option<Duration>,
+    /// HMAC key for authenticated STAMP (reflector and sessions).
+    pub auth_key: Option<Vec<u8>>,
+    /// Period of `GET /v1/targets`.
+    pub poll: Duration,
+    /// Backoff bounds for retries.
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+}
+
+/// Why the agent stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("the controller refused this probe (not retried): {0}")]
+    Refused(ClientError),
+    #[error("cannot start: {0}")]
+    Setup(String),
+    #[error("spool: {0}")]
+    Spool(std::io::Error),
+}
+
+/// What the agent did, printed as JSON when it exits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub probe: String,
+    /// Windows cut by the sessions.
+    pub windows_cut: u64,
+    /// Windows given a sequence number and written to the spool.
+    pub windows_spooled: u64,
+    /// Windows dropped because the spool was full.
+    pub windows_dropped: u64,
+    /// Windows the controller acknowledged (stored now or before).
+    pub windows_acknowledged: u64,
+    /// Windows left in the spool (replayed by the next run).
+    pub windows_pending: u64,
+    /// Windows the controller refused as malformed (moved to `rejected/`).
+    pub windows_rejected: u64,
+    /// The highest sequence number given out (0: none).
+    pub last_seq: u64,
+    /// Test packets sent, over all windows cut.
+    pub packets_sent: u64,
+    /// Test packets sent, over the windows spooled.
+    pub packets_sent_spooled: u64,
+}
+
+enum Msg {
+    Window {
+        target: String,
+        ssid: u16,
+        cut: Box<WindowCut>,
+    },
+    Ended {
+        target: Target,
+        error: Option<String>,
+    },
+}
+
+struct Running {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+struct Agent {
+    opts: AgentOptions,
+    client: Client,
+    spool: Spool,
+    summary: Summary,
+    settings: Settings,
+    generation: u64,
+    targets: Vec<Target>,
+    sessions: HashMap<Target, Running>,
+    tx: UnboundedSender<Msg>,
+    backoff: Backoff,
+    /// Earliest time of the next upload try (after a failure).
+    retry_at: Option<Instant>,
+    unreachable: bool,
+    spool_full: bool,
+    /// Upload one window per call (after a 400 on a batch, to find the bad one).
+    single: bool,
+}
+
+fn log(line: &str) {
+    eprintln!("probe agent: {line}");
+}
+
+fn now_unix_ms(t: Duration) -> u64 {
+    u64::try_from(t.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn fatal(e: &ClientError) -> bool {
+    matches!(e.status(), Some(401 | 403))
+}
+
+/// Runs the agent until SIGTERM/SIGINT (`stop`); see the module documentation.
+pub fn run(opts: AgentOptions, stop: &'static AtomicBool) -> Result<Summary, AgentError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AgentError::Setup(format!("tokio: {e}")))?;
+    // The reflector first: a port already taken fails at once.
+    let reflector_options = RunOptions {
+        listen: opts.listen,
+        policy: Policy {
+            key: opts.auth_key.clone(),
+            allow: Vec::new(),
+            max_pps: 10_000,
+            max_sessions: 100_000,
+            session_idle: Duration::from_secs(300),
+        },
+        clock_error: opts.clock_error,
+        log_interval: Duration::from_secs(600),
+        recv_buffer: Some(4 << 20),
+        kernel_timestamps: true,
+    };
+    let socket =
+        reflector::bind(&reflector_options).map_err(|e| AgentError::Setup(e.to_string()))?;
+    let reflector_stop = Arc::new(AtomicBool::new(false));
+    let reflector_thread = {
+        let stop = reflector_stop.clone();
+        std::thread::Builder::new()
+            .name("reflector".into())
+            .spawn(move || {
+                let mut log = |line: &str| eprintln!("probe agent: reflector: {line}");
+                if let Err(e) = reflector::run(&socket, &reflector_options, &stop, &mut log) {
+                    eprintln!("probe agent: reflector stopped: {e}");
+                }
+            })
+            .map_err(|e| AgentError::Setup(format!("reflector thread: {e}")))?
+    };
+    let result = runtime.block_on(run_async(opts, stop));
+    reflector_stop.store(true, Ordering::SeqCst);
+    let _ = reflector_thread.join();
+    result
+}
+
+async fn run_async(opts: AgentOptions, stop: &'static AtomicBool) -> Result<Summary, AgentError> {
+    let client = Client::new(&opts.controller, opts.token.clone())
+        .map_err(|e| AgentError::Setup(e.to_string()))?
+        .with_timeout(CALL_TIMEOUT);
+    let spool = Spool::open(&opts.spool_dir, opts.spool_max_bytes)
+        .map_err(|e| AgentError::Setup(format!("spool {}: {e}", opts.spool_dir.display())))?;
+    if !spool.is_empty() {
+        log(&format!(
+            "{} windows left in the spool {} from an earlier run: replaying them",
+            spool.len(),
+            opts.spool_dir.display()
+        ));
+    }
+    let (tx, mut rx) = unbounded_channel();
+    let mut backoff = Backoff::new(opts.backoff_initial, opts.backoff_max);
+    let assignment = match hello(&client, &opts, &mut backoff, stop).await? {
+        Some(a) => a,
+        None => {
+            // Stopped before the controller ever answered.
+            let summary = Summary {
+                probe: opts.id.clone(),
+                windows_pending: spool.len() as u64,
+                ..Summary::default()
+            };
+            return Ok(summary);
+        }
+    };
+    backoff.reset();
+    let mut agent = Agent {
+        summary: Summary {
+            probe: opts.id.clone(),
+            ..Summary::default()
+        },
+        client,
+        spool,
+        settings: assignment.settings,
+        generation: assignment.generation,
+        targets: Vec::new(),
+        sessions: HashMap::new(),
+        tx,
+        backoff,
+        retry_at: None,
+        unreachable: false,
+        spool_full: false,
+        single: false,
+        opts,
+    };
+    agent.apply(assignment)?;
+    agent.main_loop(&mut rx, stop).await?;
+    agent.shutdown(&mut rx).await?;
+    agent.summary.windows_pending = agent.spool.len() as u64;
+    agent.summary.last_seq = agent.spool.next_seq().saturating_sub(1);
+    Ok(agent.summary)
+}
+
+/// Hello until the controller answers; None when stopped first.
+async fn hello(
+    client: &Client,
+    opts: &AgentOptions,
+    backoff: &mut Backoff,
+    stop: &AtomicBool,
+) -> Result<Option<Assignment>, AgentError> {
+    let mut status = ClockStatus::read().map_err(|e| AgentError::Setup(format!("clock: {e}")))?;
+    if let Some(error) = opts.clock_error {
+        status = status.with_stated_error(error);
+    }
+    let hello = Hello {
+        probe: opts.id.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        boot_id: boot_id(),
+        clock: ClockInfo {
+            synchronized: status.synchronized,
+            error_us: u64::try_from(status.error().as_micros()).unwrap_or(u64::MAX),
+        },
+        stamp: opts.announce_listen.then(|| opts.listen.to_string()),
+    };
+    let mut warned = false;
+    loop {
+        match client.hello(&hello).await {
+            Ok(a) => {
+                log(&format!(
+                    "hello: {} targets, window {} s, interval {} ms, next seq {}",
+                    a.targets.len(),
+                    a.settings.window_s,
+                    a.settings.interval_ms,
+                    a.next_seq
+                ));
+                return Ok(Some(a));
+            }
+            Err(e) if e.is_retryable() => {
+                if !warned {
+                    log(&format!("controller unreachable ({e}): retrying hello"));
+                    warned = true;
+                }
+                let until = Instant::now() + backoff.next_delay();
+                while Instant::now() < until {
+                    if stop.load(Ordering::SeqCst) {
+                        return Ok(None);
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            Err(e) => return Err(AgentError::Refused(e)),
+        }
+    }
+}
+
+impl Agent {
+    /// Takes a new assignment: stops sessions no longer wanted, starts new ones.
+    fn apply(&mut self, a: Assignment) -> Result<(), AgentError> {
+        self.spool
+            .raise_floor(a.next_seq)
+            .map_err(AgentError::Spool)?;
+        if a.settings != self.settings {
+            log("measurement settings changed: restarting every session");
+            self.stop_sessions(|_| true);
+            self.settings = a.settings;
+        }
+        let wanted: std::collections::HashSet<&Target> = a.targets.iter().collect();
+        let removed = self.sessions.keys().filter(|t| !wanted.contains(t)).count();
+        self.stop_sessions(|t| !wanted.contains(t));
+        if a.generation != self.generation || removed > 0 {
+            log(&format!(
+                "target list generation {}: {} targets",
+                a.generation,
+                a.targets.len()
+            ));
+        }
+        self.generation = a.generation;
+        self.targets = a.targets;
+        self.start_missing();
+        Ok(())
+    }
+
+    fn stop_sessions(&mut self, which: impl Fn(&Target) -> bool) {
+        for (t, r) in self.sessions.iter().filter(|(t, _)| which(t)) {
+            log(&format!(
+                "stopping the session to {} ({})",
+                t.probe, t.stamp
+            ));
+            r.stop.store(true, Ordering::SeqCst);
+        }
+        // Their threads send their last window and `Ended`; they leave the
+        // map then.
+    }
+
+    /// Starts a session for every target without one.
+    fn start_missing(&mut self) {
+        let targets = self.targets.clone();
+        for t in targets {
+            if self.sessions.contains_key(&t) {
+                continue;
+            }
+            match self.start_session(&t) {
+                Ok(r) => {
+                    self.sessions.insert(t, r);
+                }
+                Err(e) => log(&format!(
+                    "cannot start the session to {} ({}): {e}; retrying later",
+                    t.probe, t.stamp
+                )),
+            }
+        }
+    }
+
+    fn start_session(&self, t: &Target) -> Result<Running, String> {
+        let addr = t
+            .stamp
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve: {e}"))?
+            .next()
+            .ok_or("resolves to no address")?;
+        let s = &self.settings;
+        let mut config = StampConfig::new(addr);
+        config.interval = Duration::from_millis(s.interval_ms.max(1));
+        config.schedule = Schedule::Jitter;
+        config.size = Some(s.size as usize);
+        config.ssid = t.ssid;
+        config.timeout = Some(Duration::from_millis(s.timeout_ms.max(1)));
+        config.same_clock = SameClock::Auto;
+        config.reflector = ReflectorType::Stateful;
+        config.clock_error = self.opts.clock_error;
+        config.key = match s.mode {
+            StampMode::Authenticated => Some(
+                self.opts
+                    .auth_key
+                    .clone()
+                    .ok_or("authenticated STAMP asked for, and no --auth-key-file given")?,
+            ),
+            StampMode::Unauthenticated => None,
+        };
+        let window = Duration::from_secs(s.window_s.max(1));
+        let stop = Arc::new(AtomicBool::new(false));
+        let tx = self.tx.clone();
+        let target = t.clone();
+        let thread_stop = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("stamp-{}", t.probe))
+            .spawn(move || {
+                let (name, ssid) = (target.probe.clone(), target.ssid);
+                let window_tx = tx.clone();
+                let mut sink = move |cut: WindowCut| {
+                    let _ = window_tx.send(Msg::Window {
+                        target: name.clone(),
+                        ssid,
+                        cut: Box::new(cut),
+                    });
+                };
+                let result = sender::run_windowed(&config, &thread_stop, Some((window, &mut sink)));
+                let _ = tx.send(Msg::Ended {
+                    target,
+                    error: result.err().map(|e| e.to_string()),
+                });
+            })
+            .map_err(|e| e.to_string())?;
+        log(&format!("session to {} ({}) started", t.probe, t.stamp));
+        Ok(Running { stop, thread })
+    }
+
+    /// Numbers a window and spools it.
+    fn on_window(
+        &mut self,
+        target: String,
+        ssid: u16,
+        cut: Box<WindowCut>,
+    ) -> Result<(), AgentError> {
+        self.summary.windows_cut += 1;
+        let sent = cut.window.counters.sent;
+        self.summary.packets_sent += sent;
+        let start_unix_ms = now_unix_ms(cut.start);
+        let duration_ms = now_unix_ms(cut.duration).max(1);
+        let timestamping = cut.window.sources.weakest().map(|s| s.as_str().to_string());
+        let window = cut.window;
+        let pushed = self
+            .spool
+            .push(|seq| {
+                let upload = WindowUpload {
+                    seq,
+                    target,
+                    start_unix_ms,
+                    duration_ms,
+                    window: &window,
+                    timestamping,
+                    ssid: Some(ssid),
+                };
+                serde_json::to_vec(&upload).unwrap_or_default()
+            })
+            .map_err(AgentError::Spool)?;
+        match pushed {
+            Some(_) => {
+                self.summary.windows_spooled += 1;
+                self.summary.packets_sent_spooled += sent;
+                if self.spool_full {
+                    self.spool_full = false;
+                    log(&format!(
+                        "spool has room again; {} windows dropped in all",
+                        self.spool.dropped
+                    ));
+                }
+            }
+            None => {
+                self.summary.windows_dropped = self.spool.dropped;
+                if !self.spool_full {
+                    self.spool_full = true;
+                    log(&format!(
+                        "WARNING: spool full ({} bytes in {}, bound {} bytes): dropping NEW windows \
+                         (the oldest are kept and replayed first); {} dropped so far",
+                        self.spool.bytes(),
+                        self.opts.spool_dir.display(),
+                        self.opts.spool_max_bytes,
+                        self.spool.dropped
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_ended(&mut self, target: Target, error: Option<String>) {
+        if let Some(e) = error {
+            log(&format!(
+                "session to {} ({}) failed: {e}",
+                target.probe, target.stamp
+            ));
+        }
+        if let Some(r) = self.sessions.remove(&target) {
+            let _ = r.thread.join();
+        }
+    }
+
+    /// Uploads spooled windows, oldest first, until the spool is empty or a
+    /// call fails. A 400 narrows batches down to one window, and a single
+    /// window refused is moved aside; 401/403 is fatal.
+    async fn upload_pending(&mut self) -> Result<Result<(), ClientError>, AgentError> {
+        while !self.spool.is_empty() {
+            let take = if self.single { 1 } else { BATCH };
+            let seqs: Vec<u64> = self.spool.pending().take(take).collect();
+            let mut body = format!(
+                "{{\"probe\":{},\"windows\":[",
+                serde_json::to_string(&self.opts.id).unwrap_or_default()
+            )
+            .into_bytes();
+            for (i, seq) in seqs.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                body.extend(self.spool.read(*seq).map_err(AgentError::Spool)?);
+            }
+            body.extend(b"]}");
+            match self.client.upload_json(body).await {
+                Ok(ack) => {
+                    let mut done = 0;
+                    for seq in ack.accepted.iter().chain(&ack.duplicate) {
+                        if seqs.contains(seq) {
+                            self.spool.remove(*seq).map_err(AgentError::Spool)?;
+                            done += 1;
+                        }
+                    }
+                    self.spool.sync().map_err(AgentError::Spool)?;
+                    self.summary.windows_acknowledged += done;
+                    if done == 0 {
+                        return Ok(Err(ClientError::Decode(
+                            "the acknowledgement names none of the windows sent".into(),
+                        )));
+                    }
+                    if self.single && seqs.len() == 1 {
+                        self.single = false;
+                    }
+                }
+                Err(e) if fatal(&e) => return Err(AgentError::Refused(e)),
+                Err(e) if e.status() == Some(400) => {
+                    if seqs.len() > 1 {
+                        log(&format!("a batch was refused ({e}): uploading one by one"));
+                        self.single = true;
+                    } else if let Some(&seq) = seqs.first() {
+                        let to = self.spool.reject(seq).map_err(AgentError::Spool)?;
+                        self.summary.windows_rejected += 1;
+                        log(&format!(
+                            "window {seq} refused ({e}): moved to {}",
+                            to.display()
+                        ));
+                    }
+                }
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// One upload attempt, with the backoff and the warnings around it.
+    async fn try_upload(&mut self) -> Result<(), AgentError> {
+        if self.retry_at.is_some_and(|t| Instant::now() < t) || self.spool.is_empty() {
+            return Ok(());
+        }
+        match self.upload_pending().await? {
+            Ok(()) => {
+                if self.unreachable {
+                    log(&format!(
+                        "controller reachable again: spool replayed ({} acknowledged in all)",
+                        self.summary.windows_acknowledged
+                    ));
+                }
+                self.unreachable = false;
+                self.retry_at = None;
+                self.backoff.reset();
+            }
+            Err(e) => {
+                let delay = self.backoff.next_delay();
+                if !self.unreachable {
+                    log(&format!(
+                        "upload failed ({e}): windows stay in the spool, retrying with backoff"
+                    ));
+                }
+                self.unreachable = true;
+                self.retry_at = Some(Instant::now() + delay);
+            }
+        }
+        Ok(())
+    }
+
+    async fn poll_targets(&mut self) -> Result<(), AgentError> {
+        match self.client.targets(self.generation).await {
+            Ok(Some(a)) => self.apply(a)?,
+            Ok(None) => self.start_missing(),
+            Err(e) if fatal(&e) => return Err(AgentError::Refused(e)),
+            Err(_) => self.start_missing(),
+        }
+        Ok(())
+    }
+
+    async fn main_loop(
+        &mut self,
+        rx: &mut UnboundedReceiver<Msg>,
+        stop: &AtomicBool,
+    ) -> Result<(), AgentError> {
+        let mut poll = tokio::time::interval(self.opts.poll);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        poll.tick().await;
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(Msg::Window { target, ssid, cut }) => {
+                        self.on_window(target, ssid, cut)?;
+                        self.try_upload().await?;
+                    }
+                    Some(Msg::Ended { target, error }) => self.on_ended(target, error),
+                    None => {}
+                },
+                _ = poll.tick() => self.poll_targets().await?,
+                _ = tick.tick() => {
+                    if stop.load(Ordering::SeqCst) {
+                        return Ok(());
+                    }
+                    self.try_upload().await?;
+                }
+            }
+        }
+    }
+
+    /// Stops every session, spools their last windows, tries one upload pass.
+    async fn shutdown(&mut self, rx: &mut UnboundedReceiver<Msg>) -> Result<(), AgentError> {
+        log("stopping: cutting the last windows");
+        self.stop_sessions(|_| true);
+        let deadline = tokio::time::Instant::now() + STOP_WAIT;
+        while !self.sessions.is_empty() {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(Msg::Window { target, ssid, cut })) => self.on_window(target, ssid, cut)?,
+                Ok(Some(Msg::Ended { target, error })) => self.on_ended(target, error),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        while let Ok(msg) = rx.try_recv() {
+            if let Msg::Window { target, ssid, cut } = msg {
+                self.on_window(target, ssid, cut)?;
+            }
+        }
+        if let Err(e) = self.upload_pending().await? {
+            log(&format!(
+                "last upload failed ({e}): {} windows stay in {} for the next run",
+                self.spool.len(),
+                self.opts.spool_dir.display()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A [`Summary`] as one JSON line.
+pub fn summary_json(s: &Summary) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
