@@ -14,6 +14,8 @@ pub mod measured;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
+pub mod report;
+#[cfg(feature = "server")]
 pub mod secrets;
 #[cfg(feature = "server")]
 pub mod serve;

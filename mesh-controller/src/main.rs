@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 use mesh_controller::check::{self, CheckRequest, CheckSource, DEFAULT_TOLERANCE_MS};
 use mesh_controller::plan::{self, PlanRequest};
+use mesh_controller::report::{self, ReportFormat};
 use mesh_controller::suggest::{self, SuggestFormat, SuggestRequest, SuggestSource};
 use std::io::Write;
 use std::process::ExitCode;
@@ -95,6 +96,36 @@ enum Command {
         #[arg(long)]
         markdown: Option<String>,
     },
+    /// The measured mesh: latency matrix (forward/reverse one-way, RTT, loss,
+    /// jitter), budget verdicts, detours and suggestions.
+    ///
+    /// From the store (`--db` with `--config`) or a running controller
+    /// (`--server`). Exit status: 0 when no route violates its budget, 1 when any
+    /// does, 2 on bad input.
+    Report {
+        /// A running controller, e.g. http://127.0.0.1:8680 (GET /v1/report).
+        #[arg(long, conflicts_with_all = ["db", "config"], required_unless_present = "db")]
+        server: Option<String>,
+        /// The controller's SQLite database, opened read-only (needs --config).
+        #[arg(long, requires = "config")]
+        db: Option<std::path::PathBuf>,
+        /// Controller configuration (topology, probes, budgets) for --db.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        /// Look-back of the measurements (e.g. 10m, 1h).
+        #[arg(long, default_value = "1h")]
+        since: String,
+        /// Budget preset (plan-2021, plan-2023) or a budgets file (presets only
+        /// with --server); default: the configuration's.
+        #[arg(long)]
+        budgets: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ReportFormat,
+        /// Write here (atomically: a temporary file, then rename) instead of stdout.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Run the controller: HTTP API for probes, SQLite storage, routes and metrics.
     ///
     /// Reloads the configuration on SIGHUP or when a file changes; stops on
@@ -151,6 +182,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config, db, listen } => serve(config, db, listen),
+        Command::Report {
+            server,
+            db,
+            config,
+            since,
+            budgets,
+            format,
+            out,
+        } => report_cmd(ReportArgs {
+            server,
+            db,
+            config,
+            since,
+            budgets,
+            format,
+            out,
+        }),
         Command::Token {
             action: TokenAction::Add { config, probe },
         } => token_add(&config, &probe),
@@ -255,6 +303,76 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
+    }
+}
+
+struct ReportArgs {
+    server: Option<String>,
+    db: Option<std::path::PathBuf>,
+    config: Option<std::path::PathBuf>,
+    since: String,
+    budgets: Option<String>,
+    format: ReportFormat,
+    out: Option<std::path::PathBuf>,
+}
+
+fn report_cmd(a: ReportArgs) -> ExitCode {
+    let since = match report::parse_since(&a.since) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let (text, violations) = if let Some(url) = &a.server {
+        if let Some(b) = &a.budgets {
+            if topology::budgets::preset(b).is_none() {
+                return fail(format!(
+                    "--budgets {b:?}: with --server only a preset (plan-2021, plan-2023)"
+                ));
+            }
+        }
+        match report::fetch(url, since, a.format, a.budgets.as_deref()) {
+            Ok(f) => (f.body, f.violations > 0),
+            Err(e) => return fail(e),
+        }
+    } else {
+        let (Some(db), Some(config)) = (&a.db, &a.config) else {
+            return fail("report needs --server URL, or --db FILE with --config FILE");
+        };
+        let cfg = match mesh_controller::config::load(config) {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        let cfg = match report::with_budgets(cfg, a.budgets.as_deref()) {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        if !db.is_file() {
+            return fail(format!("{}: no such database", db.display()));
+        }
+        let conn = match mesh_controller::store::open_reader(db) {
+            Ok(c) => c,
+            Err(e) => return fail(format!("{}: {e}", db.display())),
+        };
+        let r = match report::build(&conn, &cfg, since) {
+            Ok(r) => r,
+            Err(e) => return fail(format!("{}: {e}", db.display())),
+        };
+        (
+            report::render(&r, &cfg.topology, a.format),
+            report::violates(&r),
+        )
+    };
+    let written = match &a.out {
+        Some(path) => report::write_atomic(path, &text)
+            .map_err(|e| fail(format!("{}: cannot write: {e}", path.display()))),
+        None => print(&text),
+    };
+    if let Err(code) = written {
+        return code;
+    }
+    if violations {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -167,6 +167,8 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/probes", get(reads::probes))
         .route("/metrics", get(reads::metrics))
         .route("/healthz", get(reads::healthz))
+        .route("/", get(crate::report::page))
+        .route("/v1/report", get(crate::report::report_handler))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

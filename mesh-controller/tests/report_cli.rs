@@ -1,0 +1,231 @@
+//! `mesh-controller report` over a store filled through the real controller
+//! API: measured routes with forward/reverse, RTT, loss and jitter, verdicts,
+//! RTT/2 across unsynchronized clocks, the same report from `--server`, the
+//! web page at `/`, and a self-contained HTML file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod serve_common;
+
+use serde_json::Value;
+use serve_common::*;
+use topology::metrics::{Event, Window};
+
+const PROBES: [(&str, &str); 3] = [("cl-1", "cl"), ("a-1", "city-a"), ("b-1", "city-b")];
+
+fn upload(ctl: &Ctl, probe: &str, windows: &[(u64, &str, &Window)]) {
+    let (status, ack) = ctl.post_json("/v1/windows", ctl.token(probe), &batch(probe, windows, 0));
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["accepted"].as_array().unwrap().len(), windows.len());
+}
+
+/// `window` plus IPDV samples of 0.1 .. 0.5 ms.
+fn with_jitter(mut w: Window) -> Window {
+    for i in 1..=5i64 {
+        w.record(&Event::Ipdv(i * 100_000));
+    }
+    w
+}
+
+fn route<'a>(report: &'a Value, from: &str, to: &str) -> &'a Value {
+    report["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["from"] == from && r["to"] == to)
+        .unwrap_or_else(|| panic!("no route {from} -> {to} in {report}"))
+}
+
+/// A controller with: cl-1 -> a-1 on one boot (one-way, within budget),
+/// cl-1 -> b-1 at 25 + 20 ms (RTT/2 over the 20 ms budget), and
+/// a-1 -> b-1 across two unsynchronized clocks (RTT/2).
+fn measured_controller() -> Ctl {
+    let ctl = Ctl::start(&config_with(&PROBES, ""), &["cl-1", "a-1", "b-1"]);
+    ctl.hello("cl-1", "boot-x");
+    ctl.hello("a-1", "boot-x");
+    ctl.hello("b-1", "boot-y");
+    let clock = unsync_clock();
+    let w1 = with_jitter(window(100, 0, 2.0, 3.0, clock));
+    upload(&ctl, "cl-1", &[(1, "a-1", &w1), (2, "a-1", &w1)]);
+    let w2 = window(100, 5, 20.0, 1.0, clock);
+    upload(&ctl, "a-1", &[(1, "b-1", &w2)]);
+    // cl-1 -> b-1: over budget even as RTT/2 (45..47 ms round trips).
+    let w3 = window(100, 10, 25.0, 20.0, clock);
+    upload(&ctl, "cl-1", &[(3, "b-1", &w3)]);
+    ctl
+}
+
+#[test]
+fn report_from_db_and_server_has_measured_routes_and_verdicts() {
+    let ctl = measured_controller();
+    let (db, config) = (ctl.db.to_str().unwrap(), ctl.config.to_str().unwrap());
+    let out = run(&["report", "--db", db, "--config", config, "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a violation: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["routes", "summary", "detours", "suggestions", "since_s"] {
+        assert!(report.get(key).is_some(), "no {key} in {report}");
+    }
+    // Routes keep plan's shape and add `measured`.
+    let typed: topology::analysis::RouteTable = serde_json::from_value(serde_json::json!({
+        "routes": report["routes"], "summary": report["summary"]
+    }))
+    .unwrap();
+    assert_eq!(typed.summary.routes, typed.routes.len());
+
+    // Shared clock: one-way forward 2..3 ms, reverse 3..4 ms.
+    let r = route(&report, "cl", "city-a");
+    assert_eq!(r["verdict"], "ok");
+    let m = &r["measured"];
+    assert_eq!(m["basis"], "one-way", "{r}");
+    let f50 = m["forward"]["p50"].as_f64().unwrap();
+    let r50 = m["reverse"]["p50"].as_f64().unwrap();
+    assert!((f50 - 2.5).abs() < 0.05, "{m}");
+    assert!((r50 - 3.5).abs() < 0.05, "{m}");
+    assert!((m["forward"]["p99"].as_f64().unwrap() - 2.98).abs() < 0.03);
+    assert!((m["rtt"]["p50"].as_f64().unwrap() - 6.0).abs() < 0.1, "{m}");
+    assert_eq!(m["error_ms"].as_f64(), Some(0.0));
+    assert_eq!(m["loss_forward_pct"].as_f64(), Some(0.0));
+    let j = m["jitter"]["p99"].as_f64().unwrap();
+    assert!((j - 0.5).abs() < 0.01, "ipdv p99: {m}");
+    assert_eq!(m["windows"].as_u64(), Some(2));
+    // The opposite direction swaps forward and reverse.
+    let back = &route(&report, "city-a", "cl")["measured"];
+    assert!((back["forward"]["p50"].as_f64().unwrap() - 3.5).abs() < 0.05);
+
+    // Over budget.
+    let r = route(&report, "cl", "city-b");
+    assert_eq!(r["verdict"], "violation", "{r}");
+    assert_eq!(r["measured"]["basis"], "rtt-half");
+    assert!((r["measured"]["loss_forward_pct"].as_f64().unwrap() - 10.0).abs() < 1e-9);
+    assert_eq!(r["measured"]["loss_reverse_pct"].as_f64(), Some(0.0));
+
+    // Unsynchronized clocks: RTT/2 and the route says so.
+    let r = route(&report, "city-a", "city-b");
+    assert_eq!(r["basis"], "rtt-half");
+    let m = &r["measured"];
+    assert_eq!(m["basis"], "rtt-half");
+    assert!(m["note"].as_str().unwrap().contains("RTT/2"), "{m}");
+    assert_eq!(m["forward"], m["reverse"]);
+    assert!((m["forward"]["p50"].as_f64().unwrap() - 11.0).abs() < 0.1);
+    assert_eq!(m["error_ms"], Value::Null);
+    assert!((m["loss_round_trip_pct"].as_f64().unwrap() - 5.0).abs() < 1e-9);
+
+    // The same report from the running controller.
+    let out = run(&["report", "--server", &ctl.url(), "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let live: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(live["summary"], report["summary"]);
+    assert_eq!(
+        route(&live, "cl", "city-a")["measured"]["forward"],
+        route(&report, "cl", "city-a")["measured"]["forward"]
+    );
+
+    // Table and Markdown carry the matrix.
+    let out = run(&["report", "--db", db, "--config", config]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FORWARD p50/p99 ms"), "{text}");
+    assert!(text.contains("rtt-half"), "{text}");
+    let out = run(&["report", "--server", &ctl.url(), "--format", "md"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("### Measured"));
+}
+
+#[test]
+fn html_is_self_contained_written_atomically_and_served_at_root() {
+    let ctl = measured_controller();
+    let (db, config) = (ctl.db.to_str().unwrap(), ctl.config.to_str().unwrap());
+    let file = ctl.dir.path().join("report.html");
+    let out = run(&[
+        "report",
+        "--db",
+        db,
+        "--config",
+        config,
+        "--format",
+        "html",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let html = std::fs::read_to_string(&file).unwrap();
+    // No temporary file left beside it.
+    let left: Vec<_> = std::fs::read_dir(ctl.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp."))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_self_contained(&html);
+    assert!(html.contains("<svg id=\"map\""));
+    assert_eq!(html.matches("<circle class=\"site\"").count(), 3);
+    assert!(html.contains("class=\"cell v-violation\""), "grid colours");
+    assert!(html.contains("class=\"cell v-ok\""));
+    assert!(html.contains("<table id=\"violations\""));
+    assert!(html.contains("RTT/2"));
+
+    // The controller serves the page at `/`, refreshing itself.
+    let (status, page) = ctl.http("GET", "/", None, b"");
+    assert_eq!(status, 200, "{page}");
+    assert_self_contained(&page);
+    assert!(page.contains("<svg id=\"map\""));
+    assert!(page.contains("http-equiv=\"refresh\""));
+    assert!(page.contains("class=\"cell v-violation\""));
+    let (status, body) = ctl.http("GET", "/?since=bogus", None, b"");
+    assert_eq!(status, 400, "{body}");
+}
+
+fn assert_self_contained(html: &str) {
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    let stripped = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    assert!(
+        !stripped.contains("http://") && !stripped.contains("https://"),
+        "external reference in the page"
+    );
+    for tag in ["<link", "<img", "<iframe", "src="] {
+        assert!(!stripped.contains(tag), "{tag} in the page");
+    }
+}
+
+#[test]
+fn bad_input_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mesh.yaml");
+    std::fs::write(&config, config_with(&PROBES, "")).unwrap();
+    let c = config.to_str().unwrap();
+    let missing = dir.path().join("none.db");
+    for args in [
+        vec!["report", "--db", missing.to_str().unwrap(), "--config", c],
+        vec!["report", "--db", "x.db"],
+        vec![
+            "report",
+            "--db",
+            missing.to_str().unwrap(),
+            "--config",
+            c,
+            "--since",
+            "forever",
+        ],
+        vec!["report", "--server", "ftp://x"],
+        vec!["report", "--server", "http://127.0.0.1:1"],
+        vec!["report"],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty());
+    }
+}
