@@ -378,6 +378,7 @@ fn three_agents_survive_a_controller_crash_and_lose_nothing() {
         assert_eq!(s["windows_pending"], 0, "{id}: {s}");
         assert_eq!(s["windows_dropped"], 0, "{id}: {s}");
         assert_eq!(s["windows_rejected"], 0, "{id}: {s}");
+        assert_eq!(s["windows_lost"], 0, "{id}: {s}");
         let n = s["last_seq"].as_u64().unwrap();
         assert!(n >= 6, "{id}: only {n} windows: {s}");
         assert_eq!(s["windows_spooled"].as_u64(), Some(n), "{id}: {s}");

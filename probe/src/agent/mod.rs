@@ -4,8 +4,9 @@
 //! randomized send times), cuts each session's results into windows of
 //! `window_s`, numbers them per probe and uploads them.
 //!
-//! Nothing measured is lost on the way: every window goes to the on-disk
-//! [`Spool`] (fsynced) before any upload is tried, and leaves it only once the
+//! Nothing measured is lost on the way: a spool writer thread puts every window
+//! (as soon as a session cuts it, whatever the uploads are doing) in the on-disk
+//! [`Spool`] (fsynced) before any upload is tried; a window leaves it only once the
 //! controller acknowledged it (stored now, or stored before: ingest is
 //! idempotent on (probe, seq)). While the controller is unreachable (or
 //! answers 5xx) windows accumulate and are replayed in sequence order with a
@@ -24,7 +25,8 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -102,9 +104,12 @@ pub struct Summary {
     pub packets_sent: u64,
     /// Test packets sent, over the windows spooled.
     pub packets_sent_spooled: u64,
+    /// Windows that could not be written to the spool (disk error): lost.
+    pub windows_lost: u64,
 }
 
-enum Msg {
+/// From the session threads to the spool writer.
+enum WriterMsg {
     Window {
         target: String,
         ssid: u16,
@@ -116,6 +121,108 @@ enum Msg {
     },
 }
 
+/// From the spool writer to the main loop.
+enum Msg {
+    /// A window was spooled: time to try an upload.
+    Spooled,
+    /// A session ended (its windows are all spooled by then).
+    Ended {
+        target: Target,
+        error: Option<String>,
+    },
+}
+
+/// The spool and the counters, shared by the spool writer thread (which
+/// writes every window as soon as it is cut, whatever the uploads are doing)
+/// and the main loop (which uploads and deletes).
+struct Store {
+    spool: Spool,
+    summary: Summary,
+    full: bool,
+    spool_dir: PathBuf,
+    max_bytes: u64,
+}
+
+type SharedStore = Arc<Mutex<Store>>;
+
+fn lock(store: &SharedStore) -> MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The spool writer thread: numbers and spools each window, in the order
+/// cut, then tells the main loop.
+fn spool_writer(rx: mpsc::Receiver<WriterMsg>, store: SharedStore, out: UnboundedSender<Msg>) {
+    for msg in rx {
+        match msg {
+            WriterMsg::Window { target, ssid, cut } => {
+                spool_window(&mut lock(&store), target, ssid, *cut);
+                let _ = out.send(Msg::Spooled);
+            }
+            WriterMsg::Ended { target, error } => {
+                let _ = out.send(Msg::Ended { target, error });
+            }
+        }
+    }
+}
+
+/// Numbers a window and spools it.
+fn spool_window(st: &mut Store, target: String, ssid: u16, cut: WindowCut) {
+    st.summary.windows_cut += 1;
+    let sent = cut.window.counters.sent;
+    st.summary.packets_sent += sent;
+    let start_unix_ms = now_unix_ms(cut.start);
+    let duration_ms = now_unix_ms(cut.duration).max(1);
+    let timestamping = cut.window.sources.weakest().map(|s| s.as_str().to_string());
+    let window = cut.window;
+    let pushed = st.spool.push(|seq| {
+        let upload = WindowUpload {
+            seq,
+            target,
+            start_unix_ms,
+            duration_ms,
+            window: &window,
+            timestamping,
+            ssid: Some(ssid),
+        };
+        serde_json::to_vec(&upload).unwrap_or_default()
+    });
+    match pushed {
+        Ok(Some(_)) => {
+            st.summary.windows_spooled += 1;
+            st.summary.packets_sent_spooled += sent;
+            if st.full {
+                st.full = false;
+                log(&format!(
+                    "spool has room again; {} windows dropped in all",
+                    st.spool.dropped
+                ));
+            }
+        }
+        Ok(None) => {
+            st.summary.windows_dropped = st.spool.dropped;
+            if !st.full {
+                st.full = true;
+                log(&format!(
+                    "WARNING: spool full ({} bytes in {}, bound {} bytes): dropping NEW windows \
+                     (the oldest are kept and replayed first); {} dropped so far",
+                    st.spool.bytes(),
+                    st.spool_dir.display(),
+                    st.max_bytes,
+                    st.spool.dropped
+                ));
+            }
+        }
+        Err(e) => {
+            st.summary.windows_lost += 1;
+            log(&format!(
+                "ERROR: cannot write a window to the spool {}: {e}; {} windows lost so far",
+                st.spool_dir.display(),
+                st.summary.windows_lost
+            ));
+        }
+    }
+}
+
 struct Running {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
@@ -124,18 +231,18 @@ struct Running {
 struct Agent {
     opts: AgentOptions,
     client: Client,
-    spool: Spool,
-    summary: Summary,
+    store: SharedStore,
     settings: Settings,
     generation: u64,
     targets: Vec<Target>,
     sessions: HashMap<Target, Running>,
-    tx: UnboundedSender<Msg>,
+    /// To the spool writer; None once shutting down.
+    writer: Option<mpsc::Sender<WriterMsg>>,
+    writer_thread: Option<JoinHandle<()>>,
     backoff: Backoff,
     /// Earliest time of the next upload try (after a failure).
     retry_at: Option<Instant>,
     unreachable: bool,
-    spool_full: bool,
     /// Upload one window per call (after a 400 on a batch, to find the bad one).
     single: bool,
 }
@@ -222,31 +329,47 @@ async fn run_async(opts: AgentOptions, stop: &'static AtomicBool) -> Result<Summ
         }
     };
     backoff.reset();
-    let mut agent = Agent {
+    let store = Arc::new(Mutex::new(Store {
+        spool,
         summary: Summary {
             probe: opts.id.clone(),
             ..Summary::default()
         },
+        full: false,
+        spool_dir: opts.spool_dir.clone(),
+        max_bytes: opts.spool_max_bytes,
+    }));
+    let (writer_tx, writer_rx) = mpsc::channel();
+    let writer_thread = {
+        let store = store.clone();
+        std::thread::Builder::new()
+            .name("spool".into())
+            .spawn(move || spool_writer(writer_rx, store, tx))
+            .map_err(|e| AgentError::Setup(format!("spool thread: {e}")))?
+    };
+    let mut agent = Agent {
         client,
-        spool,
+        store,
         settings: assignment.settings,
         generation: assignment.generation,
         targets: Vec::new(),
         sessions: HashMap::new(),
-        tx,
+        writer: Some(writer_tx),
+        writer_thread: Some(writer_thread),
         backoff,
         retry_at: None,
         unreachable: false,
-        spool_full: false,
         single: false,
         opts,
     };
     agent.apply(assignment)?;
     agent.main_loop(&mut rx, stop).await?;
     agent.shutdown(&mut rx).await?;
-    agent.summary.windows_pending = agent.spool.len() as u64;
-    agent.summary.last_seq = agent.spool.next_seq().saturating_sub(1);
-    Ok(agent.summary)
+    let st = lock(&agent.store);
+    let mut summary = st.summary.clone();
+    summary.windows_pending = st.spool.len() as u64;
+    summary.last_seq = st.spool.next_seq().saturating_sub(1);
+    Ok(summary)
 }
 
 /// Hello until the controller answers; None when stopped first.
@@ -304,7 +427,8 @@ async fn hello(
 impl Agent {
     /// Takes a new assignment: stops sessions no longer wanted, starts new ones.
     fn apply(&mut self, a: Assignment) -> Result<(), AgentError> {
-        self.spool
+        lock(&self.store)
+            .spool
             .raise_floor(a.next_seq)
             .map_err(AgentError::Spool)?;
         if a.settings != self.settings {
@@ -387,7 +511,7 @@ impl Agent {
         };
         let window = Duration::from_secs(s.window_s.max(1));
         let stop = Arc::new(AtomicBool::new(false));
-        let tx = self.tx.clone();
+        let tx = self.writer.clone().ok_or("the agent is stopping")?;
         let target = t.clone();
         let thread_stop = stop.clone();
         let thread = std::thread::Builder::new()
@@ -396,14 +520,14 @@ impl Agent {
                 let (name, ssid) = (target.probe.clone(), target.ssid);
                 let window_tx = tx.clone();
                 let mut sink = move |cut: WindowCut| {
-                    let _ = window_tx.send(Msg::Window {
+                    let _ = window_tx.send(WriterMsg::Window {
                         target: name.clone(),
                         ssid,
                         cut: Box::new(cut),
                     });
                 };
                 let result = sender::run_windowed(&config, &thread_stop, Some((window, &mut sink)));
-                let _ = tx.send(Msg::Ended {
+                let _ = tx.send(WriterMsg::Ended {
                     target,
                     error: result.err().map(|e| e.to_string()),
                 });
@@ -411,65 +535,6 @@ impl Agent {
             .map_err(|e| e.to_string())?;
         log(&format!("session to {} ({}) started", t.probe, t.stamp));
         Ok(Running { stop, thread })
-    }
-
-    /// Numbers a window and spools it.
-    fn on_window(
-        &mut self,
-        target: String,
-        ssid: u16,
-        cut: Box<WindowCut>,
-    ) -> Result<(), AgentError> {
-        self.summary.windows_cut += 1;
-        let sent = cut.window.counters.sent;
-        self.summary.packets_sent += sent;
-        let start_unix_ms = now_unix_ms(cut.start);
-        let duration_ms = now_unix_ms(cut.duration).max(1);
-        let timestamping = cut.window.sources.weakest().map(|s| s.as_str().to_string());
-        let window = cut.window;
-        let pushed = self
-            .spool
-            .push(|seq| {
-                let upload = WindowUpload {
-                    seq,
-                    target,
-                    start_unix_ms,
-                    duration_ms,
-                    window: &window,
-                    timestamping,
-                    ssid: Some(ssid),
-                };
-                serde_json::to_vec(&upload).unwrap_or_default()
-            })
-            .map_err(AgentError::Spool)?;
-        match pushed {
-            Some(_) => {
-                self.summary.windows_spooled += 1;
-                self.summary.packets_sent_spooled += sent;
-                if self.spool_full {
-                    self.spool_full = false;
-                    log(&format!(
-                        "spool has room again; {} windows dropped in all",
-                        self.spool.dropped
-                    ));
-                }
-            }
-            None => {
-                self.summary.windows_dropped = self.spool.dropped;
-                if !self.spool_full {
-                    self.spool_full = true;
-                    log(&format!(
-                        "WARNING: spool full ({} bytes in {}, bound {} bytes): dropping NEW windows \
-                         (the oldest are kept and replayed first); {} dropped so far",
-                        self.spool.bytes(),
-                        self.opts.spool_dir.display(),
-                        self.opts.spool_max_bytes,
-                        self.spool.dropped
-                    ));
-                }
-            }
-        }
-        Ok(())
     }
 
     fn on_ended(&mut self, target: Target, error: Option<String>) {
@@ -488,32 +553,40 @@ impl Agent {
     /// call fails. A 400 narrows batches down to one window, and a single
     /// window refused is moved aside; 401/403 is fatal.
     async fn upload_pending(&mut self) -> Result<Result<(), ClientError>, AgentError> {
-        while !self.spool.is_empty() {
+        loop {
             let take = if self.single { 1 } else { BATCH };
-            let seqs: Vec<u64> = self.spool.pending().take(take).collect();
-            let mut body = format!(
-                "{{\"probe\":{},\"windows\":[",
-                serde_json::to_string(&self.opts.id).unwrap_or_default()
-            )
-            .into_bytes();
-            for (i, seq) in seqs.iter().enumerate() {
-                if i > 0 {
-                    body.push(b',');
+            let (seqs, body) = {
+                let st = lock(&self.store);
+                let seqs: Vec<u64> = st.spool.pending().take(take).collect();
+                if seqs.is_empty() {
+                    return Ok(Ok(()));
                 }
-                body.extend(self.spool.read(*seq).map_err(AgentError::Spool)?);
-            }
-            body.extend(b"]}");
+                let mut body = format!(
+                    "{{\"probe\":{},\"windows\":[",
+                    serde_json::to_string(&self.opts.id).unwrap_or_default()
+                )
+                .into_bytes();
+                for (i, seq) in seqs.iter().enumerate() {
+                    if i > 0 {
+                        body.push(b',');
+                    }
+                    body.extend(st.spool.read(*seq).map_err(AgentError::Spool)?);
+                }
+                body.extend(b"]}");
+                (seqs, body)
+            };
             match self.client.upload_json(body).await {
                 Ok(ack) => {
+                    let mut st = lock(&self.store);
                     let mut done = 0;
                     for seq in ack.accepted.iter().chain(&ack.duplicate) {
                         if seqs.contains(seq) {
-                            self.spool.remove(*seq).map_err(AgentError::Spool)?;
+                            st.spool.remove(*seq).map_err(AgentError::Spool)?;
                             done += 1;
                         }
                     }
-                    self.spool.sync().map_err(AgentError::Spool)?;
-                    self.summary.windows_acknowledged += done;
+                    st.spool.sync().map_err(AgentError::Spool)?;
+                    st.summary.windows_acknowledged += done;
                     if done == 0 {
                         return Ok(Err(ClientError::Decode(
                             "the acknowledgement names none of the windows sent".into(),
@@ -529,8 +602,9 @@ impl Agent {
                         log(&format!("a batch was refused ({e}): uploading one by one"));
                         self.single = true;
                     } else if let Some(&seq) = seqs.first() {
-                        let to = self.spool.reject(seq).map_err(AgentError::Spool)?;
-                        self.summary.windows_rejected += 1;
+                        let mut st = lock(&self.store);
+                        let to = st.spool.reject(seq).map_err(AgentError::Spool)?;
+                        st.summary.windows_rejected += 1;
                         log(&format!(
                             "window {seq} refused ({e}): moved to {}",
                             to.display()
@@ -540,12 +614,11 @@ impl Agent {
                 Err(e) => return Ok(Err(e)),
             }
         }
-        Ok(Ok(()))
     }
 
     /// One upload attempt, with the backoff and the warnings around it.
     async fn try_upload(&mut self) -> Result<(), AgentError> {
-        if self.retry_at.is_some_and(|t| Instant::now() < t) || self.spool.is_empty() {
+        if self.retry_at.is_some_and(|t| Instant::now() < t) || lock(&self.store).spool.is_empty() {
             return Ok(());
         }
         match self.upload_pending().await? {
@@ -553,7 +626,7 @@ impl Agent {
                 if self.unreachable {
                     log(&format!(
                         "controller reachable again: spool replayed ({} acknowledged in all)",
-                        self.summary.windows_acknowledged
+                        lock(&self.store).summary.windows_acknowledged
                     ));
                 }
                 self.unreachable = false;
@@ -596,10 +669,7 @@ impl Agent {
         loop {
             tokio::select! {
                 msg = rx.recv() => match msg {
-                    Some(Msg::Window { target, ssid, cut }) => {
-                        self.on_window(target, ssid, cut)?;
-                        self.try_upload().await?;
-                    }
+                    Some(Msg::Spooled) => self.try_upload().await?,
                     Some(Msg::Ended { target, error }) => self.on_ended(target, error),
                     None => {}
                 },
@@ -614,27 +684,35 @@ impl Agent {
         }
     }
 
-    /// Stops every session, spools their last windows, tries one upload pass.
+    /// Stops every session, waits until their last windows are spooled,
+    /// tries one upload pass.
     async fn shutdown(&mut self, rx: &mut UnboundedReceiver<Msg>) -> Result<(), AgentError> {
         log("stopping: cutting the last windows");
         self.stop_sessions(|_| true);
         let deadline = tokio::time::Instant::now() + STOP_WAIT;
         while !self.sessions.is_empty() {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(Msg::Window { target, ssid, cut })) => self.on_window(target, ssid, cut)?,
+                Ok(Some(Msg::Spooled)) => {}
                 Ok(Some(Msg::Ended { target, error })) => self.on_ended(target, error),
                 Ok(None) | Err(_) => break,
             }
         }
-        while let Ok(msg) = rx.try_recv() {
-            if let Msg::Window { target, ssid, cut } = msg {
-                self.on_window(target, ssid, cut)?;
+        if !self.sessions.is_empty() {
+            log(&format!(
+                "{} sessions did not stop in time: their last windows are lost",
+                self.sessions.len()
+            ));
+        } else {
+            // Every session thread is gone: the writer ends once our sender goes.
+            self.writer = None;
+            if let Some(t) = self.writer_thread.take() {
+                let _ = t.join();
             }
         }
         if let Err(e) = self.upload_pending().await? {
             log(&format!(
                 "last upload failed ({e}): {} windows stay in {} for the next run",
-                self.spool.len(),
+                lock(&self.store).spool.len(),
                 self.opts.spool_dir.display()
             ));
         }
