@@ -68,7 +68,19 @@ struct Ctl {
 
 impl Ctl {
     fn new(bin: PathBuf, probes: &[(&str, &str, u16)], extra: &str) -> Ctl {
-        let dir = tempfile::tempdir().unwrap();
+        let ctl = Ctl {
+            bin,
+            dir: tempfile::tempdir().unwrap(),
+            addr: None,
+            child: None,
+            log: Arc::new(Mutex::new(String::new())),
+        };
+        ctl.write_config(probes, extra);
+        ctl
+    }
+
+    /// (Re)writes the configuration (a running controller reloads it).
+    fn write_config(&self, probes: &[(&str, &str, u16)], extra: &str) {
         let mut config = String::from(
             "topology:
   version: 1
@@ -92,14 +104,9 @@ probes:
         }
         config.push_str("secrets: secrets.yaml\n");
         config.push_str(extra);
-        std::fs::write(dir.path().join("mesh.yaml"), config).unwrap();
-        Ctl {
-            bin,
-            dir,
-            addr: None,
-            child: None,
-            log: Arc::new(Mutex::new(String::new())),
-        }
+        let tmp = self.path("mesh.yaml.tmp");
+        std::fs::write(&tmp, config).unwrap();
+        std::fs::rename(tmp, self.path("mesh.yaml")).unwrap();
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -180,6 +187,26 @@ probes:
         s.read_to_string(&mut text).ok()?;
         let (_, body) = text.split_once("\r\n\r\n")?;
         serde_json::from_str(body).ok()
+    }
+}
+
+impl Ctl {
+    /// The status of a hello with this token.
+    fn hello_status(&self, probe: &str, token: &str) -> Option<u16> {
+        let body = format!(
+            r#"{{"probe":"{probe}","version":"test","boot_id":null,"clock":{{"synchronized":false,"error_us":0}}}}"#
+        );
+        let mut s = TcpStream::connect(self.addr?).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        write!(
+            s,
+            "POST /v1/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        text.split_whitespace().nth(1)?.parse().ok()
     }
 }
 
@@ -417,4 +444,81 @@ fn wrong_token_exits_2_with_a_clear_error() {
     let log = agent.log();
     assert_eq!(status.code(), Some(2), "{log}");
     assert!(log.contains("401") && log.contains("refused"), "{log}");
+}
+
+#[test]
+fn agents_follow_target_list_changes_without_restart() {
+    let Some(bin) = controller_bin() else { return };
+    let all = [
+        ("p-cl", "cl", free_udp_port()),
+        ("p-a", "city-a", free_udp_port()),
+        ("p-b", "city-b", free_udp_port()),
+    ];
+    let mut ctl = Ctl::new(bin, &all[..2], SETTINGS);
+    let mut tokens: Vec<PathBuf> = all[..2].iter().map(|(id, _, _)| ctl.token(id)).collect();
+    ctl.spawn();
+    let mut agents: Vec<Agent> = all[..2]
+        .iter()
+        .zip(&tokens)
+        .map(|((id, _, port), token)| Agent::spawn(&ctl, id, token, *port, ctl.dir.path()))
+        .collect();
+    wait_for(
+        "p-cl measuring p-a",
+        Duration::from_secs(15),
+        || agents[0].log().contains("session to p-a (127.0.0.1:"),
+        || all_logs(&ctl, &agents),
+    );
+
+    // A third probe joins: the others start measuring it, no restart.
+    ctl.write_config(&all, SETTINGS);
+    tokens.push(ctl.token("p-b"));
+    let token_b = std::fs::read_to_string(&tokens[2]).unwrap();
+    wait_for(
+        "the controller to reload its configuration and secrets",
+        Duration::from_secs(10),
+        || ctl.hello_status("p-b", token_b.trim()) == Some(200),
+        || all_logs(&ctl, &agents),
+    );
+    agents.push(Agent::spawn(
+        &ctl,
+        "p-b",
+        &tokens[2],
+        all[2].2,
+        ctl.dir.path(),
+    ));
+    let pair_measured = |ctl: &Ctl, from: &str, to: &str| {
+        ctl.get_json("/v1/routes").is_some_and(|v| {
+            v["routes"].as_array().is_some_and(|rs| {
+                rs.iter()
+                    .any(|r| r["from"] == from && r["to"] == to && r["one_way_ms"].is_number())
+            })
+        })
+    };
+    wait_for(
+        "cl -> city-b and city-b -> cl measured",
+        Duration::from_secs(20),
+        || pair_measured(&ctl, "cl", "city-b") && pair_measured(&ctl, "city-b", "cl"),
+        || all_logs(&ctl, &agents),
+    );
+    assert!(agents[0].log().contains("session to p-b (127.0.0.1:"));
+
+    // And leaves again: its sessions stop.
+    ctl.write_config(&all[..2], SETTINGS);
+    wait_for(
+        "p-cl and p-a to stop measuring p-b",
+        Duration::from_secs(20),
+        || {
+            agents[..2]
+                .iter()
+                .all(|a| a.log().contains("stopping the session to p-b"))
+        },
+        || all_logs(&ctl, &agents),
+    );
+    for a in agents.drain(..2) {
+        let id = a.id.clone();
+        let (status, summary, log) = a.terminate();
+        assert!(status.success(), "{id}: {log}");
+        assert_eq!(summary["windows_pending"], 0, "{id}: {summary}");
+        assert_eq!(summary["windows_lost"], 0, "{id}: {summary}");
+    }
 }
