@@ -16,8 +16,11 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
-use topology::analysis::{Basis, LatencySource, RouteReport, RouteTable, Summary, Verdict};
+use topology::analysis::{
+    Basis, Estimate, LatencySource, RouteReport, RouteTable, Summary, Verdict,
+};
 use topology::render::{self, Table};
+use topology::routing::Routes;
 use topology::suggest::{self, SuggestOptions, SuggestSummary, Suggestion, Suggestions};
 use topology::{Endpoint, Topology};
 
@@ -137,8 +140,8 @@ pub struct Report {
     pub summary: Summary,
     /// Routes with a faster relay or a stretch of at least [`DETOUR_STRETCH`].
     pub detours: Vec<RouteReport>,
-    /// Direct links and exchange points that would help, over the measured
-    /// delays (best first).
+    /// Direct links and exchange points that would help (best first), over
+    /// the measured delays, and the modelled ones for pairs not measured.
     pub suggestions: Vec<Suggestion>,
     pub suggest_summary: SuggestSummary,
     /// Look-back of the measurements (seconds).
@@ -308,6 +311,31 @@ fn measured_fields(
     })
 }
 
+/// Measured delays where there are any, the topology's modelled ones
+/// elsewhere: what suggestions are searched over, so a pair without probes
+/// counts as the links say rather than as unreachable.
+struct Blend<'a> {
+    measured: &'a Measured,
+    modelled: &'a Routes,
+}
+
+impl LatencySource for Blend<'_> {
+    fn estimate(&self, from: Endpoint, to: Endpoint, percentile: f64) -> Option<Estimate> {
+        if self.measured.is_measured(from, to) {
+            self.measured.estimate(from, to, percentile)
+        } else {
+            self.modelled.estimate(from, to, percentile)
+        }
+    }
+    fn one_way_ms(&self, from: Endpoint, to: Endpoint) -> Option<f64> {
+        if self.measured.is_measured(from, to) {
+            LatencySource::one_way_ms(self.measured, from, to)
+        } else {
+            LatencySource::one_way_ms(self.modelled, from, to)
+        }
+    }
+}
+
 /// Builds the report from the store: measured routes (every covered pair and
 /// every measured one), detours, and suggestions over the measured delays.
 /// `config.budgets` are the budgets applied.
@@ -354,7 +382,12 @@ pub fn build(conn: &Connection, config: &Config, since: Duration) -> Result<Repo
         .filter(|r| r.relay.is_some() || r.stretch.is_some_and(|s| s >= DETOUR_STRETCH))
         .cloned()
         .collect();
-    let s = suggest::suggest(topo, &config.budgets, &measured, &SuggestOptions::default());
+    let modelled = Routes::compute(topo);
+    let blend = Blend {
+        measured: &measured,
+        modelled: &modelled,
+    };
+    let s = suggest::suggest(topo, &config.budgets, &blend, &SuggestOptions::default());
     Ok(Report {
         routes,
         summary: table.summary,

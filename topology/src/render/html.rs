@@ -103,7 +103,7 @@ body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5em;colo
 h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.5em 0 .5em}
 .sub{color:#666;margin:0 0 1em}.summary span{margin-right:1em}
 svg.map{background:#fff;border:1px solid #ddd;max-width:100%;height:auto}
-svg.map .link{stroke-width:2;opacity:.8}svg.map .viol{stroke:#d62728;stroke-width:1.5;stroke-dasharray:4 3;fill:none;opacity:.7}
+svg.map .link{stroke-width:1.5;opacity:.85}svg.map .viol{stroke:#d62728;stroke-width:1.5;stroke-dasharray:4 3;fill:none;opacity:.7}
 svg.map text{font-size:10px;fill:#333}svg.map .site{stroke:#333;stroke-width:1}
 svg.map .hl{stroke-width:4;opacity:1}
 .legend span{display:inline-block;padding:0 .5em;margin-right:.3em;border-radius:3px}
@@ -267,7 +267,14 @@ fn map_svg(out: &mut String, p: &Page<'_>) {
                 None => (PALETTE[0].to_string(), "link".to_string()),
             },
         };
-        let ((x1, y1), (x2, y2)) = (xy(l.a), xy(l.b));
+        let ((mut x1, mut y1), (mut x2, mut y2)) = (xy(l.a), xy(l.b));
+        // Parallel links of several carriers side by side, 2 px apart.
+        if let Some(n) = l.network {
+            let shift = (n as f64 - (topo.networks.len() as f64 - 1.0) / 2.0) * 2.0;
+            let len = ((x2 - x1).powi(2) + (y2 - y1).powi(2)).sqrt().max(1e-9);
+            let (px, py) = (-(y2 - y1) / len * shift, (x2 - x1) / len * shift);
+            (x1, y1, x2, y2) = (x1 + px, y1 + py, x2 + px, y2 + py);
+        }
         let _ = writeln!(
             out,
             "<line class=\"link\" data-a=\"{}\" data-b=\"{}\" x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\" stroke=\"{colour}\"><title>{} - {}: {:.2}/{:.2} ms ({})</title></line>",
