@@ -1,8 +1,8 @@
 //! The measurement window probes upload (counters plus HdrHistograms that merge
 //! exactly) and the checks an uploaded one must pass before it is stored.
 //!
-//! This is the only module that names the probe crate: when `Window` moves into
-//! `topology`, the `use` below is the one line to change.
+//! `Window` itself lives in `topology::metrics` (shared with the probe agent,
+//! which fills it).
 
 pub use topology::metrics::{Counters, DelayHistogram, Window};
 

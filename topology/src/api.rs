@@ -4,9 +4,9 @@
 //! Serde structures only, shared by the controller and the probe agent so the
 //! two cannot drift apart.
 //!
-//! The measurement window itself is a type parameter (`W`): the probe's
-//! `Window` (counters plus HdrHistograms, serialized base64 V2 + deflate), which
-//! lives in the probe crate for now.
+//! The measurement window itself is a type parameter (`W`): in practice
+//! [`crate::metrics::Window`] (counters plus HdrHistograms, serialized base64
+//! V2 + deflate); the controller reads it as raw JSON first.
 
 use serde::{Deserialize, Serialize};
 
