@@ -543,8 +543,22 @@ fn notes(r: &Report) -> HashMap<(String, String), String> {
 }
 
 /// The web page of a report.
+///
+/// Measurements do not see paths: for the map, a measured route is taken to
+/// follow its modelled path, so links are coloured by the worst verdict of the
+/// measured routes that would cross them.
 pub fn html(r: &Report, topo: &Topology, subtitle: &str, refresh_s: Option<u32>) -> String {
-    let table = r.table();
+    let mut table = r.table();
+    let modelled = Routes::compute(topo);
+    let names: HashMap<String, Endpoint> = topology::analysis::endpoints(topo)
+        .into_iter()
+        .map(|e| (e.name(topo), e))
+        .collect();
+    for route in table.routes.iter_mut().filter(|x| x.path.is_empty()) {
+        if let (Some(&a), Some(&b)) = (names.get(&route.from), names.get(&route.to)) {
+            route.path = modelled.path(a, b).iter().map(|e| e.name(topo)).collect();
+        }
+    }
     let notes = notes(r);
     render::report_html(&render::Page {
         title: "hubmesh: measured routes",

@@ -176,6 +176,28 @@ fn html_is_self_contained_written_atomically_and_served_at_root() {
     assert!(html.contains("class=\"cell v-violation\""), "grid colours");
     assert!(html.contains("class=\"cell v-ok\""));
     assert!(html.contains("<table id=\"violations\""));
+    // Links take the worst verdict of the measured routes whose modelled path
+    // crosses them: cl - city-b carries a violation, cl - city-a only ok.
+    let link = |b: &str| {
+        html.lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "<line class=\"link\" data-a=\"cl\" data-b=\"{b}\""
+                ))
+            })
+            .unwrap_or_else(|| panic!("no link cl - {b}"))
+            .to_string()
+    };
+    assert!(
+        link("city-b").contains("stroke=\"#d62728\""),
+        "{}",
+        link("city-b")
+    );
+    assert!(
+        link("city-a").contains("stroke=\"#2e9e44\""),
+        "{}",
+        link("city-a")
+    );
     assert!(html.contains("RTT/2"));
 
     // The controller serves the page at `/`, refreshing itself.

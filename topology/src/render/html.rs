@@ -232,7 +232,11 @@ fn map_svg(out: &mut String, p: &Page<'_>) {
     };
     // Worst verdict of the covered routes whose path uses each site pair.
     let mut worst: HashMap<(&str, &str), Verdict> = HashMap::new();
-    for r in p.routes.iter().filter(|r| r.budget_ms.is_some()) {
+    for r in p
+        .routes
+        .iter()
+        .filter(|r| r.budget_ms.is_some() && r.verdict != Verdict::NoData)
+    {
         for w in r.path.windows(2) {
             let (a, b) = (site_of(&w[0]), site_of(&w[1]));
             if a == b {
@@ -350,18 +354,16 @@ fn map_svg(out: &mut String, p: &Page<'_>) {
         );
     }
     out.push_str("</g>\n</svg>\n");
-    if !topo.networks.is_empty() {
-        out.push_str("<p class=\"legend\">");
-        for (i, n) in topo.networks.iter().enumerate() {
-            let _ = write!(
-                out,
-                "<span style=\"color:{}\">&#9473; {}</span>",
-                PALETTE[i % PALETTE.len()],
-                escape(&n.id)
-            );
-        }
-        out.push_str("links on covered routes: <span style=\"color:#2e9e44\">&#9473; ok</span><span style=\"color:#d62728\">&#9473; violation</span> <span style=\"color:#d62728\">&#8943; route over budget</span></p>\n");
+    out.push_str("<p class=\"legend\">");
+    for (i, n) in topo.networks.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<span style=\"color:{}\">&#9473; {}</span>",
+            PALETTE[i % PALETTE.len()],
+            escape(&n.id)
+        );
     }
+    out.push_str("links on measured or modelled routes (worst verdict): <span style=\"color:#2e9e44\">&#9473; ok</span><span style=\"color:#f0a30a\">&#9473; uncertain</span><span style=\"color:#d62728\">&#9473; violation</span> <span style=\"color:#d62728\">&#8943; route over budget</span></p>\n");
 }
 
 fn grid(out: &mut String, p: &Page<'_>) {
