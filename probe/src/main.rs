@@ -171,6 +171,9 @@ struct AgentArgs {
     /// are kept) with a warning.
     #[arg(long, value_name = "MB", default_value_t = 256)]
     spool_max_mb: u64,
+    /// The bound in bytes, overriding --spool-max-mb (for tests).
+    #[arg(long, value_name = "BYTES", hide = true)]
+    spool_max_bytes: Option<u64>,
     /// State the local clock's error (e.g. PTP-disciplined).
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     clock_error: Option<Duration>,
@@ -414,7 +417,9 @@ fn agent(args: AgentArgs) -> Result<ExitCode> {
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 862))),
         announce_listen: args.listen.is_some(),
         spool_dir: args.spool,
-        spool_max_bytes: args.spool_max_mb.saturating_mul(1 << 20),
+        spool_max_bytes: args
+            .spool_max_bytes
+            .unwrap_or(args.spool_max_mb.saturating_mul(1 << 20)),
         clock_error: args.clock_error,
         auth_key,
         poll: args.poll,

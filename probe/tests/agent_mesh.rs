@@ -224,6 +224,17 @@ struct Agent {
 
 impl Agent {
     fn spawn(ctl: &Ctl, id: &str, token: &Path, port: u16, dir: &Path) -> Agent {
+        Agent::spawn_with(ctl, id, token, port, dir, &[])
+    }
+
+    fn spawn_with(
+        ctl: &Ctl,
+        id: &str,
+        token: &Path,
+        port: u16,
+        dir: &Path,
+        extra: &[&str],
+    ) -> Agent {
         let mut child = Command::new(PROBE)
             .args(["agent", "--controller", &ctl.url(), "--id", id])
             .arg("--token-file")
@@ -232,6 +243,7 @@ impl Agent {
             .arg("--spool")
             .arg(dir.join(format!("spool-{id}")))
             .args(["--poll", "1s", "--max-backoff", "1s"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -520,5 +532,108 @@ fn agents_follow_target_list_changes_without_restart() {
         assert!(status.success(), "{id}: {log}");
         assert_eq!(summary["windows_pending"], 0, "{id}: {summary}");
         assert_eq!(summary["windows_lost"], 0, "{id}: {summary}");
+    }
+}
+
+#[test]
+fn spool_outlives_an_agent_restart_and_keeps_its_bound() {
+    let Some(bin) = controller_bin() else { return };
+    let probes = [
+        ("p-cl", "cl", free_udp_port()),
+        ("p-a", "city-a", free_udp_port()),
+    ];
+    let mut ctl = Ctl::new(bin, &probes, SETTINGS);
+    let tokens: Vec<PathBuf> = probes.iter().map(|(id, _, _)| ctl.token(id)).collect();
+    ctl.spawn();
+    let dir = ctl.dir.path().to_path_buf();
+    // p-cl's spool holds about three windows (a 1 s window is about 1.1 kB).
+    let extra = |id: &str| -> Vec<&'static str> {
+        if id == "p-cl" {
+            vec!["--spool-max-bytes", "4000"]
+        } else {
+            vec![]
+        }
+    };
+    let start = |ctl: &Ctl| -> Vec<Agent> {
+        probes
+            .iter()
+            .zip(&tokens)
+            .map(|((id, _, port), token)| {
+                Agent::spawn_with(ctl, id, token, *port, &dir, &extra(id))
+            })
+            .collect()
+    };
+    let agents = start(&ctl);
+    wait_for(
+        "windows from both probes",
+        Duration::from_secs(15),
+        || {
+            let rows = db_rows(&ctl.path("hubmesh.db"));
+            probes.iter().all(|(id, _, _)| rows.contains_key(*id))
+        },
+        || all_logs(&ctl, &agents),
+    );
+
+    // Controller gone; the agents are stopped while it is away.
+    ctl.kill9();
+    std::thread::sleep(Duration::from_secs(5));
+    let mut first = BTreeMap::new();
+    for a in agents {
+        let id = a.id.clone();
+        let (status, summary, log) = a.terminate();
+        assert!(status.success(), "{id}: {log}");
+        assert!(
+            summary["windows_pending"].as_u64().unwrap() > 0,
+            "{id}: {summary}"
+        );
+        if id == "p-cl" {
+            assert!(
+                summary["windows_dropped"].as_u64().unwrap() > 0,
+                "{summary}"
+            );
+            assert!(log.contains("WARNING: spool full"), "{log}");
+        } else {
+            assert_eq!(summary["windows_dropped"], 0, "{summary}");
+        }
+        first.insert(id, summary);
+    }
+
+    // Both come back: the spools are replayed, numbering goes on.
+    ctl.spawn();
+    let agents = start(&ctl);
+    wait_for(
+        "the spools to be replayed",
+        Duration::from_secs(20),
+        || {
+            agents
+                .iter()
+                .all(|a| a.log().contains("from an earlier run: replaying them"))
+                && db_rows(&ctl.path("hubmesh.db"))
+                    .iter()
+                    .all(|(id, (_, _, max, _))| *max > first[id]["last_seq"].as_u64().unwrap())
+        },
+        || all_logs(&ctl, &agents),
+    );
+    let rows_before_stop = db_rows(&ctl.path("hubmesh.db"));
+    let mut second = BTreeMap::new();
+    for a in agents {
+        let id = a.id.clone();
+        let (status, summary, log) = a.terminate();
+        assert!(status.success(), "{id}: {log}");
+        assert_eq!(summary["windows_pending"], 0, "{id}: {summary}");
+        second.insert(id, summary);
+    }
+    let rows = db_rows(&ctl.path("hubmesh.db"));
+    for (id, s2) in &second {
+        let s1 = &first[id];
+        let n = s2["last_seq"].as_u64().unwrap();
+        assert!(n > s1["last_seq"].as_u64().unwrap(), "{id}: {s1} {s2}");
+        let spooled =
+            s1["windows_spooled"].as_u64().unwrap() + s2["windows_spooled"].as_u64().unwrap();
+        assert_eq!(spooled, n, "{id}: no seq skipped or reused: {s1} {s2}");
+        let sent = s1["packets_sent_spooled"].as_u64().unwrap()
+            + s2["packets_sent_spooled"].as_u64().unwrap();
+        assert_eq!(rows.get(id), Some(&(n, 1, n, sent)), "{id}: {s1} {s2}");
+        assert!(rows_before_stop.contains_key(id));
     }
 }
