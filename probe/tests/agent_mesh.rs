@@ -637,3 +637,50 @@ fn spool_outlives_an_agent_restart_and_keeps_its_bound() {
         assert!(rows_before_stop.contains_key(id));
     }
 }
+
+#[test]
+fn agents_started_before_the_controller_wait_for_it() {
+    let Some(bin) = controller_bin() else { return };
+    let probes = [
+        ("p-cl", "cl", free_udp_port()),
+        ("p-a", "city-a", free_udp_port()),
+    ];
+    let mut ctl = Ctl::new(bin, &probes, SETTINGS);
+    let tokens: Vec<PathBuf> = probes.iter().map(|(id, _, _)| ctl.token(id)).collect();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    ctl.addr = Some(port);
+    let agents: Vec<Agent> = probes
+        .iter()
+        .zip(&tokens)
+        .map(|((id, _, port), token)| Agent::spawn(&ctl, id, token, *port, ctl.dir.path()))
+        .collect();
+    wait_for(
+        "the agents to notice the controller is not there",
+        Duration::from_secs(10),
+        || {
+            agents
+                .iter()
+                .all(|a| a.log().contains("controller unreachable"))
+        },
+        || all_logs(&ctl, &agents),
+    );
+    ctl.spawn();
+    wait_for(
+        "windows from both probes",
+        Duration::from_secs(20),
+        || {
+            let rows = db_rows(&ctl.path("hubmesh.db"));
+            probes.iter().all(|(id, _, _)| rows.contains_key(*id))
+        },
+        || all_logs(&ctl, &agents),
+    );
+    for a in agents {
+        let id = a.id.clone();
+        let (status, summary, log) = a.terminate();
+        assert!(status.success(), "{id}: {log}");
+        assert_eq!(summary["windows_pending"], 0, "{id}: {summary}");
+    }
+}

@@ -204,3 +204,52 @@ fn dscp_is_asked_for_reported_and_used_on_replies() {
     assert_eq!(num(&v, &["packet", "size"]), 72.0, "base + CoS + Follow-Up");
     r.stop();
 }
+
+/// `run_windowed` (the agent's sessions): windows of the asked length, and
+/// together they count every packet exactly once.
+#[test]
+fn windowed_session_cuts_windows_that_add_up() {
+    use probe::sender::{run_windowed, StampConfig, WindowCut};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let reflector = Reflector::start(&[]);
+    let mut config = StampConfig::new(reflector.addr);
+    config.interval = Duration::from_millis(10);
+    config.timeout = Some(Duration::from_millis(300));
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1_700));
+            stop.store(true, Ordering::SeqCst);
+        })
+    };
+    let mut cuts: Vec<WindowCut> = Vec::new();
+    let mut sink = |cut: WindowCut| cuts.push(cut);
+    run_windowed(
+        &config,
+        &stop,
+        Some((Duration::from_millis(500), &mut sink)),
+    )
+    .unwrap();
+    stopper.join().unwrap();
+    // Three full windows and the short last one.
+    assert!((4..=5).contains(&cuts.len()), "{} windows", cuts.len());
+    for pair in cuts.windows(2) {
+        assert!(pair[1].start >= pair[0].start + pair[0].duration - Duration::from_millis(1));
+    }
+    for cut in &cuts[..3] {
+        let ms = cut.duration.as_millis();
+        assert!((450..=650).contains(&ms), "window of {ms} ms");
+        assert!(cut.window.counters.sent > 20, "{:?}", cut.window.counters);
+    }
+    let sent: u64 = cuts.iter().map(|c| c.window.counters.sent).sum();
+    let fates: u64 = cuts
+        .iter()
+        .map(|c| c.window.counters.received + c.window.counters.round_trip_lost)
+        .sum();
+    assert!(sent > 100, "{sent}");
+    assert_eq!(fates, sent, "every packet's fate counted once");
+}
