@@ -500,6 +500,9 @@ impl Agent {
         config.same_clock = SameClock::Auto;
         config.reflector = ReflectorType::Stateful;
         config.clock_error = self.opts.clock_error;
+        // Sessions leave from the reflector's address: on a host with an
+        // address per carrier, that is the carrier this probe stands for.
+        config.source = (!self.opts.listen.ip().is_unspecified()).then(|| self.opts.listen.ip());
         config.key = match s.mode {
             StampMode::Authenticated => Some(
                 self.opts

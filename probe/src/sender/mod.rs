@@ -15,6 +15,7 @@ mod packet;
 mod run;
 mod schedule;
 
+use std::net::IpAddr;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -72,6 +73,9 @@ pub struct StampConfig {
     /// An error the operator states for the local clock (e.g. PTP).
     pub clock_error: Option<Duration>,
     pub kernel_timestamps: bool,
+    /// Send from this address (None: the kernel's choice). On a multi-homed
+    /// host the source address picks the carrier the packets travel on.
+    pub source: Option<IpAddr>,
 }
 
 impl StampConfig {
@@ -93,6 +97,7 @@ impl StampConfig {
             reflector: ReflectorType::Stateful,
             clock_error: None,
             kernel_timestamps: true,
+            source: None,
         }
     }
 }

@@ -153,8 +153,11 @@ pub fn run_windowed(
         kernel_timestamps: config.kernel_timestamps,
         ..SocketOptions::default()
     };
-    let socket = TimestampedSocket::bind_with(unspecified_for(config.target), &options)
-        .map_err(socket_err)?;
+    let local = match config.source {
+        Some(ip) if ip.is_ipv4() == config.target.is_ipv4() => SocketAddr::new(ip, 0),
+        _ => unspecified_for(config.target),
+    };
+    let socket = TimestampedSocket::bind_with(local, &options).map_err(socket_err)?;
     if let Some(dscp) = config.dscp {
         socket.set_tos(dscp << 2).map_err(socket_err)?;
     }
