@@ -261,7 +261,10 @@ pub fn run_windowed(
         if now >= next_expire {
             s.flush_stale_pending(now, timeout);
             s.tracker.expire(realtime_now(), timeout);
-            next_expire = now + (timeout / 10).min(Duration::from_millis(100));
+            // Loss needs no faster verdict than a fraction of its own
+            // timeout; waking less often keeps a full mesh of sessions cheap.
+            next_expire =
+                now + (timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
         }
         if let (Some((len, sink)), Some(at)) = (cut.as_mut(), next_cut.as_mut()) {
             if now >= *at {
