@@ -1,0 +1,297 @@
+//! End to end: the measured mesh on an emulated WAN. A small lab
+//! (tests/labs/mesh.yaml: a cluster, two cities and a router), a probe agent
+//! in every site, the controller inside the cluster's site, a few seconds of
+//! measurement, then `mesh-controller report` from the store: the measured
+//! one-way delays are the lab's link delays per direction, and exactly the
+//! route the lab makes too slow (cl -> city-b, 12 ms against 8 ms) is a
+//! violation.
+//!
+//! Needs root (skips with the reason otherwise) and the `probe` and
+//! `mesh-controller` binaries beside `netlab` (scripts/test.sh builds them;
+//! under CI a missing binary fails the test).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{retry, Lab, Server};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A workspace binary beside `netlab`. Missing: a failure under CI (the
+/// workspace is built first there), otherwise a skip with the reason.
+fn sibling_bin(name: &str) -> Option<PathBuf> {
+    let p = Path::new(common::bin()).with_file_name(name);
+    if p.exists() {
+        return Some(p);
+    }
+    let msg = format!(
+        "the {name} binary is not built beside netlab ({}); run scripts/test.sh",
+        p.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg}");
+    }
+    eprintln!("skipped: {msg}");
+    None
+}
+
+/// Sites of the lab, each with one probe (id = site).
+const SITES: [&str; 4] = ["cl", "city-a", "city-b", "r"];
+
+/// One-way delay of the lab's path from -> to, ms (links of mesh.yaml:
+/// cl -- city-a 3 ms, cl -> r 7 / r -> cl 2, r -> city-b 5 / city-b -> r 3).
+fn configured_ms(from: &str, to: &str) -> f64 {
+    match (from, to) {
+        ("cl", "city-a") | ("city-a", "cl") => 3.0,
+        ("cl", "city-b") => 12.0,
+        ("city-b", "cl") => 5.0,
+        ("cl", "r") => 7.0,
+        ("r", "cl") => 2.0,
+        ("city-a", "city-b") => 15.0,
+        ("city-b", "city-a") => 8.0,
+        ("city-a", "r") => 10.0,
+        ("r", "city-a") => 5.0,
+        ("r", "city-b") => 5.0,
+        ("city-b", "r") => 3.0,
+        _ => panic!("no path {from} -> {to} in mesh.yaml"),
+    }
+}
+
+/// A temporary directory of this test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let p = std::env::temp_dir().join(format!("hubmesh-mesh-e2e-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Starts `args` in `site` with stdout and stderr going to `log`.
+fn spawn_logged(lab: &Lab, site: &str, args: &[&str], log: &Path) -> Server {
+    let out = std::fs::File::create(log).expect("log file");
+    let err = out.try_clone().expect("log file");
+    let child = lab
+        .cmd(site, args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("spawn");
+    Server(child)
+}
+
+/// The logs of the controller and the agents, for a failure message.
+fn logs(dir: &Path) -> String {
+    let mut s = String::new();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default();
+    names.sort();
+    for p in names {
+        if p.extension().is_some_and(|e| e == "log") {
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(15).collect();
+            s += &format!("--- {}\n", p.display());
+            for l in tail.into_iter().rev() {
+                s += l;
+                s += "\n";
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn agents_measure_the_lab_and_the_report_flags_exactly_the_slow_route() {
+    require_lab!();
+    let Some(probe) = sibling_bin("probe") else {
+        return;
+    };
+    let Some(controller) = sibling_bin("mesh-controller") else {
+        return;
+    };
+    let (probe, controller) = (probe.to_str().unwrap(), controller.to_str().unwrap());
+
+    let lab = Lab::up("mesh.yaml", "mesh");
+    let dir = TempDir::new();
+    let work = dir.0.as_path();
+    let addrs: Vec<String> = SITES.iter().map(|s| lab.addr(s)).collect();
+
+    let lab_file = common::lab_file("mesh.yaml");
+    let mut config = format!("topology: {}\nprobes:\n", lab_file.display());
+    for (site, addr) in SITES.iter().zip(&addrs) {
+        config += &format!("  - {{id: {site}, site: {site}, stamp: \"{addr}:8620\"}}\n");
+    }
+    config += "secrets: secrets.yaml\n";
+    config += "measurement: {interval: 50ms, window: 2s, timeout: 1s}\n";
+    let cfg = work.join("mesh.yaml");
+    std::fs::write(&cfg, config).unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let db = work.join("hubmesh.db");
+    let db = db.to_str().unwrap();
+
+    for site in SITES {
+        let out = Command::new(controller)
+            .args(["token", "add", "--config", cfg, site])
+            .output()
+            .expect("token add");
+        assert!(
+            out.status.success(),
+            "token add {site}: {}",
+            common::stderr(&out)
+        );
+        std::fs::write(work.join(format!("{site}.token")), &out.stdout).unwrap();
+    }
+
+    // The controller inside the cluster's site; the agents reach it across
+    // the emulated WAN.
+    let listen = format!("{}:8680", addrs[0]);
+    let url = format!("http://{listen}");
+    let mut servers = vec![spawn_logged(
+        &lab,
+        "cl",
+        &[
+            controller, "serve", "--config", cfg, "--db", db, "--listen", &listen,
+        ],
+        &work.join("controller.log"),
+    )];
+    // `report --server` answers 0 or 1 once the controller serves (2 before).
+    let up = retry(Duration::from_secs(10), || {
+        let out = lab.exec("cl", &[controller, "report", "--server", &url]);
+        matches!(out.status.code(), Some(0 | 1)).then_some(())
+    });
+    assert!(
+        up.is_some(),
+        "the controller never answered\n{}",
+        logs(work)
+    );
+
+    for (site, addr) in SITES.iter().zip(&addrs) {
+        let token = work.join(format!("{site}.token"));
+        let spool = work.join(format!("spool-{site}"));
+        let stamp = format!("{addr}:8620");
+        servers.push(spawn_logged(
+            &lab,
+            site,
+            &[
+                probe,
+                "agent",
+                "--controller",
+                &url,
+                "--id",
+                site,
+                "--token-file",
+                token.to_str().unwrap(),
+                "--listen",
+                &stamp,
+                "--spool",
+                spool.to_str().unwrap(),
+                "--poll",
+                "1s",
+            ],
+            &work.join(format!("agent-{site}.log")),
+        ));
+    }
+
+    // Measure until every ordered pair has at least two windows stored (about
+    // 5 s), bounded.
+    let report = || {
+        Command::new(controller)
+            .args(["report", "--db", db, "--config", cfg, "--format", "json"])
+            .output()
+            .expect("report")
+    };
+    let pairs = SITES.len() * (SITES.len() - 1);
+    let done = retry(Duration::from_secs(30), || {
+        std::thread::sleep(Duration::from_millis(900));
+        let out = report();
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        let measured = v["routes"]
+            .as_array()?
+            .iter()
+            .filter(|r| r["measured"]["windows"].as_u64().unwrap_or(0) >= 2)
+            .count();
+        (measured >= pairs).then_some(())
+    });
+    assert!(
+        done.is_some(),
+        "not every pair measured in 30 s: {}\n{}",
+        common::stdout(&report()),
+        logs(work)
+    );
+    drop(servers);
+
+    let out = report();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("report JSON: {e}: {}", common::stderr(&out)));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "report exit status (a violated budget is 1): {v}"
+    );
+    let routes = v["routes"].as_array().expect("routes");
+
+    // Every measured direction is the lab's path delay in that direction.
+    let mut seen = 0;
+    for r in routes {
+        let (from, to) = (r["from"].as_str().unwrap(), r["to"].as_str().unwrap());
+        let m = &r["measured"];
+        assert_eq!(m["basis"], "one-way", "{from} -> {to}: {r}");
+        let forward = m["forward"]["p50"].as_f64().expect("forward p50");
+        let reverse = m["reverse"]["p50"].as_f64().expect("reverse p50");
+        for (what, got, want) in [
+            ("forward", forward, configured_ms(from, to)),
+            ("reverse", reverse, configured_ms(to, from)),
+        ] {
+            assert!(
+                (got - want).abs() <= 1.0,
+                "{from} -> {to} {what}: measured p50 {got:.3} ms, configured {want} ms: {r}"
+            );
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, pairs, "routes: {v}");
+
+    // Exactly the covered routes, and only cl -> city-b over its budget.
+    let mut verdicts: Vec<(String, String)> = routes
+        .iter()
+        .filter(|r| !r["budget_ms"].is_null())
+        .map(|r| {
+            assert_eq!(r["budget_ms"].as_f64(), Some(8.0), "{r}");
+            assert_eq!(r["basis"], "one-way", "{r}");
+            (
+                format!(
+                    "{} -> {}",
+                    r["from"].as_str().unwrap(),
+                    r["to"].as_str().unwrap()
+                ),
+                r["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    verdicts.sort();
+    let want: Vec<(String, String)> = [
+        ("city-a -> cl", "ok"),
+        ("city-b -> cl", "ok"),
+        ("cl -> city-a", "ok"),
+        ("cl -> city-b", "violation"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(verdicts, want, "{v}");
+    assert_eq!(v["summary"]["violations"], 1, "{v}");
+    assert_eq!(v["summary"]["routes"], pairs, "{v}");
+    assert_eq!(v["summary"]["ok"], pairs - 1, "{v}");
+}
