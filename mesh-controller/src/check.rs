@@ -28,9 +28,12 @@ pub enum CheckSource {
     Topology(String),
     /// A route table file (`plan --format json`, or a report's table).
     Routes(String),
-    // The live network comes with the controller (issue 5): `--server URL`
-    // will add a variant here that fetches the measured route table, which is
-    // then judged exactly like `Routes`.
+    /// A running controller: its measured route table of the last `since`,
+    /// judged exactly like `Routes`.
+    Server {
+        url: String,
+        since: std::time::Duration,
+    },
 }
 
 /// What `check` was asked to do.
@@ -219,6 +222,24 @@ pub fn check(req: &CheckRequest) -> Result<CheckOutcome, LoadError> {
                 ));
             }
             (path.clone(), rejudge(read_route_table(path)?))
+        }
+        CheckSource::Server { url, since } => {
+            if req.budgets.is_some() {
+                return Err(LoadError::new(
+                    url.as_str(),
+                    "--budgets applies to --topology: the controller judges with its own budgets",
+                ));
+            }
+            let fetched =
+                crate::report::fetch(url, *since, crate::report::ReportFormat::Json, None)
+                    .map_err(|e| LoadError::new(url.as_str(), e))?;
+            let table: RouteTable = serde_json::from_str(&fetched.body).map_err(|e| {
+                LoadError::new(
+                    url.as_str(),
+                    format!("the report is not a route table: {e}"),
+                )
+            })?;
+            (url.clone(), rejudge(table))
         }
     };
     let baseline = match &req.baseline {

@@ -74,12 +74,19 @@ enum Command {
     /// 1 otherwise, 2 on bad input.
     Check {
         /// Topology file (YAML v1) or `national`: its modelled routes are checked.
-        #[arg(long, required_unless_present = "routes", conflicts_with = "routes")]
+        #[arg(long, required_unless_present_any = ["routes", "server"], conflicts_with_all = ["routes", "server"])]
         topology: Option<String>,
         /// Route table JSON (`plan --format json`): verdicts are re-derived from
         /// each route's one_way_ms and budget_ms.
-        #[arg(long, conflicts_with = "budgets")]
+        #[arg(long, conflicts_with_all = ["budgets", "server"])]
         routes: Option<String>,
+        /// A running controller (http://HOST:PORT): its measured routes of the
+        /// last `--since` are checked, judged like `--routes`.
+        #[arg(long, conflicts_with = "budgets")]
+        server: Option<String>,
+        /// Look-back of the measurements with --server (e.g. 10m, 1h).
+        #[arg(long, default_value = "1h", requires = "server")]
+        since: String,
         /// Budget preset or budgets file (with --topology); default: the topology's own.
         #[arg(long)]
         budgets: Option<String>,
@@ -263,16 +270,24 @@ fn main() -> ExitCode {
         Command::Check {
             topology,
             routes,
+            server,
+            since,
             budgets,
             baseline,
             tolerance_ms,
             junit,
             markdown,
         } => {
-            let source = match (topology, routes) {
-                (_, Some(r)) => CheckSource::Routes(r),
-                (Some(t), None) => CheckSource::Topology(t),
-                (None, None) => return fail("check needs --topology FILE or --routes FILE"),
+            let source = match (topology, routes, server) {
+                (_, _, Some(url)) => match mesh_controller::report::parse_since(&since) {
+                    Ok(since) => CheckSource::Server { url, since },
+                    Err(e) => return fail(format!("--since: {e}")),
+                },
+                (_, Some(r), None) => CheckSource::Routes(r),
+                (Some(t), None, None) => CheckSource::Topology(t),
+                (None, None, None) => {
+                    return fail("check needs --topology FILE, --routes FILE or --server URL")
+                }
             };
             let req = CheckRequest {
                 source,

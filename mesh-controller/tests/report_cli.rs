@@ -137,6 +137,31 @@ fn report_from_db_and_server_has_measured_routes_and_verdicts() {
     let out = run(&["report", "--server", &ctl.url(), "--format", "md"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("### Measured"));
+
+    // The CI gate on the live network: the measured violation fails the check.
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let out = run(&[
+        "check",
+        "--server",
+        &ctl.url(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("cl -&gt; city-b") || xml.contains("cl -> city-b"),
+        "{xml}"
+    );
+    let out = run(&["check", "--server", "http://127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
