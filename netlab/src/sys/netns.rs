@@ -37,12 +37,15 @@ pub fn ip_batch(args: &[&str], batch: &str) -> io::Result<()> {
                 format!("cannot run `ip` (Debian package iproute2): {e}"),
             )
         })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(batch.as_bytes())?;
-    }
+    // `ip` may exit before reading its input (a failing command): the broken
+    // pipe is then only a symptom, and what `ip` said is the error to report.
+    let written = match child.stdin.take() {
+        Some(mut stdin) => stdin.write_all(batch.as_bytes()),
+        None => Ok(()),
+    };
     let out = child.wait_with_output()?;
     if out.status.success() {
-        Ok(())
+        written
     } else {
         let msg = String::from_utf8_lossy(&out.stderr);
         let msg = msg.lines().next().unwrap_or("failed").trim().to_string();
