@@ -29,7 +29,8 @@ pub enum CheckSource {
     /// A route table file (`plan --format json`, or a report's table).
     Routes(String),
     /// A running controller: its measured route table of the last `since`,
-    /// judged exactly like `Routes`.
+    /// judged exactly like `Routes` (the fetch lives with the server code).
+    #[cfg(feature = "server")]
     Server {
         url: String,
         since: std::time::Duration,
@@ -223,6 +224,7 @@ pub fn check(req: &CheckRequest) -> Result<CheckOutcome, LoadError> {
             }
             (path.clone(), rejudge(read_route_table(path)?))
         }
+        #[cfg(feature = "server")]
         CheckSource::Server { url, since } => {
             if req.budgets.is_some() {
                 return Err(LoadError::new(
