@@ -2,20 +2,11 @@
 //! codes, baseline regressions, JUnit XML and the Markdown summary.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
-        .args(args)
-        .output()
-        .expect("run mesh-controller")
-}
+mod cli_common;
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write fixture");
-    p.to_string_lossy().into_owned()
-}
+use cli_common::{run, write};
 
 /// Whether some line of `text`, split on whitespace, starts with `cells`.
 fn has_row(text: &str, cells: &[&str]) -> bool {

@@ -1,25 +1,10 @@
 //! Runs the real `mesh-controller plan` binary on files in a temp dir.
 
 use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Output};
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
-        .args(args)
-        .output()
-        .expect("run mesh-controller")
-}
+mod cli_common;
 
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write fixture");
-    p.to_string_lossy().into_owned()
-}
+use cli_common::{json, run, write};
 
 /// A real-time hub with one cluster and two cities; `far-city` is reached only
 /// through a slow detour, so it violates the 20 ms plan-2021 budget.

@@ -1,25 +1,8 @@
 //! Runs the real `mesh-controller suggest` binary on files in a temp dir.
 
-use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Output};
+mod cli_common;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
-        .args(args)
-        .output()
-        .expect("run mesh-controller")
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write fixture");
-    p.to_string_lossy().into_owned()
-}
+use cli_common::{json, run, write};
 
 /// Two carriers in city x that exchange traffic only at far-away y.
 const FAR_CROSSING: &str = "\

@@ -128,7 +128,7 @@ fn authenticated_mode_needs_the_same_key() {
 
 #[test]
 fn allow_list_excluding_us_gets_no_reply() {
-    let r = Reflector::start(&["--allow", "10.0.0.0/8", "--allow", "::1/128"]);
+    let r = Reflector::start(&["--allow", "198.18.0.0/15", "--allow", "::1/128"]);
     let (code, v, _) = stamp_json(
         &[
             &r.target(),

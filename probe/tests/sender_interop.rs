@@ -271,7 +271,7 @@ fn bad_input_exits_2_with_one_line() {
             "--auth-key-file",
             "/nonexistent/key",
         ],
-        vec!["reflect", "--allow", "10.0.0.0/33"],
+        vec!["reflect", "--allow", "198.18.0.0/33"],
     ] {
         let out = probe(&args, Duration::from_secs(10));
         let stderr = String::from_utf8_lossy(&out.stderr);

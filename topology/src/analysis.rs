@@ -129,6 +129,9 @@ pub struct Summary {
     pub no_data: usize,
     /// Routes where a relay through a third site is faster by more than the margin.
     pub detours: usize,
+    /// Routes no budget rule covers (listed with `--all`); not in the verdict counts.
+    #[serde(default)]
+    pub uncovered: usize,
 }
 
 /// The analysed route table: what `plan --format json` prints.
@@ -330,14 +333,18 @@ pub fn summarize(routes: &[RouteReport]) -> Summary {
         ..Summary::default()
     };
     for r in routes {
+        if r.relay.is_some() {
+            s.detours += 1;
+        }
+        if r.budget_ms.is_none() {
+            s.uncovered += 1;
+            continue;
+        }
         match r.verdict {
             Verdict::Ok => s.ok += 1,
             Verdict::Violation => s.violations += 1,
             Verdict::Uncertain => s.uncertain += 1,
             Verdict::NoData => s.no_data += 1,
-        }
-        if r.relay.is_some() {
-            s.detours += 1;
         }
     }
     s

@@ -66,8 +66,8 @@ const FULL: &[&str] = &[
     "    kind: cluster",                                           // 11
     "    hub: ningxia",                                            // 12
     "    location: [37.50, 105.19]",                               // 13
-    "    address: 10.0.0.1",                                       // 14
-    "    addresses: [10.0.0.2, \"2001:db8::1\", 10.0.0.1]",        // 15
+    "    address: 198.18.0.1",                                       // 14
+    "    addresses: [198.18.0.2, \"2001:db8::1\", 198.18.0.1]",        // 15
     "  - {id: beijing, kind: city, hub: jingjinji, location: [39.904, 116.407]}", // 16
     "  - {id: beijing-edge, kind: edge, serves: beijing, location: [39.95, 116.30], networks: [unicom]}", // 17
     "  - {id: core, kind: router, location: [39, 116], networks: [unicom, telecom]}", // 18
@@ -121,7 +121,7 @@ fn a_file_with_every_feature_loads() {
     assert_eq!(t.sites[3].networks, vec![0, 1]);
     // `address` and `addresses` merged, without repeats.
     let addrs: Vec<String> = zw.addresses.iter().map(|a| a.to_string()).collect();
-    assert_eq!(addrs, ["10.0.0.1", "10.0.0.2", "2001:db8::1"]);
+    assert_eq!(addrs, ["198.18.0.1", "198.18.0.2", "2001:db8::1"]);
     assert_eq!(t.sites[2].serves.as_deref(), Some("beijing"));
     assert_eq!(t.sites[3].kind, SiteKind::Router);
 
@@ -326,10 +326,10 @@ fn unknown_kind_and_bad_address() {
         &[
             "version: 1",
             "sites:",
-            "  - {id: a, kind: city, location: [30, 104], addresses: [10.0.0.1, 10.0.0.300]}",
+            "  - {id: a, kind: city, location: [30, 104], addresses: [198.18.0.1, 198.18.0.300]}",
         ],
         3,
-        "10.0.0.300",
+        "198.18.0.300",
         "sites[0].addresses[1]: invalid IP address syntax",
     );
 }

@@ -1,4 +1,4 @@
-//! IPv4 and IPv6 prefixes (`10.0.0.0/8`, `2001:db8::/32`, a bare address) for
+//! IPv4 and IPv6 prefixes (`198.18.0.0/15`, `2001:db8::/32`, a bare address) for
 //! the reflector's `--allow` list: small enough not to need a crate.
 
 use std::fmt;
@@ -111,10 +111,10 @@ mod tests {
 
     #[test]
     fn ipv4_prefixes() {
-        let net = cidr("10.1.2.3/8");
-        assert_eq!(net.to_string(), "10.0.0.0/8");
-        assert!(net.contains(ip("10.255.0.1")));
-        assert!(!net.contains(ip("11.0.0.1")));
+        let net = cidr("198.19.2.3/15");
+        assert_eq!(net.to_string(), "198.18.0.0/15");
+        assert!(net.contains(ip("198.19.255.1")));
+        assert!(!net.contains(ip("198.20.0.1")));
         assert!(cidr("0.0.0.0/0").contains(ip("192.0.2.1")));
         assert!(cidr("127.0.0.1").contains(ip("127.0.0.1")));
         assert!(!cidr("127.0.0.1").contains(ip("127.0.0.2")));
@@ -125,7 +125,7 @@ mod tests {
         let net = cidr("2001:db8::/32");
         assert!(net.contains(ip("2001:db8:1::5")));
         assert!(!net.contains(ip("2001:db9::1")));
-        assert!(!cidr("::/0").contains(ip("10.0.0.1")));
+        assert!(!cidr("::/0").contains(ip("198.18.0.1")));
         assert!(!cidr("0.0.0.0/0").contains(ip("::1")));
     }
 
@@ -133,13 +133,13 @@ mod tests {
     fn bad_input_is_an_error() {
         for bad in [
             "",
-            "10.0.0.0/33",
+            "198.18.0.0/33",
             "::/129",
-            "10.0.0.0/",
-            "10.0.0.0/x",
+            "198.18.0.0/",
+            "198.18.0.0/x",
             "host/8",
             "1.2.3/8",
-            "10.0.0.0/-1",
+            "198.18.0.0/-1",
         ] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad:?}");
         }

@@ -75,8 +75,13 @@ const HEADERS: [&str; 9] = [
 fn summary_line(t: &RouteTable) -> String {
     let s = &t.summary;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let uncovered = if s.uncovered > 0 {
+        format!(" ({} without a budget)", s.uncovered)
+    } else {
+        String::new()
+    };
     format!(
-        "{}: {} ok, {}, {} uncertain, {} no data; {} with a faster relay",
+        "{}{uncovered}: {} ok, {}, {} uncertain, {} no data; {} with a faster relay",
         plural(s.routes, "route"),
         s.ok,
         plural(s.violations, "violation"),
