@@ -233,7 +233,7 @@ pub fn check(req: &CheckRequest) -> Result<CheckOutcome, LoadError> {
                 ));
             }
             let fetched =
-                crate::report::fetch(url, *since, crate::report::ReportFormat::Json, None)
+                crate::report::fetch(url, *since, crate::report::ReportFormat::Json, None, None)
                     .map_err(|e| LoadError::new(url.as_str(), e))?;
             let table: RouteTable = serde_json::from_str(&fetched.body).map_err(|e| {
                 LoadError::new(

@@ -52,9 +52,24 @@ enum Command {
     /// budget, then the one saving the most one-way delay. Exit status: 0, or 2 on
     /// bad input.
     Suggest {
-        /// Topology file (YAML v1), or `national` for the embedded national topology.
-        #[arg(long, default_value = "national")]
-        topology: String,
+        /// Topology file (YAML v1), or `national` for the embedded national
+        /// topology: its modelled routes (the default, with `national`).
+        #[arg(long, conflicts_with_all = ["server", "db"])]
+        topology: Option<String>,
+        /// A running controller (http://HOST:PORT): over its measurements of
+        /// the last `--since` (modelled delays for pairs not measured).
+        #[arg(long, conflicts_with = "db")]
+        server: Option<String>,
+        /// The controller's SQLite database, read-only (needs --config): as
+        /// --server, without a running controller.
+        #[arg(long, requires = "config")]
+        db: Option<std::path::PathBuf>,
+        /// Controller configuration (topology, probes, budgets) for --db.
+        #[arg(long, requires = "db")]
+        config: Option<std::path::PathBuf>,
+        /// Look-back of the measurements with --server or --db (e.g. 10m, 1h).
+        #[arg(long, default_value = "1h")]
+        since: String,
         /// Budget preset (plan-2021, plan-2023) or a budgets file; default: the topology's own.
         #[arg(long)]
         budgets: Option<String>,
@@ -245,13 +260,30 @@ fn main() -> ExitCode {
         }
         Command::Suggest {
             topology,
+            server,
+            db,
+            config,
+            since,
             budgets,
             k,
             route_factor,
             format,
         } => {
+            let source = match (server, db.zip(config)) {
+                (Some(url), _) => match report::parse_since(&since) {
+                    Ok(since) => SuggestSource::Server { url, since },
+                    Err(e) => return fail(e),
+                },
+                (None, Some((db, config))) => match report::parse_since(&since) {
+                    Ok(since) => SuggestSource::Db { db, config, since },
+                    Err(e) => return fail(e),
+                },
+                (None, None) => {
+                    SuggestSource::Topology(topology.unwrap_or_else(|| "national".into()))
+                }
+            };
             let req = SuggestRequest {
-                source: SuggestSource::Topology(topology),
+                source,
                 budgets,
                 options: SuggestOptions {
                     k,
@@ -344,7 +376,7 @@ fn report_cmd(a: ReportArgs) -> ExitCode {
                 ));
             }
         }
-        match report::fetch(url, since, a.format, a.budgets.as_deref()) {
+        match report::fetch(url, since, a.format, a.budgets.as_deref(), None) {
             Ok(f) => (f.body, f.violations > 0),
             Err(e) => return fail(e),
         }

@@ -1,5 +1,6 @@
 //! `mesh-controller suggest`: where a direct link or an exchange point would
-//! bring routes within budget, from a topology's modelled routes.
+//! bring routes within budget, from a topology's modelled routes, from the
+//! measurements in a controller's store, or from a running controller.
 
 use topology::error::LoadError;
 use topology::routing::Routes;
@@ -10,10 +11,21 @@ use topology::suggest::{self, SuggestOptions, Suggestions};
 pub enum SuggestSource {
     /// `national` or a topology file: modelled routes over its links.
     Topology(String),
-    // Measurements come with the controller (issues 5 and 6): `--server URL`
-    // and `--db FILE` will add variants here that build a
-    // `topology::analysis::LatencySource` from stored windows and hand it to
-    // `topology::suggest::suggest` exactly as `Routes` is handed over below.
+    /// A controller's SQLite store (read-only) and its configuration: measured
+    /// delays of the last `since`, modelled ones for pairs not measured.
+    #[cfg(feature = "server")]
+    Db {
+        db: std::path::PathBuf,
+        config: std::path::PathBuf,
+        since: std::time::Duration,
+    },
+    /// A running controller: the suggestions of its `/v1/report`, computed
+    /// there over the same blend of measured and modelled delays.
+    #[cfg(feature = "server")]
+    Server {
+        url: String,
+        since: std::time::Duration,
+    },
 }
 
 /// What `suggest` was asked to do.
@@ -53,6 +65,50 @@ pub fn run(req: &SuggestRequest) -> Result<Suggestions, LoadError> {
             };
             let routes = Routes::compute(&topo);
             Ok(suggest::suggest(&topo, &budgets, &routes, o))
+        }
+        #[cfg(feature = "server")]
+        SuggestSource::Db { db, config, since } => {
+            let cfg = crate::config::load(config)?;
+            let cfg = crate::report::with_budgets(cfg, req.budgets.as_deref())
+                .map_err(|e| LoadError::new("--budgets", e))?;
+            let at = db.display().to_string();
+            if !db.is_file() {
+                return Err(LoadError::new(at, "no such database"));
+            }
+            let conn = crate::store::open_reader(db)
+                .map_err(|e| LoadError::new(at.as_str(), e.to_string()))?;
+            let r = crate::report::build_with(&conn, &cfg, *since, o)
+                .map_err(|e| LoadError::new(at.as_str(), e.to_string()))?;
+            Ok(Suggestions {
+                suggestions: r.suggestions,
+                summary: r.suggest_summary,
+            })
+        }
+        #[cfg(feature = "server")]
+        SuggestSource::Server { url, since } => {
+            if let Some(b) = &req.budgets {
+                if topology::budgets::preset(b).is_none() {
+                    return Err(LoadError::new(
+                        "--budgets",
+                        format!("{b:?}: with --server only a preset (plan-2021, plan-2023)"),
+                    ));
+                }
+            }
+            let fetched = crate::report::fetch(
+                url,
+                *since,
+                crate::report::ReportFormat::Json,
+                req.budgets.as_deref(),
+                Some(o),
+            )
+            .map_err(|e| LoadError::new("--server", e))?;
+            let r: crate::report::Report = serde_json::from_str(&fetched.body).map_err(|e| {
+                LoadError::new(url.as_str(), format!("not a report from a controller: {e}"))
+            })?;
+            Ok(Suggestions {
+                suggestions: r.suggestions,
+                summary: r.suggest_summary,
+            })
         }
     }
 }

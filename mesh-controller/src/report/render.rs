@@ -1,0 +1,247 @@
+//! Rendering a report: text tables, Markdown, JSON, DOT and the web page.
+
+use super::*;
+use topology::analysis::Basis;
+use topology::render::{self, Table};
+use topology::suggest::{self, Suggestions};
+
+fn fmt_dist(d: &Dist) -> String {
+    let f = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
+    if d.is_empty() {
+        "-".to_string()
+    } else {
+        format!("{}/{}", f(d.p50), f(d.p99))
+    }
+}
+
+fn fmt_pct(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"))
+}
+
+const MATRIX_HEADERS: [&str; 9] = [
+    "FROM",
+    "TO",
+    "FORWARD p50/p99 ms",
+    "REVERSE p50/p99 ms",
+    "± ms",
+    "RTT p50/p99 ms",
+    "LOSS fwd/rev %",
+    "JITTER p50/p99 ms",
+    "BASIS",
+];
+
+fn matrix_rows(r: &Report) -> Vec<Vec<String>> {
+    r.routes
+        .iter()
+        .filter_map(|rr| {
+            let m = rr.measured.as_ref()?;
+            Some(vec![
+                rr.route.from.clone(),
+                rr.route.to.clone(),
+                fmt_dist(&m.forward),
+                fmt_dist(&m.reverse),
+                m.error_ms
+                    .map_or_else(|| "-".to_string(), |e| format!("{e:.3}")),
+                fmt_dist(&m.rtt),
+                format!(
+                    "{}/{}",
+                    fmt_pct(m.loss_forward_pct),
+                    fmt_pct(m.loss_reverse_pct)
+                ),
+                fmt_dist(&m.jitter),
+                match m.basis {
+                    Basis::RttHalf => "rtt-half".to_string(),
+                    Basis::OneWay => "one-way".to_string(),
+                    Basis::Model => "model".to_string(),
+                },
+            ])
+        })
+        .collect()
+}
+
+fn detour_rows(r: &Report) -> Vec<Vec<String>> {
+    r.detours
+        .iter()
+        .map(|d| {
+            vec![
+                d.from.clone(),
+                d.to.clone(),
+                d.one_way_ms
+                    .map_or_else(|| "-".to_string(), |v| format!("{v:.2}")),
+                d.stretch
+                    .map_or_else(|| "-".to_string(), |s| format!("{s:.2}")),
+                d.relay.as_ref().map_or_else(
+                    || "-".to_string(),
+                    |x| {
+                        format!(
+                            "{} ({:.2}, saves {:.2})",
+                            x.via.join("~"),
+                            x.one_way_ms,
+                            x.saved_ms
+                        )
+                    },
+                ),
+            ]
+        })
+        .collect()
+}
+
+const DETOUR_HEADERS: [&str; 5] = ["FROM", "TO", "ONE-WAY ms", "STRETCH", "RELAY"];
+
+fn text_table(headers: &[&str], rows: Vec<Vec<String>>, right: &[usize]) -> String {
+    let mut t = Table::new(headers.iter().map(|h| h.to_string()).collect());
+    t.right_align(right);
+    for r in rows {
+        t.row(r);
+    }
+    t.render()
+}
+
+fn md_table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let esc = |s: &str| s.replace('|', "\\|");
+    let mut out = String::from("|");
+    for h in headers {
+        out.push_str(&format!(" {} |", esc(h)));
+    }
+    out.push_str("\n|");
+    for _ in headers {
+        out.push_str(" --- |");
+    }
+    out.push('\n');
+    for r in rows {
+        out.push('|');
+        for c in r {
+            out.push_str(&format!(" {} |", esc(&c)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn suggestions_of(r: &Report) -> Suggestions {
+    Suggestions {
+        suggestions: r.suggestions.clone(),
+        summary: r.suggest_summary.clone(),
+    }
+}
+
+/// Per-route notes for the web page: the measured figures in one line.
+fn notes(r: &Report) -> HashMap<(String, String), String> {
+    r.routes
+        .iter()
+        .filter_map(|rr| {
+            let m = rr.measured.as_ref()?;
+            let mut s = format!(
+                "fwd {} rev {} rtt {} ms (p50/p99), loss {}/{} %, jitter {} ms",
+                fmt_dist(&m.forward),
+                fmt_dist(&m.reverse),
+                fmt_dist(&m.rtt),
+                fmt_pct(m.loss_forward_pct),
+                fmt_pct(m.loss_reverse_pct),
+                fmt_dist(&m.jitter)
+            );
+            if let Some(n) = &m.note {
+                s.push_str("; ");
+                s.push_str(n);
+            }
+            Some(((rr.route.from.clone(), rr.route.to.clone()), s))
+        })
+        .collect()
+}
+
+/// The web page of a report.
+///
+/// Measurements do not see paths: for the map, a measured route is taken to
+/// follow its modelled path, so links are coloured by the worst verdict of the
+/// measured routes that would cross them.
+pub fn html(r: &Report, topo: &Topology, subtitle: &str, refresh_s: Option<u32>) -> String {
+    let mut table = r.table();
+    let modelled = Routes::compute(topo);
+    let names: HashMap<String, Endpoint> = topology::analysis::endpoints(topo)
+        .into_iter()
+        .map(|e| (e.name(topo), e))
+        .collect();
+    for route in table.routes.iter_mut().filter(|x| x.path.is_empty()) {
+        if let (Some(&a), Some(&b)) = (names.get(&route.from), names.get(&route.to)) {
+            route.path = modelled.path(a, b).iter().map(|e| e.name(topo)).collect();
+        }
+    }
+    let notes = notes(r);
+    render::report_html(&render::Page {
+        title: "hubmesh: measured routes",
+        subtitle,
+        topology: topo,
+        routes: &table.routes,
+        detours: &r.detours,
+        suggestions: &r.suggestions,
+        notes: &notes,
+        refresh_s,
+    })
+}
+
+pub(super) fn since_text(s: u64) -> String {
+    if s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Renders a report in the requested format.
+pub fn render(r: &Report, topo: &Topology, format: ReportFormat) -> String {
+    match format {
+        ReportFormat::Json => {
+            let mut s = serde_json::to_string_pretty(r)
+                .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+            s.push('\n');
+            s
+        }
+        ReportFormat::Table => {
+            let mut out = render::routes_table(&r.table());
+            out.push_str("\nMEASURED (last ");
+            out.push_str(&since_text(r.since_s));
+            out.push_str(")\n");
+            out.push_str(&text_table(
+                &MATRIX_HEADERS,
+                matrix_rows(r),
+                &[2, 3, 4, 5, 6, 7],
+            ));
+            if !r.detours.is_empty() {
+                out.push_str("\nDETOURS\n");
+                out.push_str(&text_table(&DETOUR_HEADERS, detour_rows(r), &[2, 3]));
+            }
+            if !r.suggestions.is_empty() {
+                out.push_str("\nSUGGESTIONS\n");
+                out.push_str(&suggest::suggestions_table(&suggestions_of(r)));
+            }
+            out
+        }
+        ReportFormat::Md => {
+            let mut out = render::routes_markdown(&r.table());
+            out.push_str(&format!(
+                "\n### Measured (last {})\n\n",
+                since_text(r.since_s)
+            ));
+            out.push_str(&md_table(&MATRIX_HEADERS, matrix_rows(r)));
+            if !r.detours.is_empty() {
+                out.push_str("\n### Detours\n\n");
+                out.push_str(&md_table(&DETOUR_HEADERS, detour_rows(r)));
+            }
+            if !r.suggestions.is_empty() {
+                out.push_str("\n### Suggestions\n\n```\n");
+                out.push_str(&suggest::suggestions_table(&suggestions_of(r)));
+                out.push_str("```\n");
+            }
+            out
+        }
+        ReportFormat::Dot => render::map_dot(topo, Some(&r.table())),
+        ReportFormat::Html => html(
+            r,
+            topo,
+            &format!("measurements of the last {}", since_text(r.since_s)),
+            None,
+        ),
+    }
+}
