@@ -371,3 +371,74 @@ fn bad_input_exits_2() {
         assert!(!out.stderr.is_empty());
     }
 }
+
+/// City x with carriers t and u that exchange traffic only at far-away y.
+const TWO_CARRIERS: &str = "\
+topology:
+  version: 1
+  networks:
+    - {id: t}
+    - {id: u}
+  sites:
+    - {id: x, kind: city, location: [25.0, 102.7]}
+    - {id: y, kind: city, location: [30.6, 104.1]}
+  links:
+    - {between: [x, y], network: t, delay_ms: 8.0}
+    - {between: [x, y], network: u, delay_ms: 9.0}
+  interconnects:
+    - {site: y, kind: backbone-direct-connect, networks: [t, u], delay_ms: 0.3}
+  budgets: plan-2023
+probes:
+  - {id: x-t, site: x, network: t, stamp: 127.0.0.1:28700}
+  - {id: x-u, site: x, network: u, stamp: 127.0.0.1:28701}
+secrets: secrets.yaml
+";
+
+#[test]
+fn inter_carrier_latency_in_a_city_is_shown_on_its_own() {
+    let ctl = Ctl::start(TWO_CARRIERS, &["x-t", "x-u"]);
+    ctl.hello("x-t", "boot-x");
+    ctl.hello("x-u", "boot-x");
+    // Measured across carriers in x: 17..18 ms each way (out to y and back).
+    let w = window(100, 0, 17.0, 17.5, unsync_clock());
+    upload(&ctl, "x-t", &[(1, "x-u", &w)]);
+    let (db, config) = (ctl.db.to_str().unwrap(), ctl.config.to_str().unwrap());
+    let out = run(&["report", "--db", db, "--config", config, "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "same-city budget of 1 ms is exceeded"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ic = report["inter_carrier"].as_array().unwrap();
+    // x@t <-> x@u and y@t <-> y@u.
+    assert_eq!(ic.len(), 4, "{ic:?}");
+    let xt = ic.iter().find(|r| r["from"] == "x@t").unwrap();
+    assert_eq!(xt["city"], "x");
+    assert_eq!(xt["to"], "x@u");
+    assert_eq!(xt["verdict"], "violation");
+    assert_eq!(xt["local_exchange"], Value::Null);
+    assert_eq!(xt["model_crosses_at"], serde_json::json!(["y"]));
+    assert!(
+        xt["measured"]["forward"]["p50"].as_f64().unwrap() > 17.0,
+        "{xt}"
+    );
+    // Not measured: the model's figure, and y has its own exchange.
+    let yt = ic.iter().find(|r| r["from"] == "y@t").unwrap();
+    assert_eq!(yt["basis"], "model");
+    assert_eq!(yt["measured"], Value::Null);
+    assert_eq!(yt["local_exchange"], "y");
+    assert_eq!(yt["one_way_ms"].as_f64(), Some(0.3));
+
+    // In the table, the pair has its own section, not the measured matrix.
+    let out = run(&["report", "--db", db, "--config", config]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (matrix, rest) = text.split_once("INTER-CARRIER IN A CITY").expect(&text);
+    let matrix = matrix.split_once("MEASURED").unwrap().1;
+    assert!(!matrix.contains("x@t"), "{text}");
+    assert!(rest.contains("x@t") && rest.contains("none"), "{text}");
+    // And on the web page.
+    let out = run(&["report", "--db", db, "--config", config, "--format", "html"]);
+    let html = String::from_utf8_lossy(&out.stdout);
+    assert!(html.contains("<table id=\"inter-carrier\""), "{html}");
+}

@@ -114,7 +114,7 @@ fn end_matches(topo: &Topology, m: &EndMatch, site: usize) -> bool {
 
 /// The city a site belongs to for `same-city`: itself for a city, the served city
 /// for an edge, none otherwise.
-fn city_of(topo: &Topology, site: usize) -> Option<usize> {
+pub fn city_of(topo: &Topology, site: usize) -> Option<usize> {
     let s = &topo.sites[site];
     match s.kind {
         SiteKind::City => Some(site),

@@ -7,6 +7,7 @@ use crate::store;
 use crate::window::{add_counters, loss_of, percentile_ms, Counters, DelayHistogram};
 use std::collections::BTreeMap;
 use topology::analysis::{Basis, Estimate, LatencySource};
+use topology::intercarrier;
 use topology::suggest::{self, SuggestOptions};
 
 /// Loss and jitter per ordered endpoint pair (what [`Measured`] does not keep).
@@ -246,12 +247,69 @@ pub fn build_with(
         modelled: &modelled,
     };
     let s = suggest::suggest(topo, &config.budgets, &blend, suggest_options);
+    let inter_carrier = inter_carrier(config, &routes, &modelled);
     Ok(Report {
         routes,
         summary: table.summary,
         detours,
         suggestions: s.suggestions,
         suggest_summary: s.summary,
+        inter_carrier,
         since_s: since.as_secs(),
     })
+}
+
+/// Every ordered pair of endpoints on two carriers in one city: the measured
+/// route where there is one, the modelled one otherwise.
+fn inter_carrier(
+    config: &Config,
+    routes: &[ReportRoute],
+    modelled: &Routes,
+) -> Vec<InterCarrierRoute> {
+    let topo = &config.topology;
+    let eps = topology::analysis::endpoints(topo);
+    let measured: HashMap<(&str, &str), &ReportRoute> = routes
+        .iter()
+        .filter(|r| r.measured.is_some())
+        .map(|r| ((r.route.from.as_str(), r.route.to.as_str()), r))
+        .collect();
+    let opts = topology::analysis::Options::default();
+    intercarrier::city_pairs(topo, &eps)
+        .into_iter()
+        .map(|p| {
+            let (from, to) = (p.from.name(topo), p.to.name(topo));
+            let route = match measured.get(&(from.as_str(), to.as_str())) {
+                Some(r) => (*r).clone(),
+                None => {
+                    let rule = topology::budgets::rule_for(topo, &config.budgets, p.from, p.to);
+                    ReportRoute {
+                        route: topology::analysis::analyse_route(
+                            topo, modelled, &eps, rule, p.from, p.to, &opts,
+                        ),
+                        measured: None,
+                    }
+                }
+            };
+            let exchange = match (p.from.network, p.to.network) {
+                (Some(a), Some(b)) => intercarrier::local_exchange(topo, p.city, a, b),
+                _ => None,
+            };
+            let site = |i: usize| topo.sites[i].id.clone();
+            InterCarrierRoute {
+                city: site(p.city),
+                from,
+                to,
+                one_way_ms: route.route.one_way_ms,
+                basis: route.route.basis,
+                budget_ms: route.route.budget_ms,
+                verdict: route.route.verdict,
+                local_exchange: exchange.map(site),
+                model_crosses_at: intercarrier::crossings(&modelled.path(p.from, p.to))
+                    .into_iter()
+                    .map(site)
+                    .collect(),
+                measured: route.measured,
+            }
+        })
+        .collect()
 }

@@ -149,8 +149,33 @@ pub struct Report {
     /// the measured delays, and the modelled ones for pairs not measured.
     pub suggestions: Vec<Suggestion>,
     pub suggest_summary: SuggestSummary,
+    /// Inter-carrier latency inside a city, on its own (these pairs are not
+    /// in the measured matrix of the text formats).
+    #[serde(default)]
+    pub inter_carrier: Vec<InterCarrierRoute>,
     /// Look-back of the measurements (seconds).
     pub since_s: u64,
+}
+
+/// Two carriers in one city: a slow pair here is a missing or unused local
+/// interconnect, not distance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterCarrierRoute {
+    pub city: String,
+    pub from: String,
+    pub to: String,
+    /// Measured where measured (`basis` one-way or rtt-half), modelled
+    /// otherwise (`basis` model).
+    pub one_way_ms: Option<f64>,
+    pub basis: Option<Basis>,
+    pub budget_ms: Option<f64>,
+    pub verdict: Verdict,
+    /// A site of the city with an interconnect joining both carriers.
+    pub local_exchange: Option<String>,
+    /// Where the modelled path changes carrier (a far city when the city has
+    /// no local exchange).
+    pub model_crosses_at: Vec<String>,
+    pub measured: Option<MeasuredFields>,
 }
 
 impl Report {

@@ -30,9 +30,25 @@ const MATRIX_HEADERS: [&str; 9] = [
     "BASIS",
 ];
 
+fn basis_str(b: Basis) -> &'static str {
+    match b {
+        Basis::RttHalf => "rtt-half",
+        Basis::OneWay => "one-way",
+        Basis::Model => "model",
+    }
+}
+
+/// The measured matrix, without the pairs inside one city across carriers
+/// (they have a table of their own).
 fn matrix_rows(r: &Report) -> Vec<Vec<String>> {
+    let in_city: std::collections::HashSet<(&str, &str)> = r
+        .inter_carrier
+        .iter()
+        .map(|x| (x.from.as_str(), x.to.as_str()))
+        .collect();
     r.routes
         .iter()
+        .filter(|rr| !in_city.contains(&(rr.route.from.as_str(), rr.route.to.as_str())))
         .filter_map(|rr| {
             let m = rr.measured.as_ref()?;
             Some(vec![
@@ -49,13 +65,66 @@ fn matrix_rows(r: &Report) -> Vec<Vec<String>> {
                     fmt_pct(m.loss_reverse_pct)
                 ),
                 fmt_dist(&m.jitter),
-                match m.basis {
-                    Basis::RttHalf => "rtt-half".to_string(),
-                    Basis::OneWay => "one-way".to_string(),
-                    Basis::Model => "model".to_string(),
-                },
+                basis_str(m.basis).to_string(),
             ])
         })
+        .collect()
+}
+
+const CITY_HEADERS: [&str; 10] = [
+    "CITY",
+    "FROM",
+    "TO",
+    "ONE-WAY ms",
+    "BASIS",
+    "BUDGET ms",
+    "VERDICT",
+    "FWD/REV p50 ms",
+    "LOCAL EXCHANGE",
+    "MODEL CROSSES AT",
+];
+
+fn city_rows(r: &Report) -> Vec<Vec<String>> {
+    let ms = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
+    r.inter_carrier
+        .iter()
+        .map(|x| {
+            vec![
+                x.city.clone(),
+                x.from.clone(),
+                x.to.clone(),
+                ms(x.one_way_ms),
+                x.basis.map_or("-", basis_str).to_string(),
+                ms(x.budget_ms),
+                x.verdict.as_str().to_string(),
+                x.measured.as_ref().map_or_else(
+                    || "-".to_string(),
+                    |m| format!("{}/{}", ms(m.forward.p50), ms(m.reverse.p50)),
+                ),
+                x.local_exchange
+                    .clone()
+                    .unwrap_or_else(|| "none".to_string()),
+                if x.model_crosses_at.is_empty() {
+                    "-".to_string()
+                } else {
+                    x.model_crosses_at.join(", ")
+                },
+            ]
+        })
+        .collect()
+}
+
+/// Inter-carrier pairs worth a line: measured, over budget, or without a
+/// local exchange (so they cross in another city). All are in the JSON.
+fn city_rows_shown(r: &Report) -> Vec<Vec<String>> {
+    let rows = city_rows(r);
+    r.inter_carrier
+        .iter()
+        .zip(rows)
+        .filter(|(x, _)| {
+            x.measured.is_some() || x.verdict == Verdict::Violation || x.local_exchange.is_none()
+        })
+        .map(|(_, row)| row)
         .collect()
 }
 
@@ -167,6 +236,15 @@ pub fn html(r: &Report, topo: &Topology, subtitle: &str, refresh_s: Option<u32>)
         }
     }
     let notes = notes(r);
+    let sections = [render::Section {
+        id: "inter-carrier".into(),
+        title: "Inter-carrier in a city".into(),
+        headers: CITY_HEADERS.iter().map(|h| h.to_lowercase()).collect(),
+        rows: city_rows_shown(r),
+        empty:
+            "No pair of carriers in one city is measured, over budget or without a local exchange."
+                .into(),
+    }];
     render::report_html(&render::Page {
         title: "hubmesh: measured routes",
         subtitle,
@@ -176,6 +254,7 @@ pub fn html(r: &Report, topo: &Topology, subtitle: &str, refresh_s: Option<u32>)
         suggestions: &r.suggestions,
         notes: &notes,
         refresh_s,
+        sections: &sections,
     })
 }
 
@@ -208,6 +287,11 @@ pub fn render(r: &Report, topo: &Topology, format: ReportFormat) -> String {
                 matrix_rows(r),
                 &[2, 3, 4, 5, 6, 7],
             ));
+            let city = city_rows_shown(r);
+            if !city.is_empty() {
+                out.push_str("\nINTER-CARRIER IN A CITY\n");
+                out.push_str(&text_table(&CITY_HEADERS, city, &[3, 5]));
+            }
             if !r.detours.is_empty() {
                 out.push_str("\nDETOURS\n");
                 out.push_str(&text_table(&DETOUR_HEADERS, detour_rows(r), &[2, 3]));
@@ -225,6 +309,11 @@ pub fn render(r: &Report, topo: &Topology, format: ReportFormat) -> String {
                 since_text(r.since_s)
             ));
             out.push_str(&md_table(&MATRIX_HEADERS, matrix_rows(r)));
+            let city = city_rows_shown(r);
+            if !city.is_empty() {
+                out.push_str("\n### Inter-carrier in a city\n\n");
+                out.push_str(&md_table(&CITY_HEADERS, city));
+            }
             if !r.detours.is_empty() {
                 out.push_str("\n### Detours\n\n");
                 out.push_str(&md_table(&DETOUR_HEADERS, detour_rows(r)));

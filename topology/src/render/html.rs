@@ -38,6 +38,20 @@ pub struct Page<'a> {
     pub notes: &'a HashMap<(String, String), String>,
     /// Reload the page every this many seconds (`<meta http-equiv=refresh>`).
     pub refresh_s: Option<u32>,
+    /// Further tables, after the violations.
+    pub sections: &'a [Section],
+}
+
+/// A plain table section of the page.
+#[derive(Debug, Clone, Default)]
+pub struct Section {
+    /// The table's `id` attribute.
+    pub id: String,
+    pub title: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// Said instead of an empty table.
+    pub empty: String,
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -177,6 +191,9 @@ pub fn report_html(p: &Page<'_>) -> String {
     out.push_str("<p class=\"legend\"><span class=\"v-ok\">within budget</span><span class=\"v-violation\">over budget</span><span class=\"v-uncertain\">uncertain</span><span class=\"v-no-data\">no data</span><span class=\"v-none\">no budget</span> rows: from, columns: to</p>\n");
     grid(&mut out, p);
     violations(&mut out, p);
+    for sec in p.sections {
+        section(&mut out, sec);
+    }
     detours(&mut out, p);
     suggestions(&mut out, p);
     let _ = writeln!(out, "<script>{SCRIPT}</script>\n</body>\n</html>");
@@ -500,6 +517,27 @@ fn violations(out: &mut String, p: &Page<'_>) {
     out.push_str("</table>\n");
 }
 
+fn section(out: &mut String, s: &Section) {
+    let _ = writeln!(out, "<h2>{} ({})</h2>", escape(&s.title), s.rows.len());
+    if s.rows.is_empty() {
+        let _ = writeln!(out, "<p id=\"{}\">{}</p>", escape(&s.id), escape(&s.empty));
+        return;
+    }
+    let _ = write!(out, "<table id=\"{}\" class=\"list\"><tr>", escape(&s.id));
+    for h in &s.headers {
+        let _ = write!(out, "<th>{}</th>", escape(h));
+    }
+    out.push_str("</tr>\n");
+    for row in &s.rows {
+        out.push_str("<tr>");
+        for c in row {
+            let _ = write!(out, "<td>{}</td>", escape(c));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
 fn detours(out: &mut String, p: &Page<'_>) {
     let _ = writeln!(out, "<h2>Detours ({})</h2>", p.detours.len());
     if p.detours.is_empty() {
@@ -602,7 +640,25 @@ mod tests {
             suggestions: &[],
             notes: &notes,
             refresh_s: Some(30),
+            sections: &[
+                Section {
+                    id: "x".into(),
+                    title: "Extra <b>".into(),
+                    headers: vec!["a".into(), "b".into()],
+                    rows: vec![vec!["1".into(), "<i>".into()]],
+                    empty: String::new(),
+                },
+                Section {
+                    id: "y".into(),
+                    title: "Empty".into(),
+                    empty: "nothing here".into(),
+                    ..Section::default()
+                },
+            ],
         });
+        assert!(html.contains("<h2>Extra &lt;b&gt; (1)</h2>"));
+        assert!(html.contains("<table id=\"x\" class=\"list\"><tr><th>a</th><th>b</th></tr>\n<tr><td>1</td><td>&lt;i&gt;</td></tr>"));
+        assert!(html.contains("<p id=\"y\">nothing here</p>"));
         assert!(html.contains("t &lt;&amp;&gt; &quot;q&quot;"));
         assert!(!html.contains("<script>alert"));
         assert!(html.contains("&lt;script&gt;alert(1)"));

@@ -6,7 +6,7 @@ mod html;
 mod table;
 
 pub use dot::map_dot;
-pub use html::{escape as html_escape, report_html, Page};
+pub use html::{escape as html_escape, report_html, Page, Section};
 pub use table::Table;
 
 use crate::analysis::{RouteReport, RouteTable};
