@@ -23,7 +23,9 @@ use serde::Serialize;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
-use topology::api::{ApiError, Assignment, Hello, ProbeList, UploadAck, WindowBatch, BEARER};
+use topology::api::{
+    ApiError, Assignment, BwTaskAnswer, Hello, ProbeList, UploadAck, WindowBatch, BEARER,
+};
 
 /// Default time allowed for one call (connect, send, answer).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -176,6 +178,20 @@ impl Client {
     }
 
     /// `GET /v1/probes`.
+    /// `POST /v1/results` with a body already serialized (a `ResultBatch`).
+    pub async fn upload_results_json(&self, body: Vec<u8>) -> Result<UploadAck, ClientError> {
+        let (status, bytes) = self
+            .call(Method::POST, "/v1/results", Some(body), true)
+            .await?;
+        decode(status, &bytes)
+    }
+
+    /// `GET /v1/bw/task`: the bandwidth test to run now, if any.
+    pub async fn bw_task(&self) -> Result<BwTaskAnswer, ClientError> {
+        let (status, bytes) = self.call(Method::GET, "/v1/bw/task", None, true).await?;
+        decode(status, &bytes)
+    }
+
     pub async fn probes(&self) -> Result<ProbeList, ClientError> {
         let (status, bytes) = self.call(Method::GET, "/v1/probes", None, false).await?;
         decode(status, &bytes)

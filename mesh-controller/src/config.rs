@@ -72,7 +72,33 @@ pub struct ProbeSpec {
     pub endpoint: Endpoint,
     /// Where its reflector listens.
     pub stamp: SocketAddr,
+    /// Where its bandwidth server listens (TCP): `bw:`, else the reflector's
+    /// address and port.
+    pub bw: SocketAddr,
 }
+
+/// `bandwidth:`: tests scheduled in round-robin tournament rounds, one round
+/// per period, so each probe is in at most one test at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bandwidth {
+    /// One round per period.
+    pub period: Duration,
+    /// Length of each direction of a test (a test is forward, then reverse).
+    pub duration: Duration,
+    pub streams: u32,
+    /// UDP at this rate (bits/s) instead of TCP.
+    pub udp_rate_bps: Option<u64>,
+}
+
+/// `icmp:`: ping hosts without a probe, trace to every peer.
+pub type Icmp = topology::api::IcmpSettings;
+
+/// Defaults of `icmp:`.
+pub const DEFAULT_ICMP: Icmp = Icmp {
+    ping_interval_ms: 1_000,
+    trace_period_s: 300,
+    max_hops: 30,
+};
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -88,6 +114,10 @@ pub struct Config {
     pub settings: Settings,
     pub targets: TargetMode,
     pub retention: Retention,
+    /// Null: no bandwidth tests.
+    pub bandwidth: Option<Bandwidth>,
+    /// Null: no ICMP ping or traces.
+    pub icmp: Option<Icmp>,
     /// Other files the configuration was built from (topology, budgets), whose
     /// changes trigger a reload like the configuration's own.
     pub sources: Vec<PathBuf>,
@@ -110,7 +140,7 @@ impl Config {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a controller configuration mapping {topology, probes, secrets, measurement, targets, budgets, retention}"
+    expecting = "a controller configuration mapping {topology, probes, secrets, measurement, targets, budgets, retention, bandwidth, icmp}"
 )]
 struct RawConfig {
     topology: RawTopologyRef,
@@ -126,6 +156,40 @@ struct RawConfig {
     budgets: Option<String>,
     #[serde(default)]
     retention: Option<RawRetention>,
+    #[serde(default)]
+    bandwidth: Option<RawBandwidth>,
+    #[serde(default)]
+    icmp: Option<RawIcmp>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a bandwidth mapping {period, duration, streams, udp_rate}"
+)]
+struct RawBandwidth {
+    #[serde(default)]
+    period: Option<Dur>,
+    #[serde(default)]
+    duration: Option<Dur>,
+    #[serde(default)]
+    streams: Option<u32>,
+    #[serde(default)]
+    udp_rate: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an icmp mapping {ping_interval, trace_period, max_hops}"
+)]
+struct RawIcmp {
+    #[serde(default)]
+    ping_interval: Option<Dur>,
+    #[serde(default)]
+    trace_period: Option<Dur>,
+    #[serde(default)]
+    max_hops: Option<u8>,
 }
 
 /// `topology: national`, `topology: path/to/file.yaml`, or a whole topology
@@ -161,7 +225,7 @@ impl<'de> Deserialize<'de> for RawTopologyRef {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a probe mapping {id, site, network, stamp}"
+    expecting = "a probe mapping {id, site, network, stamp, bw}"
 )]
 struct RawProbe {
     id: String,
@@ -169,6 +233,8 @@ struct RawProbe {
     #[serde(default)]
     network: Option<String>,
     stamp: String,
+    #[serde(default)]
+    bw: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -385,8 +451,21 @@ pub fn from_str(src: &str, origin: &str, path: &Path) -> Result<Config, LoadErro
         }
     }
 
+    let bandwidth = raw
+        .bandwidth
+        .as_ref()
+        .map(|b| check_bandwidth(b, &fail))
+        .transpose()?;
+    let icmp = raw
+        .icmp
+        .as_ref()
+        .map(|i| check_icmp(i, &fail))
+        .transpose()?;
+
     let secrets = dir.join(raw.secrets.as_deref().unwrap_or("secrets.yaml"));
     Ok(Config {
+        bandwidth,
+        icmp,
         path: path.to_path_buf(),
         topology,
         budgets,
@@ -397,6 +476,113 @@ pub fn from_str(src: &str, origin: &str, path: &Path) -> Result<Config, LoadErro
         retention,
         sources,
     })
+}
+
+/// Parses a rate in bits/s: `500M`, `100m`, `1G`, `2.5g`, `800k`, `1000`.
+pub fn parse_rate(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_lowercase() {
+                'k' => 1e3,
+                'm' => 1e6,
+                'g' => 1e9,
+                _ => {
+                    return Err(format!(
+                        "expected a rate such as 100M or 1G (bits/s), found {text:?}"
+                    ))
+                }
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1.0),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("expected a rate such as 100M or 1G (bits/s), found {text:?}"))?;
+    let bps = v * mult;
+    if !(bps.is_finite() && (1_000.0..=100e9).contains(&bps)) {
+        return Err(format!("rate {text:?} is out of range (1k to 100G bits/s)"));
+    }
+    Ok(bps as u64)
+}
+
+fn check_bandwidth(
+    b: &RawBandwidth,
+    fail: &dyn Fn(&[Seg], String) -> LoadError,
+) -> Result<Bandwidth, LoadError> {
+    let at = |k: &'static str| [Key("bandwidth"), Key(k)];
+    let duration = b.duration.map_or(Duration::from_secs(5), |d| d.0);
+    if !(Duration::from_millis(500)..=Duration::from_secs(60)).contains(&duration) {
+        return Err(fail(
+            &at("duration"),
+            "expected a test length from 500ms to 60s".to_string(),
+        ));
+    }
+    let period = b.period.map_or(Duration::from_secs(60), |d| d.0);
+    // Forward, then reverse, and room for connecting and the results.
+    let least = duration * 2 + Duration::from_secs(5);
+    if period < least {
+        return Err(fail(
+            &at("period"),
+            format!(
+                "a round must last at least twice the test length plus 5s ({}s here)",
+                least.as_secs()
+            ),
+        ));
+    }
+    let streams = b.streams.unwrap_or(1);
+    if !(1..=16).contains(&streams) {
+        return Err(fail(
+            &at("streams"),
+            format!("expected 1 to 16 streams, found {streams}"),
+        ));
+    }
+    let udp_rate_bps = b
+        .udp_rate
+        .as_deref()
+        .map(parse_rate)
+        .transpose()
+        .map_err(|e| fail(&at("udp_rate"), e))?;
+    Ok(Bandwidth {
+        period,
+        duration,
+        streams,
+        udp_rate_bps,
+    })
+}
+
+fn check_icmp(i: &RawIcmp, fail: &dyn Fn(&[Seg], String) -> LoadError) -> Result<Icmp, LoadError> {
+    let at = |k: &'static str| [Key("icmp"), Key(k)];
+    let mut out = DEFAULT_ICMP;
+    if let Some(Dur(d)) = i.ping_interval {
+        if d < Duration::from_millis(10) {
+            return Err(fail(
+                &at("ping_interval"),
+                "expected at least 10ms".to_string(),
+            ));
+        }
+        out.ping_interval_ms = d.as_millis() as u64;
+    }
+    if let Some(Dur(d)) = i.trace_period {
+        if d != Duration::ZERO && d < Duration::from_secs(10) {
+            return Err(fail(
+                &at("trace_period"),
+                "expected 0 (no traces) or at least 10s".to_string(),
+            ));
+        }
+        out.trace_period_s = d.as_secs();
+    }
+    if let Some(h) = i.max_hops {
+        if !(1..=64).contains(&h) {
+            return Err(fail(
+                &at("max_hops"),
+                format!("expected 1 to 64 hops, found {h}"),
+            ));
+        }
+        out.max_hops = h;
+    }
+    Ok(out)
 }
 
 fn valid_id(id: &str) -> bool {
@@ -509,10 +695,20 @@ fn check_probes(
                 format!("probes[{j}] already listens on {stamp}"),
             ));
         }
+        let bw = match &p.bw {
+            None => stamp,
+            Some(b) => b.parse().map_err(|_| {
+                fail(
+                    &at("bw"),
+                    format!("expected the bandwidth server's address as ip:port, found {b:?}"),
+                )
+            })?,
+        };
         out.push(ProbeSpec {
             id: p.id.clone(),
             endpoint: Endpoint { site, network },
             stamp,
+            bw,
         });
     }
     Ok(out)

@@ -1,5 +1,7 @@
 //! hubmesh controller: inventory, analysis, reports, and `plan`/`check` for CI.
 
+#[cfg(feature = "server")]
+pub mod bwsched;
 pub mod check;
 pub mod plan;
 pub mod suggest;

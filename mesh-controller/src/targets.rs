@@ -6,26 +6,54 @@
 use crate::config::{Config, TargetMode};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
-use topology::api::{Assignment, Settings, Target};
+use topology::api::{Assignment, IcmpSettings, IcmpTarget, Settings, Target};
 
-/// A probe's assignment without `next_seq` (which comes from the store).
+/// A probe's assignment without the sequence numbers (which come from the store).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
     pub generation: u64,
     pub settings: Settings,
     pub targets: Vec<Target>,
+    pub icmp_targets: Vec<IcmpTarget>,
+    pub icmp: Option<IcmpSettings>,
+    pub bandwidth: bool,
 }
 
 impl Planned {
-    pub fn assignment(&self, probe: &str, next_seq: u64) -> Assignment {
+    pub fn assignment(&self, probe: &str, next_seq: u64, next_result_seq: u64) -> Assignment {
         Assignment {
             probe: probe.to_string(),
             generation: self.generation,
             settings: self.settings,
             targets: self.targets.clone(),
             next_seq,
+            next_result_seq,
+            icmp_targets: self.icmp_targets.clone(),
+            icmp: self.icmp,
+            bandwidth: self.bandwidth,
         }
     }
+}
+
+/// Hosts without a probe that agents ping: sites with an address (the first
+/// of `addresses`) where no probe sits. Empty when `icmp:` is not configured.
+pub fn icmp_targets(config: &Config) -> Vec<IcmpTarget> {
+    if config.icmp.is_none() {
+        return Vec::new();
+    }
+    config
+        .topology
+        .sites
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !config.probes.iter().any(|p| p.endpoint.site == *i))
+        .filter_map(|(_, s)| {
+            s.addresses.first().map(|a| IcmpTarget {
+                site: s.id.clone(),
+                address: a.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Which probes each probe measures (indices into `config.probes`).
@@ -106,6 +134,7 @@ pub fn ssids(config: &Config, targets: &[Vec<usize>]) -> BTreeMap<(String, Strin
 pub fn plan(config: &Config) -> BTreeMap<String, Planned> {
     let targets = target_indices(config);
     let ssids = ssids(config, &targets);
+    let icmp_targets = icmp_targets(config);
     let mut out = BTreeMap::new();
     for (i, p) in config.probes.iter().enumerate() {
         let list: Vec<Target> = targets[i]
@@ -127,25 +156,29 @@ pub fn plan(config: &Config) -> BTreeMap<String, Planned> {
                 }
             })
             .collect();
-        let generation = generation(&config.settings, &list);
-        out.insert(
-            p.id.clone(),
-            Planned {
-                generation,
-                settings: config.settings,
-                targets: list,
-            },
-        );
+        let mut planned = Planned {
+            generation: 0,
+            settings: config.settings,
+            targets: list,
+            icmp_targets: icmp_targets.clone(),
+            icmp: config.icmp,
+            bandwidth: config.bandwidth.is_some(),
+        };
+        planned.generation = generation(&planned);
+        out.insert(p.id.clone(), planned);
     }
     out
 }
 
 /// A fingerprint of the assignment's content, below 2^53 so that it survives
 /// JSON readers that use doubles.
-fn generation(settings: &Settings, targets: &[Target]) -> u64 {
+fn generation(p: &Planned) -> u64 {
     let mut h = Sha256::new();
-    h.update(serde_json::to_vec(settings).unwrap_or_default());
-    h.update(serde_json::to_vec(targets).unwrap_or_default());
+    h.update(serde_json::to_vec(&p.settings).unwrap_or_default());
+    h.update(serde_json::to_vec(&p.targets).unwrap_or_default());
+    h.update(serde_json::to_vec(&p.icmp_targets).unwrap_or_default());
+    h.update(serde_json::to_vec(&p.icmp).unwrap_or_default());
+    h.update([u8::from(p.bandwidth)]);
     let d = h.finalize();
     let mut b = [0u8; 8];
     b.copy_from_slice(&d[..8]);

@@ -100,6 +100,22 @@ pub struct Assignment {
     /// a probe it has never heard from). Windows below it may be replayed
     /// safely: they are acknowledged as duplicates.
     pub next_seq: u64,
+    /// The same for results (`POST /v1/results`).
+    #[serde(default = "one")]
+    pub next_result_seq: u64,
+    /// Hosts without a probe to ping (and trace).
+    #[serde(default)]
+    pub icmp_targets: Vec<IcmpTarget>,
+    /// Null: no ICMP measurement.
+    #[serde(default)]
+    pub icmp: Option<IcmpSettings>,
+    /// Whether to poll `GET /v1/bw/task` (bandwidth tests are scheduled).
+    #[serde(default)]
+    pub bandwidth: bool,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// One result window of one session, as uploaded.
@@ -178,4 +194,161 @@ pub struct ProbeStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeList {
     pub probes: Vec<ProbeStatus>,
+}
+
+// ---------------------------------------------------------------------------
+// Results that are not STAMP windows: bandwidth tests, ICMP ping windows to
+// hosts without a probe, and traceroutes. They travel like windows (spooled,
+// numbered per probe in their own sequence, ingested idempotently on
+// (probe, seq)) through `POST /v1/results`.
+
+/// Min, mean and percentiles of a round-trip time, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RttStats {
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// One bandwidth test in one direction (`probe bw`'s JSON, without `target`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BwResult {
+    /// `forward`: the uploading probe sent to the target; `reverse`: the target sent.
+    pub direction: String,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    pub streams: u32,
+    pub duration_s: f64,
+    /// Measured at the receiving side.
+    pub throughput_mbit: f64,
+    #[serde(default)]
+    pub retransmits: Option<u64>,
+    #[serde(default)]
+    pub loss_pct: Option<f64>,
+    #[serde(default)]
+    pub jitter_us: Option<f64>,
+}
+
+/// ICMP echo to a host without a probe, over one window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PingResult {
+    pub sent: u64,
+    pub received: u64,
+    /// Null when nothing came back.
+    #[serde(default)]
+    pub rtt_us: Option<RttStats>,
+    pub loss_pct: f64,
+}
+
+/// One TTL of a traceroute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceHop {
+    pub ttl: u8,
+    /// The (most frequent) responding address; null when nothing answered.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// The site the address belongs to, when the topology knows it (named by
+    /// the probe or, failing that, by the controller).
+    #[serde(default)]
+    pub site: Option<String>,
+    #[serde(default)]
+    pub rtt_us: Option<RttStats>,
+    pub loss_pct: f64,
+}
+
+/// A traceroute towards a peer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceResult {
+    /// The address traced to.
+    pub address: String,
+    pub hops: Vec<TraceHop>,
+    pub reached: bool,
+}
+
+/// What a result is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ResultBody {
+    Bandwidth(BwResult),
+    Ping(PingResult),
+    Trace(TraceResult),
+}
+
+impl ResultBody {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ResultBody::Bandwidth(_) => "bandwidth",
+            ResultBody::Ping(_) => "ping",
+            ResultBody::Trace(_) => "trace",
+        }
+    }
+}
+
+/// One result, as uploaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultUpload {
+    /// Per-probe sequence number of results (from 1; a sequence of its own,
+    /// apart from the windows'): ingest is idempotent on (probe, seq).
+    pub seq: u64,
+    /// What was measured: a probe id (bandwidth, trace to a peer) or a site id
+    /// (ping and trace to a host without a probe).
+    pub target: String,
+    /// When the measurement started, Unix ms (the probe's clock).
+    pub start_unix_ms: u64,
+    #[serde(flatten)]
+    pub body: ResultBody,
+}
+
+/// `POST /v1/results`: stored all or nothing, like windows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultBatch {
+    pub probe: String,
+    pub results: Vec<ResultUpload>,
+}
+
+/// A host without a probe that agents ping (a site with an address).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IcmpTarget {
+    pub site: String,
+    pub address: String,
+}
+
+/// Settings of the ICMP side of an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IcmpSettings {
+    /// Interval between echo requests to one ICMP target.
+    pub ping_interval_ms: u64,
+    /// Each peer (and ICMP target) is traced once per this period; 0: never.
+    pub trace_period_s: u64,
+    pub max_hops: u8,
+}
+
+/// `GET /v1/bw/task`: the bandwidth test this probe runs now, as the client
+/// of a tournament round: forward, then reverse, to the target's server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BwTask {
+    /// The round's slot number (tasks are handed out once per slot).
+    pub slot: u64,
+    /// The target probe's id.
+    pub target: String,
+    /// `ip:port` of the target's bandwidth server.
+    pub address: String,
+    pub duration_ms: u64,
+    pub streams: u32,
+    /// UDP at this rate instead of TCP.
+    #[serde(default)]
+    pub udp_rate_bps: Option<u64>,
+    /// The test must be over by then (Unix ms): the next round starts.
+    pub deadline_unix_ms: u64,
+}
+
+/// The answer of `GET /v1/bw/task`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BwTaskAnswer {
+    pub task: Option<BwTask>,
+    /// Ask again after this long.
+    pub retry_after_ms: u64,
 }

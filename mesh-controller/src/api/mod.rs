@@ -4,6 +4,7 @@
 
 mod probe_calls;
 mod reads;
+mod results;
 
 use crate::config::Config;
 use crate::metrics::{Counters, ErrorReason};
@@ -47,6 +48,8 @@ pub struct AppState {
     live: RwLock<Arc<Live>>,
     pub store: Store,
     pub counters: Counters,
+    /// The bandwidth slot each probe was last given a test in.
+    pub bw_given: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -57,6 +60,7 @@ impl AppState {
             live: RwLock::new(Arc::new(live)),
             store,
             counters: Counters::default(),
+            bw_given: Default::default(),
         })
     }
 
@@ -163,6 +167,8 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/hello", post(probe_calls::hello))
         .route("/v1/targets", get(probe_calls::targets))
         .route("/v1/windows", post(probe_calls::windows))
+        .route("/v1/results", post(results::results))
+        .route("/v1/bw/task", get(results::bw_task))
         .route("/v1/routes", get(reads::routes))
         .route("/v1/probes", get(reads::probes))
         .route("/metrics", get(reads::metrics))

@@ -19,20 +19,20 @@ use topology::api::{Hello, WindowBatch};
 /// Most windows in one upload.
 pub const MAX_BATCH: usize = 10_000;
 /// Windows may start at most this far in the future (sender clock skew).
-const FUTURE_SLACK_MS: u64 = 86_400_000;
+pub(super) const FUTURE_SLACK_MS: u64 = 86_400_000;
 /// No window starts before 2017.
-const EARLIEST_MS: u64 = 1_483_228_800_000;
+pub(super) const EARLIEST_MS: u64 = 1_483_228_800_000;
 
-fn refuse(state: &Shared, r: Refusal) -> Response {
+pub(super) fn refuse(state: &Shared, r: Refusal) -> Response {
     state.counters.error(r.metric());
     r.into_response()
 }
 
-fn internal(e: impl std::fmt::Display) -> Refusal {
+pub(super) fn internal(e: impl std::fmt::Display) -> Refusal {
     Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
-fn parse_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Refusal> {
+pub(super) fn parse_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Refusal> {
     serde_json::from_slice(body).map_err(|e| Refusal::bad_request(format!("body: {e}")))
 }
 
@@ -71,12 +71,17 @@ async fn hello_inner(
     })?;
     state.store.hello(hello).await.map_err(internal)?;
     let p = probe.clone();
-    let next = state
+    let (next, next_result) = state
         .store
-        .read(move |c| crate::store::next_seq(c, &p))
+        .read(move |c| {
+            Ok((
+                crate::store::next_seq(c, &p)?,
+                crate::store::next_result_seq(c, &p)?,
+            ))
+        })
         .await
         .map_err(internal)?;
-    Ok(Json(plan.assignment(&probe, next)).into_response())
+    Ok(Json(plan.assignment(&probe, next, next_result)).into_response())
 }
 
 pub async fn targets(
@@ -118,12 +123,17 @@ async fn targets_inner(
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
     let p = probe.clone();
-    let next = state
+    let (next, next_result) = state
         .store
-        .read(move |c| crate::store::next_seq(c, &p))
+        .read(move |c| {
+            Ok((
+                crate::store::next_seq(c, &p)?,
+                crate::store::next_result_seq(c, &p)?,
+            ))
+        })
         .await
         .map_err(internal)?;
-    Ok(Json(plan.assignment(&probe, next)).into_response())
+    Ok(Json(plan.assignment(&probe, next, next_result)).into_response())
 }
 
 pub async fn windows(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {

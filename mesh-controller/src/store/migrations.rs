@@ -82,6 +82,25 @@ CREATE TABLE merged_seqs (
         name: "windows by session and time, for merging one session at a time",
         sql: "CREATE INDEX windows_by_session ON windows (probe, target, start_ms);",
     },
+    Migration {
+        version: 4,
+        name: "results: bandwidth tests, pings and traces",
+        sql: "
+-- One row per uploaded result; `body` is the result's JSON (topology::api::ResultBody).
+CREATE TABLE results (
+    probe TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (probe, seq)
+) WITHOUT ROWID;
+CREATE INDEX results_by_kind ON results (kind, start_ms);
+ALTER TABLE probes ADD COLUMN last_result_seq INTEGER NOT NULL DEFAULT 0;
+",
+    },
 ];
 
 /// The schema version this build writes.

@@ -12,6 +12,7 @@
 //! runtime.
 
 pub mod migrations;
+mod results;
 mod retention;
 mod writer;
 
@@ -19,11 +20,12 @@ pub use retention::RetentionStats;
 pub use writer::Store;
 
 use crate::window::Window;
+pub use results::{next_result_seq, result_count, results_since, StoredResult};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
-use topology::api::{ClockInfo, Hello, UploadAck};
+use topology::api::{ClockInfo, Hello, ResultUpload, UploadAck};
 
 /// Why storage failed.
 #[derive(Debug, thiserror::Error)]
@@ -194,14 +196,33 @@ impl Db {
         Ok(out)
     }
 
+    /// Stores one probe's results in one transaction: all or nothing.
+    pub fn ingest_results(
+        &mut self,
+        probe: &str,
+        results: &[ResultUpload],
+        now_ms: u64,
+    ) -> Result<UploadAck, StoreError> {
+        let tx = self.conn.transaction()?;
+        let ack = results::ingest_results_in(&tx, probe, results, now_ms)?;
+        tx.commit()?;
+        Ok(ack)
+    }
+
     /// Merges raw windows older than `raw` into coarse ones and drops coarse
-    /// ones older than `coarse`, in one transaction.
+    /// ones older than `coarse`, in one transaction; results (bandwidth,
+    /// pings, traces) are kept as long as coarse windows.
     pub fn retain(
         &mut self,
         now_ms: u64,
         retention: &crate::config::Retention,
     ) -> Result<RetentionStats, StoreError> {
-        retention::retain(&mut self.conn, now_ms, retention)
+        let stats = retention::retain(&mut self.conn, now_ms, retention)?;
+        let cutoff =
+            now_ms.saturating_sub(u64::try_from(retention.coarse.as_millis()).unwrap_or(u64::MAX));
+        self.conn
+            .execute("DELETE FROM results WHERE start_ms < ?1", [to_i64(cutoff)])?;
+        Ok(stats)
     }
 }
 

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::oneshot;
-use topology::api::{Hello, UploadAck};
+use topology::api::{Hello, ResultUpload, UploadAck};
 
 /// Most batches committed in one transaction.
 const GROUP_MAX: usize = 512;
@@ -27,6 +27,11 @@ enum Job {
     Hello {
         hello: Hello,
         reply: Reply<()>,
+    },
+    Results {
+        probe: String,
+        results: Vec<ResultUpload>,
+        reply: Reply<UploadAck>,
     },
     Retain {
         retention: Retention,
@@ -47,6 +52,7 @@ impl std::fmt::Debug for Job {
         f.write_str(match self {
             Job::Ingest { .. } => "Ingest",
             Job::Hello { .. } => "Hello",
+            Job::Results { .. } => "Results",
             Job::Retain { .. } => "Retain",
         })
     }
@@ -83,6 +89,20 @@ impl Store {
         self.ask(|reply| Job::Ingest {
             probe,
             windows,
+            reply,
+        })
+        .await
+    }
+
+    /// Stores a probe's results, all or nothing; resolves once committed.
+    pub async fn ingest_results(
+        &self,
+        probe: String,
+        results: Vec<ResultUpload>,
+    ) -> Result<UploadAck, StoreError> {
+        self.ask(|reply| Job::Results {
+            probe,
+            results,
             reply,
         })
         .await
@@ -143,6 +163,13 @@ fn writer_loop(mut db: Db, rx: mpsc::Receiver<Job>) {
                 } => ingests.push((probe, windows, reply)),
                 Job::Hello { hello, reply } => {
                     let _ = reply.send(db.hello(&hello, now));
+                }
+                Job::Results {
+                    probe,
+                    results,
+                    reply,
+                } => {
+                    let _ = reply.send(db.ingest_results(&probe, &results, now));
                 }
                 Job::Retain { retention, reply } => {
                     let _ = reply.send(db.retain(now, &retention));
