@@ -32,7 +32,11 @@ pub fn rounds(n: usize) -> Vec<Vec<(usize, usize)>> {
             // The lower index is the client when the sum is odd: about
             // half of each player's meetings.
             let (lo, hi) = (a.min(b), a.max(b));
-            pairs.push(if (lo + hi) % 2 == 1 { (lo, hi) } else { (hi, lo) });
+            pairs.push(if (lo + hi) % 2 == 1 {
+                (lo, hi)
+            } else {
+                (hi, lo)
+            });
         }
         out.push(pairs);
         // Keep ring[0] fixed, rotate the rest by one.

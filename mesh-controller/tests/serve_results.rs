@@ -1,0 +1,129 @@
+//! `POST /v1/results` and `GET /v1/bw/task` against the real binary:
+//! results stored once whatever the replays, refused whole when malformed or
+//! not the token's, and bandwidth tasks handed out by tournament round.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod serve_common;
+
+use serde_json::{json, Value};
+use serve_common::*;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+const PROBES: [(&str, &str); 4] = [
+    ("cl-1", "cl"),
+    ("a-1", "city-a"),
+    ("b-1", "city-b"),
+    ("b-2", "city-b"),
+];
+const IDS: [&str; 4] = ["cl-1", "a-1", "b-1", "b-2"];
+
+fn bw(seq: u64, target: &str, direction: &str, mbit: f64) -> Value {
+    json!({"seq": seq, "target": target, "start_unix_ms": now_ms() - 1000, "kind": "bandwidth",
+           "direction": direction, "protocol": "tcp", "streams": 1, "duration_s": 1.0,
+           "throughput_mbit": mbit, "retransmits": 0, "loss_pct": null, "jitter_us": null})
+}
+
+fn trace(seq: u64, target: &str) -> Value {
+    json!({"seq": seq, "target": target, "start_unix_ms": now_ms() - 1000, "kind": "trace",
+           "address": "198.18.1.1", "reached": true,
+           "hops": [{"ttl": 1, "address": "198.19.0.2", "site": null, "rtt_us": null, "loss_pct": 0.0},
+                    {"ttl": 2, "address": null, "site": null, "rtt_us": null, "loss_pct": 100.0}]})
+}
+
+#[test]
+fn results_are_stored_once_and_refused_whole_when_bad() {
+    let ctl = Ctl::start(&config_with(&PROBES, ""), &IDS);
+    let a = ctl.hello("cl-1", "boot-x");
+    assert_eq!(a["next_result_seq"], 1, "{a}");
+    assert_eq!(a["bandwidth"], false);
+    let body = json!({"probe": "cl-1", "results": [bw(1, "a-1", "forward", 940.0), bw(2, "a-1", "reverse", 930.5), trace(3, "b-1")]});
+    let (status, ack) = ctl.post_json("/v1/results", ctl.token("cl-1"), &body);
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["accepted"], json!([1, 2, 3]));
+    assert_eq!(ack["next_seq"], 4);
+    // A replay is acknowledged as duplicate, not stored again.
+    let (status, ack) = ctl.post_json("/v1/results", ctl.token("cl-1"), &body);
+    assert_eq!(status, 200);
+    assert_eq!(ack["duplicate"], json!([1, 2, 3]));
+    assert_eq!(ack["accepted"], json!([]));
+    assert_eq!(ctl.hello("cl-1", "boot-x")["next_result_seq"], 4);
+
+    // Someone else's results, or a batch with one bad result: nothing stored.
+    let (status, _) = ctl.post_json("/v1/results", ctl.token("a-1"), &body);
+    assert_eq!(status, 403);
+    for bad in [
+        bw(4, "nobody", "forward", 1.0),
+        bw(4, "a-1", "sideways", 1.0),
+        bw(4, "a-1", "forward", -1.0),
+        bw(4, "cl-1", "forward", 1.0),
+        json!({"seq": 4, "target": "a-1", "start_unix_ms": now_ms(), "kind": "teleport"}),
+        json!({"seq": 0, "target": "a-1", "start_unix_ms": now_ms(), "kind": "ping", "sent": 1, "received": 0, "loss_pct": 100.0}),
+        json!({"seq": 4, "target": "city-a", "start_unix_ms": now_ms(), "kind": "ping", "sent": 1, "received": 2, "loss_pct": 0.0}),
+    ] {
+        let body = json!({"probe": "cl-1", "results": [bw(5, "a-1", "forward", 1.0), bad.clone()]});
+        let (status, err) = ctl.post_json("/v1/results", ctl.token("cl-1"), &body);
+        assert_eq!(status, 400, "{bad}: {err}");
+        let reason = err["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("results[") || reason.starts_with("body:"),
+            "{err}"
+        );
+    }
+    let (status, _) = ctl.post_json("/v1/results", "wrong-token", &body);
+    assert_eq!(status, 401);
+    assert_eq!(ctl.hello("cl-1", "boot-x")["next_result_seq"], 4);
+}
+
+#[test]
+fn bandwidth_tasks_follow_the_tournament() {
+    // The shortest legal round: 500 ms each way, 6 s slots; a task is handed
+    // out only in the first 2 s of a slot.
+    let extra = "bandwidth: {period: 6s, duration: 500ms, streams: 2}\n";
+    let ctl = Ctl::start(&config_with(&PROBES, extra), &IDS);
+    for id in IDS {
+        assert_eq!(ctl.hello(id, "boot-x")["bandwidth"], true);
+    }
+    let task_of = |id: &str| -> Value {
+        let (status, body) = ctl.http("GET", "/v1/bw/task", Some(ctl.token(id)), b"");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    // Wait for the start of a slot, then ask all four.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let answers = loop {
+        let answers: Vec<(String, Value)> =
+            IDS.iter().map(|id| (id.to_string(), task_of(id))).collect();
+        let given = answers.iter().filter(|(_, a)| !a["task"].is_null()).count();
+        if given > 0 {
+            break answers;
+        }
+        assert!(Instant::now() < deadline, "no task in 15 s: {answers:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let tasks: Vec<(&str, &Value)> = answers
+        .iter()
+        .filter(|(_, a)| !a["task"].is_null())
+        .map(|(id, a)| (id.as_str(), &a["task"]))
+        .collect();
+    // Four probes: two tests, nobody in two.
+    assert_eq!(tasks.len(), 2, "{answers:?}");
+    let mut busy = HashSet::new();
+    for (client, t) in &tasks {
+        assert!(busy.insert(client.to_string()));
+        assert!(
+            busy.insert(t["target"].as_str().unwrap().to_string()),
+            "{tasks:?}"
+        );
+        assert_eq!(t["duration_ms"], 500);
+        assert_eq!(t["streams"], 2);
+        let port = 28600 + IDS.iter().position(|i| *i == t["target"]).unwrap();
+        assert_eq!(t["address"], format!("127.0.0.1:{port}"));
+    }
+    // Handed out once per slot.
+    let again = task_of(tasks[0].0);
+    assert!(again["task"].is_null(), "{again}");
+    assert!(again["retry_after_ms"].as_u64().unwrap() >= 1000);
+    let (status, _) = ctl.http("GET", "/v1/bw/task", Some("nope"), b"");
+    assert_eq!(status, 401);
+}
