@@ -127,3 +127,66 @@ fn bandwidth_tasks_follow_the_tournament() {
     let (status, _) = ctl.http("GET", "/v1/bw/task", Some("nope"), b"");
     assert_eq!(status, 401);
 }
+
+#[test]
+fn report_shows_throughput_per_direction_and_the_path_of_a_slow_route() {
+    let ctl = Ctl::start(&config_with(&PROBES, ""), &IDS);
+    for id in IDS {
+        ctl.hello(id, "boot-x");
+    }
+    // cl -> city-b over its 20 ms budget (RTT/2 of 45..47 ms).
+    let w = window(100, 0, 25.0, 20.0, unsync_clock());
+    let (status, ack) = ctl.post_json(
+        "/v1/windows",
+        ctl.token("cl-1"),
+        &batch("cl-1", &[(1, "b-1", &w)], 0),
+    );
+    assert_eq!(status, 200, "{ack}");
+    let mut t = trace(3, "b-1");
+    t["hops"] = json!([
+        {"ttl": 1, "address": "198.19.0.2", "site": "city-a", "rtt_us": null, "loss_pct": 0.0},
+        {"ttl": 2, "address": null, "site": null, "rtt_us": null, "loss_pct": 100.0},
+        {"ttl": 3, "address": "198.18.2.1", "site": "city-b", "rtt_us": null, "loss_pct": 0.0}
+    ]);
+    let body = json!({"probe": "cl-1", "results": [
+        bw(1, "a-1", "forward", 940.0), bw(2, "a-1", "reverse", 310.0), t]});
+    let (status, ack) = ctl.post_json("/v1/results", ctl.token("cl-1"), &body);
+    assert_eq!(status, 200, "{ack}");
+    // And a second forward test, from the other side.
+    let body = json!({"probe": "a-1", "results": [bw(1, "cl-1", "reverse", 900.0)]});
+    let (status, _) = ctl.post_json("/v1/results", ctl.token("a-1"), &body);
+    assert_eq!(status, 200);
+
+    let (db, config) = (ctl.db.to_str().unwrap(), ctl.config.to_str().unwrap());
+    let out = run(&["report", "--db", db, "--config", config, "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tp = report["throughput"].as_array().unwrap();
+    let find = |from: &str, to: &str| {
+        tp.iter()
+            .find(|t| t["from"] == from && t["to"] == to)
+            .unwrap_or_else(|| panic!("no {from} -> {to} in {tp:?}"))
+    };
+    // cl -> city-a: cl-1's forward test (940) and a-1's reverse one (900).
+    let up = find("cl", "city-a");
+    assert_eq!(up["tests"], 2);
+    assert_eq!(up["min_mbit"], 900.0);
+    assert_eq!(up["max_mbit"], 940.0);
+    assert_eq!(up["median_mbit"], 920.0);
+    assert_eq!(find("city-a", "cl")["latest_mbit"], 310.0);
+    // The slow route's path, by site, from its trace.
+    let paths = report["paths"].as_array().unwrap();
+    let p = paths
+        .iter()
+        .find(|p| p["from"] == "cl" && p["to"] == "city-b")
+        .unwrap_or_else(|| panic!("no path of cl -> city-b: {paths:?}"));
+    assert_eq!(p["sites"], json!(["cl", "city-a", "city-b"]));
+    assert_eq!(p["reached"], true);
+    let out = run(&["report", "--db", db, "--config", config]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("THROUGHPUT"), "{text}");
+    assert!(text.contains("cl > city-a > city-b"), "{text}");
+    let out = run(&["report", "--db", db, "--config", config, "--format", "html"]);
+    let html = String::from_utf8_lossy(&out.stdout);
+    assert!(html.contains("<polyline class=\"trace\""), "{html}");
+    assert!(html.contains("<table id=\"throughput\""));
+}

@@ -235,7 +235,7 @@ pub fn build_with(
             }
         })
         .collect();
-    let detours = table
+    let detours: Vec<RouteReport> = table
         .routes
         .iter()
         .filter(|r| r.relay.is_some() || r.stretch.is_some_and(|s| s >= DETOUR_STRETCH))
@@ -248,7 +248,18 @@ pub fn build_with(
     };
     let s = suggest::suggest(topo, &config.budgets, &blend, suggest_options);
     let inter_carrier = inter_carrier(config, &routes, &modelled);
+    let interesting: std::collections::HashSet<(String, String)> = routes
+        .iter()
+        .map(|r| &r.route)
+        .filter(|r| r.verdict == Verdict::Violation)
+        .chain(detours.iter())
+        .map(|r| (r.from.clone(), r.to.clone()))
+        .collect();
+    let results = super::results::sections(conn, config, since_ms, &interesting)?;
     Ok(Report {
+        throughput: results.throughput,
+        icmp: results.icmp,
+        paths: results.paths,
         routes,
         summary: table.summary,
         detours,

@@ -12,11 +12,13 @@ mod build;
 mod fetch;
 mod http;
 mod render;
+mod results;
 
 pub use build::{build, build_with};
 pub use fetch::{fetch, write_atomic, Fetched};
 pub use http::{page, report as report_handler};
 pub use render::{html, render};
+pub use results::{site_of, IcmpRoute, MeasuredPath, Throughput};
 
 use crate::config::{parse_duration, Config};
 use crate::store::{self, StoreError};
@@ -153,6 +155,15 @@ pub struct Report {
     /// in the measured matrix of the text formats).
     #[serde(default)]
     pub inter_carrier: Vec<InterCarrierRoute>,
+    /// Bandwidth per ordered endpoint pair (forward and reverse tests).
+    #[serde(default)]
+    pub throughput: Vec<Throughput>,
+    /// ICMP echo to hosts without a probe.
+    #[serde(default)]
+    pub icmp: Vec<IcmpRoute>,
+    /// The latest traceroute of each detour and each route over budget, by site.
+    #[serde(default)]
+    pub paths: Vec<MeasuredPath>,
     /// Look-back of the measurements (seconds).
     pub since_s: u64,
 }

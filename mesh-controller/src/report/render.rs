@@ -128,6 +128,135 @@ fn city_rows_shown(r: &Report) -> Vec<Vec<String>> {
         .collect()
 }
 
+const THROUGHPUT_HEADERS: [&str; 8] = [
+    "FROM",
+    "TO",
+    "PROTO",
+    "LATEST Mbit/s",
+    "MEDIAN Mbit/s",
+    "MIN/MAX Mbit/s",
+    "TESTS",
+    "RETRANS / LOSS %",
+];
+
+fn throughput_rows(r: &Report) -> Vec<Vec<String>> {
+    r.throughput
+        .iter()
+        .map(|t| {
+            vec![
+                t.from.clone(),
+                t.to.clone(),
+                t.protocol.clone(),
+                format!("{:.1}", t.latest_mbit),
+                format!("{:.1}", t.median_mbit),
+                format!("{:.1}/{:.1}", t.min_mbit, t.max_mbit),
+                t.tests.to_string(),
+                match (t.retransmits, t.loss_pct) {
+                    (_, Some(l)) => format!("{l:.2} %"),
+                    (Some(n), None) => n.to_string(),
+                    (None, None) => "-".to_string(),
+                },
+            ]
+        })
+        .collect()
+}
+
+const ICMP_HEADERS: [&str; 6] = [
+    "FROM",
+    "TO (no probe)",
+    "RTT p50/p99 ms",
+    "LOSS %",
+    "SENT",
+    "WINDOWS",
+];
+
+fn icmp_rows(r: &Report) -> Vec<Vec<String>> {
+    let ms = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
+    r.icmp
+        .iter()
+        .map(|x| {
+            vec![
+                x.from.clone(),
+                x.to.clone(),
+                format!("{}/{}", ms(x.rtt_p50_ms), ms(x.rtt_p99_ms)),
+                format!("{:.1}", x.loss_pct),
+                x.sent.to_string(),
+                x.windows.to_string(),
+            ]
+        })
+        .collect()
+}
+
+const PATH_HEADERS: [&str; 4] = ["FROM", "TO", "MEASURED PATH (sites)", "HOPS"];
+
+fn path_rows(r: &Report) -> Vec<Vec<String>> {
+    r.paths
+        .iter()
+        .map(|p| {
+            let hops: Vec<String> = p
+                .hops
+                .iter()
+                .map(|h| h.address.clone().unwrap_or_else(|| "*".to_string()))
+                .collect();
+            vec![
+                p.from.clone(),
+                p.to.clone(),
+                format!(
+                    "{}{}",
+                    p.sites.join(" > "),
+                    if p.reached { "" } else { " (not reached)" }
+                ),
+                hops.join(" "),
+            ]
+        })
+        .collect()
+}
+
+/// The extra sections of the text formats: (title, headers, rows, right-aligned columns).
+type Extra = (
+    &'static str,
+    Vec<&'static str>,
+    Vec<Vec<String>>,
+    Vec<usize>,
+);
+
+fn extra_sections(r: &Report) -> Vec<Extra> {
+    vec![
+        (
+            "THROUGHPUT (bandwidth tests, per direction)",
+            THROUGHPUT_HEADERS.to_vec(),
+            throughput_rows(r),
+            vec![3, 4, 5, 6, 7],
+        ),
+        (
+            "ICMP TARGETS",
+            ICMP_HEADERS.to_vec(),
+            icmp_rows(r),
+            vec![2, 3, 4, 5],
+        ),
+        (
+            "MEASURED PATHS (detours and routes over budget)",
+            PATH_HEADERS.to_vec(),
+            path_rows(r),
+            vec![],
+        ),
+    ]
+}
+
+/// `THROUGHPUT (x)` -> `Throughput (x)`.
+fn sentence_case(s: &str) -> String {
+    let lower = s.to_lowercase();
+    let mut c = lower.chars();
+    match c.next() {
+        Some(f) => f
+            .to_uppercase()
+            .chain(c)
+            .collect::<String>()
+            .replace("icmp", "ICMP"),
+        None => String::new(),
+    }
+}
+
 fn detour_rows(r: &Report) -> Vec<Vec<String>> {
     r.detours
         .iter()
@@ -220,9 +349,10 @@ fn notes(r: &Report) -> HashMap<(String, String), String> {
 
 /// The web page of a report.
 ///
-/// Measurements do not see paths: for the map, a measured route is taken to
-/// follow its modelled path, so links are coloured by the worst verdict of the
-/// measured routes that would cross them.
+/// STAMP does not see paths: for the map, a measured route is taken to follow
+/// its modelled path, so links are coloured by the worst verdict of the
+/// measured routes that would cross them. Traced paths (detours and routes
+/// over budget) are drawn over it as they were measured.
 pub fn html(r: &Report, topo: &Topology, subtitle: &str, refresh_s: Option<u32>) -> String {
     let mut table = r.table();
     let modelled = Routes::compute(topo);
@@ -236,7 +366,7 @@ pub fn html(r: &Report, topo: &Topology, subtitle: &str, refresh_s: Option<u32>)
         }
     }
     let notes = notes(r);
-    let sections = [render::Section {
+    let mut sections = vec![render::Section {
         id: "inter-carrier".into(),
         title: "Inter-carrier in a city".into(),
         headers: CITY_HEADERS.iter().map(|h| h.to_lowercase()).collect(),
@@ -245,6 +375,24 @@ pub fn html(r: &Report, topo: &Topology, subtitle: &str, refresh_s: Option<u32>)
             "No pair of carriers in one city is measured, over budget or without a local exchange."
                 .into(),
     }];
+    for ((title, headers, rows, _), (id, empty)) in extra_sections(r).into_iter().zip([
+        ("throughput", "No bandwidth test in the look-back."),
+        ("icmp", "No ICMP target measured."),
+        ("paths", "No trace of a detour or of a route over budget."),
+    ]) {
+        sections.push(render::Section {
+            id: id.into(),
+            title: sentence_case(title),
+            headers: headers.iter().map(|h| h.to_lowercase()).collect(),
+            rows,
+            empty: empty.into(),
+        });
+    }
+    let paths: Vec<(String, Vec<String>)> = r
+        .paths
+        .iter()
+        .map(|p| (format!("{} -> {}", p.from, p.to), p.sites.clone()))
+        .collect();
     render::report_html(&render::Page {
         title: "hubmesh: measured routes",
         subtitle,
@@ -255,6 +403,7 @@ pub fn html(r: &Report, topo: &Topology, subtitle: &str, refresh_s: Option<u32>)
         notes: &notes,
         refresh_s,
         sections: &sections,
+        paths: &paths,
     })
 }
 
@@ -292,6 +441,12 @@ pub fn render(r: &Report, topo: &Topology, format: ReportFormat) -> String {
                 out.push_str("\nINTER-CARRIER IN A CITY\n");
                 out.push_str(&text_table(&CITY_HEADERS, city, &[3, 5]));
             }
+            for (title, headers, rows, right) in extra_sections(r) {
+                if !rows.is_empty() {
+                    out.push_str(&format!("\n{title}\n"));
+                    out.push_str(&text_table(&headers, rows, &right));
+                }
+            }
             if !r.detours.is_empty() {
                 out.push_str("\nDETOURS\n");
                 out.push_str(&text_table(&DETOUR_HEADERS, detour_rows(r), &[2, 3]));
@@ -313,6 +468,12 @@ pub fn render(r: &Report, topo: &Topology, format: ReportFormat) -> String {
             if !city.is_empty() {
                 out.push_str("\n### Inter-carrier in a city\n\n");
                 out.push_str(&md_table(&CITY_HEADERS, city));
+            }
+            for (title, headers, rows, _) in extra_sections(r) {
+                if !rows.is_empty() {
+                    out.push_str(&format!("\n### {}\n\n", sentence_case(title)));
+                    out.push_str(&md_table(&headers, rows));
+                }
             }
             if !r.detours.is_empty() {
                 out.push_str("\n### Detours\n\n");

@@ -40,6 +40,9 @@ pub struct Page<'a> {
     pub refresh_s: Option<u32>,
     /// Further tables, after the violations.
     pub sections: &'a [Section],
+    /// Measured paths (traceroutes) to draw on the map: a label and the site
+    /// ids crossed, in order.
+    pub paths: &'a [(String, Vec<String>)],
 }
 
 /// A plain table section of the page.
@@ -117,7 +120,7 @@ body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5em;colo
 h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.5em 0 .5em}
 .sub{color:#666;margin:0 0 1em}.summary span{margin-right:1em}
 svg.map{background:#fff;border:1px solid #ddd;max-width:100%;height:auto}
-svg.map .link{stroke-width:1.5;opacity:.85}svg.map .viol{stroke:#d62728;stroke-width:1.5;stroke-dasharray:4 3;fill:none;opacity:.7}
+svg.map .link{stroke-width:1.5;opacity:.85}svg.map .trace{stroke:#6a1b9a;stroke-width:2.5;fill:none;opacity:.6}svg.map .viol{stroke:#d62728;stroke-width:1.5;stroke-dasharray:4 3;fill:none;opacity:.7}
 svg.map text{font-size:10px;fill:#333}svg.map .site{stroke:#333;stroke-width:1}
 svg.map .hl{stroke-width:4;opacity:1}
 .legend span{display:inline-block;padding:0 .5em;margin-right:.3em;border-radius:3px}
@@ -342,6 +345,28 @@ fn map_svg(out: &mut String, p: &Page<'_>) {
             out,
             "<path class=\"viol\" d=\"M{x1:.1},{y1:.1} Q{cx:.1},{cy:.1} {x2:.1},{y2:.1}\"><title>over budget: {}</title></path>",
             escape(&what.join("; "))
+        );
+    }
+    out.push_str("</g>\n<g class=\"traced\">\n");
+    // Measured paths: a polyline through the sites each crossed.
+    for (label, sites) in p.paths {
+        let pts: Vec<String> = sites
+            .iter()
+            .filter_map(|s| topo.site_index(s))
+            .map(|i| {
+                let (x, y) = xy(i);
+                format!("{x:.1},{y:.1}")
+            })
+            .collect();
+        if pts.len() < 2 {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "<polyline class=\"trace\" points=\"{}\"><title>measured path {}: {}</title></polyline>",
+            pts.join(" "),
+            escape(label),
+            escape(&sites.join(" > "))
         );
     }
     out.push_str("</g>\n<g class=\"sites\">\n");
@@ -655,7 +680,20 @@ mod tests {
                     ..Section::default()
                 },
             ],
+            paths: &[(
+                "beijing -> shanghai".to_string(),
+                vec![
+                    "beijing".into(),
+                    "nowhere".into(),
+                    "wuhan".into(),
+                    "shanghai".into(),
+                ],
+            )],
         });
+        assert_eq!(html.matches("<polyline class=\"trace\"").count(), 1);
+        assert!(html.contains(
+            "measured path beijing -&gt; shanghai: beijing &gt; nowhere &gt; wuhan &gt; shanghai"
+        ));
         assert!(html.contains("<h2>Extra &lt;b&gt; (1)</h2>"));
         assert!(html.contains("<table id=\"x\" class=\"list\"><tr><th>a</th><th>b</th></tr>\n<tr><td>1</td><td>&lt;i&gt;</td></tr>"));
         assert!(html.contains("<p id=\"y\">nothing here</p>"));
