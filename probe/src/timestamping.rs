@@ -30,7 +30,7 @@
 //! STAMP carries wall-clock time.
 
 mod batch;
-mod cmsg;
+pub(crate) mod cmsg;
 mod tx_book;
 
 pub use batch::RecvBatch;
