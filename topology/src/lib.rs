@@ -6,6 +6,7 @@ pub mod api;
 pub mod budgets;
 pub mod error;
 pub mod geo;
+pub mod lab_addresses;
 pub mod load;
 pub mod metrics;
 pub mod model;

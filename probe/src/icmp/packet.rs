@@ -310,6 +310,13 @@ pub fn parse(family: Family, bytes: &[u8]) -> Result<Message<'_>, PacketError> {
     }
 }
 
+/// Identifier and sequence of an echo header (either family), without
+/// checking type or checksum: what an error queue returns of our own probe,
+/// possibly cut short by the router's quote.
+pub fn echo_header(bytes: &[u8]) -> Result<Echo<'_>, PacketError> {
+    echo_fields(bytes, "echo header")
+}
+
 /// Identifier, sequence and payload of an echo message; the layout is the
 /// same in both families.
 fn echo_fields<'a>(bytes: &'a [u8], what: &'static str) -> Result<Echo<'a>, PacketError> {
