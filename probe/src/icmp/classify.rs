@@ -42,7 +42,9 @@ pub enum Answer {
     /// Probe `seq` was reported undeliverable (other than the target's
     /// closed port) by whoever sent the error.
     Unreachable { seq: u16, code: u8 },
-    /// Someone else's message, or ours looped back.
+    /// Our own request, seen by a raw socket on its way out (loopback).
+    Looped,
+    /// Someone else's message.
     Unrelated,
 }
 
@@ -96,6 +98,13 @@ impl Matcher {
                 Some(seq) => Answer::Unreachable { seq, code },
                 None => Answer::Unrelated,
             },
+            Message::EchoRequest(echo)
+                if self.protocol == ProbeProtocol::IcmpEcho
+                    && self.id_ok(echo.id)
+                    && echo.payload.get(..TOKEN_LEN) == Some(&self.token[..]) =>
+            {
+                Answer::Looped
+            }
             Message::EchoRequest(_) | Message::Other { .. } => Answer::Unrelated,
         })
     }
@@ -230,7 +239,12 @@ mod tests {
             &packet::echo_request(Family::V4, 0xbeef, 3, &payload).unwrap(),
             TARGET,
         );
-        assert_eq!(m.message(&req, TARGET.into()), Ok(Answer::Unrelated));
+        assert_eq!(m.message(&req, TARGET.into()), Ok(Answer::Looped));
+        let theirs = with_ip(
+            &packet::echo_request(Family::V4, 0x1111, 3, &payload).unwrap(),
+            TARGET,
+        );
+        assert_eq!(m.message(&theirs, TARGET.into()), Ok(Answer::Unrelated));
         // Garbage is an error value.
         assert!(m.message(&ok[..22], TARGET.into()).is_err());
     }

@@ -188,6 +188,7 @@ pub async fn ping(opts: &PingOptions) -> Result<PingReport, IcmpError> {
                         tally.answer(seq, ts, source);
                     }
                     Ok((Answer::Expired { .. } | Answer::Unreachable { .. }, _, _)) => errors += 1,
+                    Ok((Answer::Looped, _, _)) => {}
                     Ok((Answer::Unrelated, _, _)) => unrelated += 1,
                     Err(_) => malformed += 1,
                 }

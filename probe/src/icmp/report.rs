@@ -136,7 +136,7 @@ pub fn render_trace(r: &TraceReport) -> String {
         r.protocol,
         describe(r.socket, r.timestamping),
         if r.reached {
-            format!("reached in {} hops", r.hops.len())
+            format!("reached at TTL {}", r.hops.len())
         } else {
             "not reached".to_owned()
         }

@@ -87,7 +87,7 @@ impl Hops {
             Answer::Reached { seq } => (seq, None, true),
             Answer::Expired { seq } => (seq, None, false),
             Answer::Unreachable { seq, code } => (seq, Some(code), false),
-            Answer::Unrelated => return,
+            Answer::Looped | Answer::Unrelated => return,
         };
         let Some(p) = self.probes.get_mut(&seq) else {
             return;
@@ -250,6 +250,7 @@ pub async fn trace(
                     }
                 };
                 match parsed {
+                    Ok((Answer::Looped, _, _, _)) => {}
                     Ok((Answer::Unrelated, _, _, _)) => unrelated += 1,
                     Ok((answer, Some(from), ts, source)) => hops.answer(answer, from, ts, source),
                     // An error without an offender address: no hop to name.
