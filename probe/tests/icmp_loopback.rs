@@ -147,7 +147,16 @@ fn trace_to_loopback_reaches_in_one_hop() {
 #[test]
 fn ipv6_loopback_ping_and_trace() {
     require_icmp!();
-    let out = probe(&["ping", "::1", "--count", "3", "--interval", "10ms", "--format", "json"]);
+    let out = probe(&[
+        "ping",
+        "::1",
+        "--count",
+        "3",
+        "--interval",
+        "10ms",
+        "--format",
+        "json",
+    ]);
     if text(&out.stderr).contains("Address family not supported")
         || text(&out.stderr).contains("unreachable")
     {
@@ -179,7 +188,10 @@ fn in_fresh_netns(script: &str) -> Option<Output> {
         .output()
         .expect("run unshare");
     if text(&out.stderr).contains("unshare failed") {
-        eprintln!("skipped: cannot make a network namespace: {}", text(&out.stderr));
+        eprintln!(
+            "skipped: cannot make a network namespace: {}",
+            text(&out.stderr)
+        );
         return None;
     }
     Some(out)
