@@ -114,7 +114,6 @@ fn concurrent_pings_each_see_only_their_own_replies() {
         assert_eq!(v["sent"], 40, "{v}");
         assert_eq!(v["received"], 40, "{v}");
         assert_eq!(v["duplicates"], 0, "{v}");
-        assert_eq!(v["malformed"], 0, "{v}");
     }
     // Raw sockets see every ICMP packet on the host: each run saw the other's
     // requests and replies and set them aside.
@@ -239,4 +238,78 @@ fn without_privilege_or_ping_group_range_the_refusal_is_one_clear_line() {
         text(&out.stderr).trim(),
         "probe: cannot open an ICMP socket: not root and ping_group_range 1 0 excludes gid 65534"
     );
+}
+
+/// RFC 1071 checksum, written into octets 2..4 of an ICMP message.
+fn checksummed(mut m: Vec<u8>) -> Vec<u8> {
+    m[2] = 0;
+    m[3] = 0;
+    let mut sum: u32 = m
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let sum = !(sum as u16);
+    m[2..4].copy_from_slice(&sum.to_be_bytes());
+    m
+}
+
+#[test]
+fn raw_ping_counts_and_ignores_forged_and_malformed_icmp() {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+    require_icmp!();
+    let Ok(raw) = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)) else {
+        eprintln!("skipped: no raw socket (not root) to forge packets with");
+        return;
+    };
+    let ping = Command::new(PROBE)
+        .args([
+            "ping",
+            "127.0.0.1",
+            "--count",
+            "30",
+            "--interval",
+            "10ms",
+            "--socket",
+            "raw",
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn probe");
+    let to = SockAddr::from(SocketAddr::from(([127, 0, 0, 1], 0)));
+    // Every sequence number the run uses, answered by someone else: another
+    // identifier, well formed (unrelated); the same with a broken checksum; a
+    // time exceeded whose quote is cut short (malformed).
+    let forged: Vec<Vec<u8>> = (0..30u8)
+        .flat_map(|seq| {
+            let reply = checksummed(vec![0, 0, 0, 0, 0x4e, 0x21, 0, seq, 1, 2, 3, 4, 5, 6, 7, 8]);
+            let mut bad = reply.clone();
+            bad[2] ^= 0x55;
+            let cut = checksummed(vec![11, 0, 0, 0, 0, 0, 0, 0, 0x45, 0, 0]);
+            [reply, bad, cut]
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(30));
+    let until = Instant::now() + Duration::from_millis(250);
+    for packet in forged.iter().cycle() {
+        if Instant::now() > until {
+            break;
+        }
+        raw.send_to(packet, &to)
+            .expect("send forged ICMP to 127.0.0.1");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let v = json(&ping.wait_with_output().expect("wait"));
+    assert_eq!(v["socket"], "raw", "{v}");
+    assert_eq!(v["received"], 30, "{v}");
+    assert_eq!(v["duplicates"], 0, "{v}");
+    assert!(v["unrelated"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["malformed"].as_u64().unwrap() > 0, "{v}");
 }

@@ -125,6 +125,9 @@ pub async fn ping(opts: &PingOptions) -> Result<PingReport, IcmpError> {
             opts.count
         )));
     }
+    if opts.interval.is_zero() {
+        return Err(IcmpError::Options("interval must be above 0".to_owned()));
+    }
     if opts.size > packet::MAX_PAYLOAD {
         return Err(IcmpError::Options(format!(
             "size {} is larger than {}",

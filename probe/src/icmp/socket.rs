@@ -109,6 +109,10 @@ impl ProbeSocket {
             ProbeProtocol::IcmpEcho => {
                 let error_queue = kind == SocketKind::Dgram;
                 if error_queue {
+                    // Binding picks the identifier now, so replies can be checked against it.
+                    icmp.0
+                        .bind(&unspecified(family).into())
+                        .map_err(|e| io_error("bind", e))?;
                     enable_recverr(&icmp.0, family).map_err(|e| io_error("IP_RECVERR", e))?;
                 }
                 ProbeSocket::assemble(icmp.0, None, error_queue, kind, family)?
@@ -116,11 +120,8 @@ impl ProbeSocket {
             ProbeProtocol::Udp => {
                 let udp = Socket::new(domain(family), Type::DGRAM, Some(Protocol::UDP))
                     .map_err(|e| io_error("UDP socket", e))?;
-                let any: SocketAddr = match family {
-                    Family::V4 => SocketAddr::from(([0, 0, 0, 0], 0)),
-                    Family::V6 => SocketAddr::from(([0u16; 8], 0)),
-                };
-                udp.bind(&any.into()).map_err(|e| io_error("bind", e))?;
+                udp.bind(&unspecified(family).into())
+                    .map_err(|e| io_error("bind", e))?;
                 match kind {
                     SocketKind::Raw => {
                         ProbeSocket::assemble(udp, Some(icmp.0), false, kind, family)?
@@ -295,6 +296,14 @@ fn domain(family: Family) -> Domain {
     match family {
         Family::V4 => Domain::IPV4,
         Family::V6 => Domain::IPV6,
+    }
+}
+
+/// The wildcard address, port 0 (the kernel picks).
+fn unspecified(family: Family) -> SocketAddr {
+    match family {
+        Family::V4 => SocketAddr::from(([0, 0, 0, 0], 0)),
+        Family::V6 => SocketAddr::from(([0u16; 8], 0)),
     }
 }
 
