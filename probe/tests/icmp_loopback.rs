@@ -180,10 +180,19 @@ fn in_fresh_netns(script: &str) -> Option<Output> {
         eprintln!("skipped: unshare, setpriv (util-linux) and ip (iproute2) are needed");
         return None;
     }
+    // A copy that `nobody` can run, wherever the checkout lives (a home
+    // directory may be closed to other users).
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let copy = dir.path().join("probe");
+    std::fs::copy(PROBE, &copy).expect("copy probe");
+    for (path, mode) in [(dir.path(), 0o755), (copy.as_path(), 0o755)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
     let out = Command::new("unshare")
         .args(["-n", "sh", "-ec"])
         .arg(format!("ip link set lo up\n{script}"))
-        .env("PROBE", PROBE)
+        .env("PROBE", &copy)
         .output()
         .expect("run unshare");
     if text(&out.stderr).contains("unshare failed") {
