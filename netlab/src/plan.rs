@@ -16,10 +16,15 @@
 //! - interconnect routers: 198.19.128.0/17, one address per (interconnect,
 //!   network) in file order from 198.19.128.1: the router of that network at the
 //!   interconnect, answering for packets that crossed over into its network.
+//!
+//! The addresses themselves come from `topology::lab_addresses`, which also
+//! maps an address back to its site (traceroute hop names), so the two agree.
 
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
+pub use topology::lab_addresses::endpoint_address;
+use topology::lab_addresses::{link_router_addresses, port_address};
 use topology::routing::Graph;
 use topology::Topology;
 
@@ -37,10 +42,6 @@ pub const MAX_LAB_NAME: usize = 32;
 pub const TUN_NAME: &str = "hm0";
 /// Lab name used when `--name` is not given.
 pub const DEFAULT_LAB: &str = "default";
-
-const ENDPOINT_BASE: u32 = 0xC612_0000; // 198.18.0.0
-const LINK_ROUTER_BASE: u32 = 0xC613_0000; // 198.19.0.0
-const PORT_BASE: u32 = 0xC613_8000; // 198.19.128.0
 
 /// Why a lab cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -185,12 +186,15 @@ impl Plan {
             .links
             .iter()
             .enumerate()
-            .map(|(i, l)| LinkPlan {
-                a: topo.sites[l.a].id.clone(),
-                b: topo.sites[l.b].id.clone(),
-                network: l.network.map(|n| topo.networks[n].id.clone()),
-                a_router: Ipv4Addr::from(LINK_ROUTER_BASE + 4 * i as u32 + 1),
-                b_router: Ipv4Addr::from(LINK_ROUTER_BASE + 4 * i as u32 + 2),
+            .map(|(i, l)| {
+                let (a_router, b_router) = link_router_addresses(i);
+                LinkPlan {
+                    a: topo.sites[l.a].id.clone(),
+                    b: topo.sites[l.b].id.clone(),
+                    network: l.network.map(|n| topo.networks[n].id.clone()),
+                    a_router,
+                    b_router,
+                }
             })
             .collect();
         let mut ports = Vec::with_capacity(nports);
@@ -200,7 +204,7 @@ impl Plan {
                     interconnect: i,
                     site: topo.sites[ix.site].id.clone(),
                     network: topo.networks[n].id.clone(),
-                    address: Ipv4Addr::from(PORT_BASE + 1 + ports.len() as u32),
+                    address: port_address(ports.len()),
                 });
             }
         }
@@ -294,12 +298,6 @@ impl Plan {
         }
         s
     }
-}
-
-/// Address of endpoint (site, network): 198.18.S.(N+1).
-pub fn endpoint_address(site: usize, network: Option<usize>) -> Ipv4Addr {
-    let n = network.map_or(1, |n| n as u32 + 1);
-    Ipv4Addr::from(ENDPOINT_BASE + ((site as u32) << 8) + n)
 }
 
 #[cfg(test)]
@@ -412,6 +410,37 @@ interconnects:
         // No lab's prefix matches another lab's namespaces.
         assert!(!namespace("t-10", "a").starts_with(&namespace_prefix("t")));
         assert!(!namespace("t-10", "a").starts_with(&namespace_prefix("t-1")));
+    }
+
+    /// Every address the plan hands out names the site it sits at, through
+    /// the function traceroute uses; nothing else in the ranges names a site.
+    #[test]
+    fn every_plan_address_maps_back_to_its_site() {
+        use std::net::IpAddr;
+        use topology::lab_addresses::lab_site_of;
+        for t in [topo(THREE), topo(CARRIERS), topology::national::national()] {
+            let p = Plan::new(&t, "x").unwrap();
+            let mut expected: Vec<(Ipv4Addr, &str)> = Vec::new();
+            for e in &p.endpoints {
+                expected.push((e.address, p.sites[e.site].id.as_str()));
+            }
+            for l in &p.links {
+                expected.push((l.a_router, l.a.as_str()));
+                expected.push((l.b_router, l.b.as_str()));
+            }
+            for port in &p.ports {
+                expected.push((port.address, port.site.as_str()));
+            }
+            for (addr, site) in &expected {
+                assert_eq!(lab_site_of(&t, IpAddr::V4(*addr)), Some(*site), "{addr}");
+            }
+            let known: std::collections::HashSet<Ipv4Addr> = expected.iter().map(|e| e.0).collect();
+            for probe in (0..1024u32).map(|i| Ipv4Addr::from(0xC612_0000 + i * 257)) {
+                if !known.contains(&probe) {
+                    assert_eq!(lab_site_of(&t, IpAddr::V4(probe)), None, "{probe}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod wire;
 pub mod agent;
 pub mod clock;
 pub mod flood;
+pub mod icmp;
 pub mod reflector;
 pub mod sender;
 pub mod session;

@@ -2,7 +2,7 @@
 //! the library does the work; this maps arguments in and errors to exit codes
 //! (0 ok, 1 no reply at all, 2 bad input or cannot start).
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -15,7 +15,7 @@ use probe::clock::{boot_id, ClockStatus};
 use probe::reflector::{self, Cidr, Policy, RunOptions};
 use probe::sender::{self, ReflectorType, SameClock, Schedule, StampConfig};
 use probe::units::{parse_duration, read_key_file};
-use probe::{agent, flood, signals};
+use probe::{agent, flood, icmp, signals};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,6 +39,11 @@ enum Command {
     Agent(AgentArgs),
     /// Print the local clock status (adjtimex) and boot id.
     Clock(ClockArgs),
+    /// ICMP echo round trips to a host (IPv4 or IPv6).
+    Ping(PingArgs),
+    /// The path to a host: ICMP echo (default) or UDP probes with rising TTL,
+    /// hops named by the site a topology places them at.
+    Trace(TraceArgs),
     /// Load generator for reflector throughput figures (bench only).
     #[command(hide = true)]
     Flood(FloodArgs),
@@ -206,6 +211,75 @@ struct ClockArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SocketArg {
+    /// Datagram where net.ipv4.ping_group_range admits us, raw otherwise.
+    Auto,
+    Dgram,
+    Raw,
+}
+
+impl From<SocketArg> for icmp::SocketChoice {
+    fn from(s: SocketArg) -> Self {
+        match s {
+            SocketArg::Auto => icmp::SocketChoice::Auto,
+            SocketArg::Dgram => icmp::SocketChoice::Dgram,
+            SocketArg::Raw => icmp::SocketChoice::Raw,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct PingArgs {
+    /// Host name or address.
+    #[arg(value_name = "HOST")]
+    host: String,
+    /// Echo requests to send.
+    #[arg(long, short = 'c', value_name = "N", default_value_t = 10)]
+    count: u32,
+    /// Gap between requests.
+    #[arg(long, short = 'i', value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    interval: Duration,
+    /// Wait this long for replies after the last request.
+    #[arg(long, short = 'W', value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Echo payload octets.
+    #[arg(long, short = 's', value_name = "BYTES", default_value_t = 56)]
+    size: usize,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Socket kind.
+    #[arg(long, value_enum, default_value_t = SocketArg::Auto)]
+    socket: SocketArg,
+}
+
+#[derive(Args, Debug)]
+struct TraceArgs {
+    /// Host name or address.
+    #[arg(value_name = "HOST")]
+    host: String,
+    /// Highest TTL tried.
+    #[arg(long, short = 'm', value_name = "N", default_value_t = 30)]
+    max_hops: u8,
+    /// Probes per TTL.
+    #[arg(long, short = 'q', value_name = "N", default_value_t = 3)]
+    queries: u8,
+    /// UDP probes to high ports (33434 and up) instead of ICMP echo.
+    #[arg(long)]
+    udp: bool,
+    /// Name hops by site: a topology file, or `national`.
+    #[arg(long, value_name = "FILE|national")]
+    topology: Option<String>,
+    /// Wait this long for answers after the last probe.
+    #[arg(long, short = 'W', value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    timeout: Duration,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Socket kind.
+    #[arg(long, value_enum, default_value_t = SocketArg::Auto)]
+    socket: SocketArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ProtocolArg {
     Stamp,
     Sockperf,
@@ -258,6 +332,8 @@ fn main() -> ExitCode {
         Command::Stamp(args) => stamp(args),
         Command::Agent(args) => agent(args),
         Command::Clock(args) => clock(args),
+        Command::Ping(args) => ping_cmd(args),
+        Command::Trace(args) => trace_cmd(args),
         Command::Flood(args) => flood_cmd(args),
     };
     match outcome {
@@ -276,6 +352,81 @@ fn resolve(target: &str) -> Result<SocketAddr> {
     addrs
         .next()
         .ok_or_else(|| anyhow!("{target:?} resolves to no address"))
+}
+
+/// A host name or address to its first address.
+fn resolve_host(host: &str) -> Result<IpAddr> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    (host, 0)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {host:?}"))?
+        .next()
+        .map(|a| a.ip())
+        .ok_or_else(|| anyhow!("{host:?} resolves to no address"))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn ping_cmd(args: PingArgs) -> Result<ExitCode> {
+    let mut options = icmp::PingOptions::new(resolve_host(&args.host)?);
+    options.count = args.count;
+    options.interval = args.interval;
+    options.timeout = args.timeout;
+    options.size = args.size;
+    options.socket = args.socket.into();
+    let report = runtime()?.block_on(icmp::ping(&options))?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(&report)?),
+        Format::Table => print!("{}", icmp::report::render_ping(&report)),
+    }
+    if report.received == 0 {
+        eprintln!(
+            "probe ping: no reply from {} ({} sent)",
+            report.target, report.sent
+        );
+        return Ok(ExitCode::from(EXIT_NO_REPLY));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn trace_cmd(args: TraceArgs) -> Result<ExitCode> {
+    let topo = args
+        .topology
+        .as_deref()
+        .map(topology::national::resolve)
+        .transpose()
+        .map_err(|e| anyhow!("{e}"))?;
+    let mut options = icmp::TraceOptions::new(resolve_host(&args.host)?);
+    options.max_hops = args.max_hops;
+    options.queries = args.queries;
+    options.timeout = args.timeout;
+    options.socket = args.socket.into();
+    if args.udp {
+        options.protocol = icmp::ProbeProtocol::Udp;
+    }
+    let names = |ip: IpAddr| {
+        topo.as_ref()
+            .and_then(|t| topology::lab_addresses::site_of(t, ip))
+            .map(str::to_owned)
+    };
+    let names: Option<&dyn Fn(IpAddr) -> Option<String>> = topo.as_ref().map(|_| &names as _);
+    let report = runtime()?.block_on(icmp::trace(&options, names))?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(&report)?),
+        Format::Table => print!("{}", icmp::report::render_trace(&report)),
+    }
+    if !report.reached {
+        eprintln!("probe trace: {} not reached", report.target);
+        return Ok(ExitCode::from(EXIT_NO_REPLY));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn reflect(args: ReflectArgs) -> Result<ExitCode> {

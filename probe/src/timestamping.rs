@@ -30,7 +30,7 @@
 //! STAMP carries wall-clock time.
 
 mod batch;
-mod cmsg;
+pub(crate) mod cmsg;
 mod tx_book;
 
 pub use batch::RecvBatch;
@@ -603,7 +603,10 @@ fn enable_timestamps(
     }
 }
 
-fn sockaddr_to_std(name: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
+pub(crate) fn sockaddr_to_std(
+    name: &libc::sockaddr_storage,
+    len: libc::socklen_t,
+) -> Option<SocketAddr> {
     let len = len as usize;
     match c_int::from(name.ss_family) {
         libc::AF_INET if len >= size_of::<libc::sockaddr_in>() => {

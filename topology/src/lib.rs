@@ -7,6 +7,7 @@ pub mod budgets;
 pub mod error;
 pub mod geo;
 pub mod intercarrier;
+pub mod lab_addresses;
 pub mod load;
 pub mod metrics;
 pub mod model;

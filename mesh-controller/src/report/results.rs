@@ -58,12 +58,9 @@ pub struct MeasuredPath {
 }
 
 /// The site an address belongs to: a site's `addresses`, or the lab's plan
-/// (netlab endpoints and routers).
+/// (netlab endpoints and routers, in 198.18.0.0/15).
 pub fn site_of(topo: &Topology, ip: IpAddr) -> Option<String> {
-    topo.sites
-        .iter()
-        .find(|s| s.addresses.contains(&ip))
-        .map(|s| s.id.clone())
+    topology::lab_addresses::site_of(topo, ip).map(str::to_string)
 }
 
 fn median(v: &mut [f64]) -> f64 {

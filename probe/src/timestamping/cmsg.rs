@@ -3,6 +3,7 @@
 //! messages are skipped rather than read past, and decoding the few we use.
 
 use std::mem::size_of;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libc::{c_int, c_long, c_uint};
 
@@ -10,14 +11,14 @@ use super::{Timestamp, TsSource};
 
 /// `SO_TIMESTAMPNS` / `SO_TIMESTAMPING` cmsg types, old (native `long` time) and
 /// new (64-bit time) flavours, from asm-generic/socket.h (x86, arm, riscv, ...).
-pub(super) const SO_TIMESTAMPNS_OLD: c_int = 35;
-pub(super) const SO_TIMESTAMPING_OLD: c_int = 37;
-pub(super) const SO_TIMESTAMPNS_NEW: c_int = 64;
-pub(super) const SO_TIMESTAMPING_NEW: c_int = 65;
+pub(crate) const SO_TIMESTAMPNS_OLD: c_int = 35;
+pub(crate) const SO_TIMESTAMPING_OLD: c_int = 37;
+pub(crate) const SO_TIMESTAMPNS_NEW: c_int = 64;
+pub(crate) const SO_TIMESTAMPING_NEW: c_int = 65;
 /// Linux 6.13+: a `u32` on `sendmsg` fixing the OPT_ID key of this packet.
-pub(super) const SCM_TS_OPT_ID: c_int = 81;
+pub(crate) const SCM_TS_OPT_ID: c_int = 81;
 /// `ee_info` of a TX timestamp taken when the packet left the stack (errqueue.h).
-pub(super) const SCM_TSTAMP_SND: u32 = 0;
+pub(crate) const SCM_TSTAMP_SND: u32 = 0;
 
 /// Room for every control message we ask for (timestamps, TTL, TOS, extended
 /// error with its offender address), with margin for ones we did not.
@@ -26,22 +27,22 @@ const CONTROL_LEN: usize = 512;
 /// A control-message buffer aligned for `cmsghdr`.
 #[derive(Debug)]
 #[repr(C, align(8))]
-pub(super) struct ControlBuf {
+pub(crate) struct ControlBuf {
     bytes: [u8; CONTROL_LEN],
 }
 
 impl ControlBuf {
-    pub(super) fn new() -> ControlBuf {
+    pub(crate) fn new() -> ControlBuf {
         ControlBuf {
             bytes: [0; CONTROL_LEN],
         }
     }
 
-    pub(super) fn as_mut_ptr(&mut self) -> *mut libc::c_void {
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut libc::c_void {
         self.bytes.as_mut_ptr().cast()
     }
 
-    pub(super) const fn capacity(&self) -> usize {
+    pub(crate) const fn capacity(&self) -> usize {
         CONTROL_LEN
     }
 }
@@ -49,7 +50,7 @@ impl ControlBuf {
 /// Calls `f(level, type, data)` for each well-formed control message in the
 /// first `used` bytes of `buf` (the `msg_controllen` that `recvmsg` returned).
 /// A message whose stated length runs past `used` ends the walk.
-pub(super) fn for_each_cmsg(buf: &ControlBuf, used: usize, mut f: impl FnMut(c_int, c_int, &[u8])) {
+pub(crate) fn for_each_cmsg(buf: &ControlBuf, used: usize, mut f: impl FnMut(c_int, c_int, &[u8])) {
     let used = used.min(buf.bytes.len());
     let base = buf.bytes.as_ptr();
     // SAFETY: a zeroed msghdr is valid; only the control fields are read by the
@@ -83,19 +84,19 @@ pub(super) fn for_each_cmsg(buf: &ControlBuf, used: usize, mut f: impl FnMut(c_i
 
 /// Appends control messages for `sendmsg` into a [`ControlBuf`].
 #[derive(Debug)]
-pub(super) struct CmsgWriter<'a> {
+pub(crate) struct CmsgWriter<'a> {
     buf: &'a mut ControlBuf,
     len: usize,
 }
 
 impl<'a> CmsgWriter<'a> {
-    pub(super) fn new(buf: &'a mut ControlBuf) -> CmsgWriter<'a> {
+    pub(crate) fn new(buf: &'a mut ControlBuf) -> CmsgWriter<'a> {
         buf.bytes.fill(0);
         CmsgWriter { buf, len: 0 }
     }
 
     /// Adds one message; returns false (and adds nothing) when it does not fit.
-    pub(super) fn push(&mut self, level: c_int, ty: c_int, data: &[u8]) -> bool {
+    pub(crate) fn push(&mut self, level: c_int, ty: c_int, data: &[u8]) -> bool {
         let Ok(data_len) = c_uint::try_from(data.len()) else {
             return false;
         };
@@ -127,7 +128,7 @@ impl<'a> CmsgWriter<'a> {
     }
 
     /// Bytes used: the `msg_controllen` to pass.
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 }
@@ -135,7 +136,7 @@ impl<'a> CmsgWriter<'a> {
 /// The control messages of one received datagram (or error-queue entry) that we
 /// understand; everything else is ignored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct Ancillary {
+pub(crate) struct Ancillary {
     /// `SO_TIMESTAMPING` software timestamp (`ts[0]`).
     pub software: Option<Timestamp>,
     /// `SO_TIMESTAMPING` raw hardware timestamp (`ts[2]`).
@@ -147,18 +148,25 @@ pub(super) struct Ancillary {
     pub extended_error: Option<ExtendedError>,
 }
 
-/// `struct sock_extended_err`, as far as TX timestamps need it.
+/// `struct sock_extended_err`: TX timestamps use `info`/`data`; ICMP errors
+/// (traceroute over `IP_RECVERR`) use `ee_type`, `code` and the offender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct ExtendedError {
+pub(crate) struct ExtendedError {
     pub errno: u32,
     pub origin: u8,
+    /// ICMP type of an ICMP-originated error.
+    pub ee_type: u8,
+    /// ICMP code of an ICMP-originated error.
+    pub code: u8,
     pub info: u32,
     pub data: u32,
+    /// `SO_EE_OFFENDER`: the address that sent the ICMP error, when given.
+    pub offender: Option<IpAddr>,
 }
 
 impl Ancillary {
     /// Parses the control messages of a `recvmsg` result.
-    pub(super) fn parse(buf: &ControlBuf, used: usize) -> Ancillary {
+    pub(crate) fn parse(buf: &ControlBuf, used: usize) -> Ancillary {
         let mut out = Ancillary::default();
         for_each_cmsg(buf, used, |level, ty, data| out.absorb(level, ty, data));
         out
@@ -193,7 +201,7 @@ impl Ancillary {
     }
 
     /// The best kernel timestamp present: hardware (when wanted), then software.
-    pub(super) fn best_timestamp(&self, hardware_wanted: bool) -> Option<(Timestamp, TsSource)> {
+    pub(crate) fn best_timestamp(&self, hardware_wanted: bool) -> Option<(Timestamp, TsSource)> {
         let hardware = self.hardware.filter(|_| hardware_wanted);
         hardware
             .map(|ts| (ts, TsSource::Hardware))
@@ -254,9 +262,29 @@ fn extended_error(data: &[u8]) -> Option<ExtendedError> {
     Some(ExtendedError {
         errno: read_u32(data, 0)?,
         origin: *data.get(4)?,
+        ee_type: *data.get(5)?,
+        code: *data.get(6)?,
         info: read_u32(data, 8)?,
         data: read_u32(data, 12)?,
+        offender: offender(data.get(size_of::<libc::sock_extended_err>()..)?),
     })
+}
+
+/// The `sockaddr` the kernel places right after `sock_extended_err`
+/// (`SO_EE_OFFENDER`); `AF_UNSPEC` or a short buffer means none.
+fn offender(data: &[u8]) -> Option<IpAddr> {
+    let family = c_int::from(u16::from_ne_bytes(data.get(..2)?.try_into().ok()?));
+    match family {
+        libc::AF_INET => {
+            let octets: [u8; 4] = data.get(4..8)?.try_into().ok()?;
+            Some(IpAddr::V4(Ipv4Addr::from(octets)))
+        }
+        libc::AF_INET6 => {
+            let octets: [u8; 16] = data.get(8..24)?.try_into().ok()?;
+            Some(IpAddr::V6(Ipv6Addr::from(octets)).to_canonical())
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -340,10 +368,45 @@ mod tests {
             Some(ExtendedError {
                 errno: libc::ENOMSG as u32,
                 origin: libc::SO_EE_ORIGIN_TIMESTAMPING,
+                ee_type: 0,
+                code: 0,
                 info: SCM_TSTAMP_SND,
-                data: 77
+                data: 77,
+                offender: None,
             })
         );
+    }
+
+    #[test]
+    fn parses_icmp_error_with_offender() {
+        for (family, addr) in [
+            (libc::AF_INET, IpAddr::from([198, 19, 0, 2])),
+            (
+                libc::AF_INET6,
+                "2001:db8::1".parse().unwrap_or(IpAddr::from([0; 4])),
+            ),
+        ] {
+            let mut ee = Vec::new();
+            ee.extend_from_slice(&(libc::EHOSTUNREACH as u32).to_ne_bytes());
+            ee.extend_from_slice(&[libc::SO_EE_ORIGIN_ICMP, 11, 0, 0]);
+            ee.extend_from_slice(&[0; 8]);
+            ee.extend_from_slice(&(family as u16).to_ne_bytes());
+            ee.extend_from_slice(&[0; 2]);
+            match addr {
+                IpAddr::V4(v4) => ee.extend_from_slice(&v4.octets()),
+                IpAddr::V6(v6) => {
+                    ee.extend_from_slice(&[0; 4]);
+                    ee.extend_from_slice(&v6.octets());
+                }
+            }
+            ee.extend_from_slice(&[0; 8]);
+            let (buf, len) = build(&[(libc::IPPROTO_IP, libc::IP_RECVERR, ee)]);
+            let e = Ancillary::parse(&buf, len).extended_error;
+            assert_eq!(
+                e.map(|e| (e.ee_type, e.code, e.offender)),
+                Some((11, 0, Some(addr)))
+            );
+        }
     }
 
     #[test]
