@@ -416,7 +416,8 @@ fn trace_cmd(args: TraceArgs) -> Result<ExitCode> {
             .and_then(|t| topology::lab_addresses::site_of(t, ip))
             .map(str::to_owned)
     };
-    let names: Option<&dyn Fn(IpAddr) -> Option<String>> = topo.as_ref().map(|_| &names as _);
+    let names: Option<&(dyn Fn(IpAddr) -> Option<String> + Sync)> =
+        topo.as_ref().map(|_| &names as _);
     let report = runtime()?.block_on(icmp::trace(&options, names))?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string(&report)?),

@@ -90,6 +90,7 @@ impl Ctl {
     - {id: cl, kind: cluster, hub: rt, location: [30.0, 104.0]}
     - {id: city-a, kind: city, hub: rt, location: [30.6, 104.1]}
     - {id: city-b, kind: city, hub: rt, location: [29.6, 106.5]}
+    - {id: host, kind: city, location: [31.0, 105.0], addresses: [127.0.0.9]}
   links:
     - {between: [cl, city-a], delay_ms: 1.0}
     - {between: [cl, city-b], delay_ms: 4.0}
@@ -682,5 +683,101 @@ fn agents_started_before_the_controller_wait_for_it() {
         let (status, summary, log) = a.terminate();
         assert!(status.success(), "{id}: {log}");
         assert_eq!(summary["windows_pending"], 0, "{id}: {summary}");
+    }
+}
+
+/// Results of each kind in the database: kind -> (rows, rows whose JSON has `needle`).
+fn result_rows(db: &Path, needle: &str) -> BTreeMap<String, (u64, u64)> {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return BTreeMap::new();
+    };
+    let Ok(mut stmt) =
+        conn.prepare("SELECT kind, COUNT(*), SUM(instr(body, ?1) > 0) FROM results GROUP BY kind")
+    else {
+        return BTreeMap::new();
+    };
+    let rows = stmt
+        .query_map([needle], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
+            ))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[test]
+fn agents_ping_hosts_without_a_probe_and_trace_their_peers() {
+    let Some(bin) = controller_bin() else { return };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipping: ICMP from the agent needs root (raw sockets) here");
+        return;
+    }
+    let probes = [
+        ("p-cl", "cl", free_udp_port()),
+        ("p-a", "city-a", free_udp_port()),
+    ];
+    let extra =
+        format!("{SETTINGS}icmp: {{ping_interval: 50ms, trace_period: 10s, max_hops: 4}}\n");
+    let mut ctl = Ctl::new(bin, &probes, &extra);
+    let tokens: Vec<PathBuf> = probes.iter().map(|(id, _, _)| ctl.token(id)).collect();
+    ctl.spawn();
+    let agents: Vec<Agent> = probes
+        .iter()
+        .zip(&tokens)
+        .map(|((id, _, port), token)| Agent::spawn(&ctl, id, token, *port, ctl.dir.path()))
+        .collect();
+    let db = ctl.path("hubmesh.db");
+    // Pings of host (127.0.0.9) that came back, and traces that reached.
+    wait_for(
+        "ping windows of host and traces of the peers",
+        Duration::from_secs(30),
+        || {
+            let pings = result_rows(&db, "\"received\":");
+            let traces = result_rows(&db, "\"reached\":true");
+            pings.get("ping").is_some_and(|p| p.0 >= 2)
+                && traces.get("trace").is_some_and(|t| t.1 >= 3)
+        },
+        || all_logs(&ctl, &agents),
+    );
+    let conn =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let body: String = conn
+        .query_row(
+            "SELECT body FROM results WHERE kind = 'ping' AND probe = 'p-cl' AND target = 'host' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let ping: Value = serde_json::from_str(&body).unwrap();
+    assert!(ping["sent"].as_u64().unwrap() >= 10, "{ping}");
+    assert_eq!(ping["received"], ping["sent"], "{ping}");
+    let targets: Vec<String> = conn
+        .prepare(
+            "SELECT DISTINCT probe || '>' || target FROM results WHERE kind = 'trace' ORDER BY 1",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for t in ["p-a>host", "p-a>p-cl", "p-cl>host", "p-cl>p-a"] {
+        assert!(targets.contains(&t.to_string()), "{targets:?}");
+    }
+    for a in agents {
+        let id = a.id.clone();
+        let (status, summary, log) = a.terminate();
+        assert!(status.success(), "{id}: {log}");
+        assert_eq!(summary["results_pending"], 0, "{id}: {summary}");
+        assert!(
+            summary["results"]["acknowledged"].as_u64().unwrap() >= 3,
+            "{id}: {summary}"
+        );
+        assert_eq!(summary["results"]["dropped"], 0, "{id}: {summary}");
     }
 }

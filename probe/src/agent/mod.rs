@@ -19,6 +19,8 @@
 //! which is spooled; one upload pass follows, then the agent exits 0 and
 //! prints a one-line JSON summary on stdout.
 
+mod icmp_tasks;
+pub mod results;
 pub mod spool;
 
 use std::collections::HashMap;
@@ -106,6 +108,10 @@ pub struct Summary {
     pub packets_sent_spooled: u64,
     /// Windows that could not be written to the spool (disk error): lost.
     pub windows_lost: u64,
+    /// Bandwidth tests, pings and traces.
+    pub results: results::ResultCounts,
+    /// Results left in their spool (replayed by the next run).
+    pub results_pending: u64,
 }
 
 /// From the session threads to the spool writer.
@@ -232,6 +238,14 @@ struct Agent {
     opts: AgentOptions,
     client: Client,
     store: SharedStore,
+    /// Bandwidth tests, pings and traces, spooled apart from the windows.
+    results: results::SharedResults,
+    /// What the ICMP tasks measure.
+    icmp_plan: tokio::sync::watch::Sender<icmp_tasks::IcmpPlan>,
+    /// The ICMP (and bandwidth) tasks, aborted on shutdown.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Earliest time of the next results upload try (after a failure).
+    results_retry_at: Option<Instant>,
     settings: Settings,
     generation: u64,
     targets: Vec<Target>,
@@ -314,6 +328,9 @@ async fn run_async(opts: AgentOptions, stop: &'static AtomicBool) -> Result<Summ
             opts.spool_dir.display()
         ));
     }
+    let results = results::open(&opts.spool_dir, opts.spool_max_bytes).map_err(|e| {
+        AgentError::Setup(format!("spool {}/results: {e}", opts.spool_dir.display()))
+    })?;
     let (tx, mut rx) = unbounded_channel();
     let mut backoff = Backoff::new(opts.backoff_initial, opts.backoff_max);
     let assignment = match hello(&client, &opts, &mut backoff, stop).await? {
@@ -347,9 +364,18 @@ async fn run_async(opts: AgentOptions, stop: &'static AtomicBool) -> Result<Summ
             .spawn(move || spool_writer(writer_rx, store, tx))
             .map_err(|e| AgentError::Setup(format!("spool thread: {e}")))?
     };
+    let (icmp_plan, icmp_rx) = tokio::sync::watch::channel(icmp_tasks::IcmpPlan::default());
+    let tasks = vec![
+        tokio::spawn(icmp_tasks::ping_loop(icmp_rx.clone(), results.clone())),
+        tokio::spawn(icmp_tasks::trace_loop(icmp_rx, results.clone())),
+    ];
     let mut agent = Agent {
         client,
         store,
+        results,
+        icmp_plan,
+        tasks,
+        results_retry_at: None,
         settings: assignment.settings,
         generation: assignment.generation,
         targets: Vec::new(),
@@ -369,6 +395,9 @@ async fn run_async(opts: AgentOptions, stop: &'static AtomicBool) -> Result<Summ
     let mut summary = st.summary.clone();
     summary.windows_pending = st.spool.len() as u64;
     summary.last_seq = st.spool.next_seq().saturating_sub(1);
+    let r = results::lock(&agent.results);
+    summary.results = r.counts.clone();
+    summary.results_pending = r.pending() as u64;
     Ok(summary)
 }
 
@@ -431,6 +460,16 @@ impl Agent {
             .spool
             .raise_floor(a.next_seq)
             .map_err(AgentError::Spool)?;
+        results::lock(&self.results)
+            .raise_floor(a.next_result_seq)
+            .map_err(AgentError::Spool)?;
+        let plan =
+            icmp_tasks::IcmpPlan::new(a.icmp, &a.icmp_targets, &a.targets, a.settings.window_s);
+        self.icmp_plan.send_if_modified(|p| {
+            let changed = *p != plan;
+            *p = plan;
+            changed
+        });
         if a.settings != self.settings {
             log("measurement settings changed: restarting every session");
             self.stop_sessions(|_| true);
@@ -650,6 +689,24 @@ impl Agent {
         Ok(())
     }
 
+    /// One upload attempt of the results spool (its own retry time, the
+    /// same backoff policy).
+    async fn try_upload_results(&mut self) -> Result<(), AgentError> {
+        if self.results_retry_at.is_some_and(|t| Instant::now() < t)
+            || results::lock(&self.results).pending() == 0
+        {
+            return Ok(());
+        }
+        match results::upload(&self.client, &self.opts.id, &self.results).await? {
+            Ok(()) => self.results_retry_at = None,
+            Err(_) => {
+                // The windows' upload logs the outage; results follow it.
+                self.results_retry_at = Some(Instant::now() + self.backoff.next_delay());
+            }
+        }
+        Ok(())
+    }
+
     async fn poll_targets(&mut self) -> Result<(), AgentError> {
         match self.client.targets(self.generation).await {
             Ok(Some(a)) => self.apply(a)?,
@@ -682,6 +739,7 @@ impl Agent {
                         return Ok(());
                     }
                     self.try_upload().await?;
+                    self.try_upload_results().await?;
                 }
             }
         }
@@ -691,6 +749,9 @@ impl Agent {
     /// tries one upload pass.
     async fn shutdown(&mut self, rx: &mut UnboundedReceiver<Msg>) -> Result<(), AgentError> {
         log("stopping: cutting the last windows");
+        for t in &self.tasks {
+            t.abort();
+        }
         self.stop_sessions(|_| true);
         let deadline = tokio::time::Instant::now() + STOP_WAIT;
         while !self.sessions.is_empty() {
@@ -717,6 +778,12 @@ impl Agent {
                 "last upload failed ({e}): {} windows stay in {} for the next run",
                 lock(&self.store).spool.len(),
                 self.opts.spool_dir.display()
+            ));
+        }
+        if let Err(e) = results::upload(&self.client, &self.opts.id, &self.results).await? {
+            log(&format!(
+                "last upload of results failed ({e}): {} stay in the spool for the next run",
+                results::lock(&self.results).pending()
             ));
         }
         Ok(())

@@ -130,7 +130,7 @@ impl Hops {
     pub fn report(
         &self,
         max_ttl: u8,
-        names: Option<&dyn Fn(IpAddr) -> Option<String>>,
+        names: Option<&(dyn Fn(IpAddr) -> Option<String> + Sync)>,
     ) -> Vec<Hop> {
         let last = self.last_ttl().unwrap_or(max_ttl);
         (1..=last)
@@ -168,7 +168,7 @@ impl Hops {
 /// Traces the path to `opts.target`; `names` gives the site of a hop address.
 pub async fn trace(
     opts: &TraceOptions,
-    names: Option<&dyn Fn(IpAddr) -> Option<String>>,
+    names: Option<&(dyn Fn(IpAddr) -> Option<String> + Sync)>,
 ) -> Result<TraceReport, IcmpError> {
     if !(1..=64).contains(&opts.max_hops) || !(1..=10).contains(&opts.queries) {
         return Err(IcmpError::Options(format!(
