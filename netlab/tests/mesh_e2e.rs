@@ -4,7 +4,7 @@
 //! measurement, then `mesh-controller report` from the store: the measured
 //! one-way delays are the lab's link delays per direction, and exactly the
 //! route the lab makes too slow (cl -> city-b, 12 ms against 8 ms) is a
-//! violation.
+//! violation, and its traced path runs through the router site r.
 //!
 //! Needs root (skips with the reason otherwise) and the `probe` and
 //! `mesh-controller` binaries beside `netlab` (scripts/test.sh builds them;
@@ -135,6 +135,7 @@ fn agents_measure_the_lab_and_the_report_flags_exactly_the_slow_route() {
     }
     config += "secrets: secrets.yaml\n";
     config += "measurement: {interval: 50ms, window: 2s, timeout: 1s}\n";
+    config += "icmp: {ping_interval: 200ms, trace_period: 10s, max_hops: 8}\n";
     let cfg = work.join("mesh.yaml");
     std::fs::write(&cfg, config).unwrap();
     let cfg = cfg.to_str().unwrap();
@@ -222,7 +223,11 @@ fn agents_measure_the_lab_and_the_report_flags_exactly_the_slow_route() {
             .iter()
             .filter(|r| r["measured"]["windows"].as_u64().unwrap_or(0) >= 2)
             .count();
-        (measured >= pairs).then_some(())
+        let traced = v["paths"]
+            .as_array()?
+            .iter()
+            .any(|p| p["from"] == "cl" && p["to"] == "city-b");
+        (measured >= pairs && traced).then_some(())
     });
     assert!(
         done.is_some(),
@@ -296,4 +301,14 @@ fn agents_measure_the_lab_and_the_report_flags_exactly_the_slow_route() {
     // Verdict counts cover the budgeted routes only: 4 covered, 3 of them ok.
     assert_eq!(v["summary"]["ok"], 3, "{v}");
     assert_eq!(v["summary"]["uncovered"], pairs - 4, "{v}");
+
+    // The slow route's measured path: through the router site r, named from
+    // the lab's router address that answered the trace.
+    let paths = v["paths"].as_array().expect("paths");
+    let p = paths
+        .iter()
+        .find(|p| p["from"] == "cl" && p["to"] == "city-b")
+        .unwrap_or_else(|| panic!("no path of cl -> city-b: {paths:?}"));
+    assert_eq!(p["sites"], serde_json::json!(["cl", "r", "city-b"]), "{p}");
+    assert_eq!(p["reached"], true, "{p}");
 }
