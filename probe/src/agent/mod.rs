@@ -69,6 +69,9 @@ pub struct AgentOptions {
     /// Backoff bounds for retries.
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
+    /// Bandwidth-test server (TCP) address; None: off. The reflector's
+    /// own address means the same port number as its UDP socket got.
+    pub bw_listen: Option<SocketAddr>,
 }
 
 /// Why the agent stopped with an error.
@@ -282,6 +285,7 @@ pub fn run(opts: AgentOptions, stop: &'static AtomicBool) -> Result<Summary, Age
     };
     let socket =
         reflector::bind(&reflector_options).map_err(|e| AgentError::Setup(e.to_string()))?;
+    let _bw_server = start_bw_server(&opts, &socket)?;
     let reflector_stop = Arc::new(AtomicBool::new(false));
     let reflector_thread = {
         let stop = reflector_stop.clone();
@@ -299,6 +303,28 @@ pub fn run(opts: AgentOptions, stop: &'static AtomicBool) -> Result<Summary, Age
     reflector_stop.store(true, Ordering::SeqCst);
     let _ = reflector_thread.join();
     result
+}
+
+/// The bandwidth-test server beside the reflector (stopped when dropped).
+fn start_bw_server(
+    opts: &AgentOptions,
+    socket: &crate::timestamping::TimestampedSocket,
+) -> Result<Option<crate::bw::BwServerHandle>, AgentError> {
+    let Some(mut addr) = opts.bw_listen else {
+        return Ok(None);
+    };
+    if addr == opts.listen {
+        if let Ok(udp) = socket.local_addr() {
+            addr.set_port(udp.port());
+        }
+    }
+    let mut cfg = crate::bw::BwServerConfig::new(addr);
+    cfg.auth_key = opts.auth_key.clone();
+    cfg.log = Some(|line| eprintln!("probe agent: bw: {line}"));
+    let handle = crate::bw::spawn_server(cfg)
+        .map_err(|e| AgentError::Setup(format!("bandwidth server on {addr} (TCP): {e}")))?;
+    eprintln!("probe agent: bw listening on {}", handle.local_addr());
+    Ok(Some(handle))
 }
 
 async fn run_async(opts: AgentOptions, stop: &'static AtomicBool) -> Result<Summary, AgentError> {
