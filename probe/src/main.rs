@@ -124,10 +124,10 @@ struct BwArgs {
     #[arg(long, short = 'R')]
     reverse: bool,
     /// UDP at --rate instead of TCP: loss and jitter too.
-    #[arg(long, short = 'u', requires = "rate")]
+    #[arg(long, short = 'u')]
     udp: bool,
     /// UDP target rate in bits/s: 500M, 100m, 1G, 800k.
-    #[arg(long, short = 'b', value_name = "RATE", requires = "udp", value_parser = parse_rate)]
+    #[arg(long, short = 'b', value_name = "RATE", value_parser = parse_rate)]
     rate: Option<u64>,
     /// Prove the probe's key (the same key as authenticated STAMP).
     #[arg(long, value_name = "FILE")]
@@ -378,7 +378,7 @@ fn reflect(args: ReflectArgs) -> Result<ExitCode> {
             let handle = bwlib::spawn_server(cfg).with_context(|| {
                 format!("bandwidth-test server on {addr} (TCP; --bw-listen or --no-bw to change)")
             })?;
-            eprintln!("probe reflect: bw listening on {}", handle.local_addr());
+            eprintln!("probe reflect: bw server on {} (tcp)", handle.local_addr());
             Some(handle)
         }
     };
@@ -519,6 +519,11 @@ fn agent(args: AgentArgs) -> Result<ExitCode> {
 /// `probe bw`: exit 0 with the report, 1 when the test could not run
 /// (connection refused, busy, no answer), 2 on bad input or a refused key.
 fn bw(args: BwArgs) -> Result<ExitCode> {
+    match (args.udp, args.rate) {
+        (true, None) => bail!("--udp needs --rate RATE (e.g. 500M, 100m, 1G bits/s)"),
+        (false, Some(_)) => bail!("--rate applies to UDP tests only (add --udp)"),
+        _ => {}
+    }
     let target = resolve(&args.target)?;
     let auth_key = args
         .auth_key_file

@@ -323,7 +323,7 @@ fn start_bw_server(
     cfg.log = Some(|line| eprintln!("probe agent: bw: {line}"));
     let handle = crate::bw::spawn_server(cfg)
         .map_err(|e| AgentError::Setup(format!("bandwidth server on {addr} (TCP): {e}")))?;
-    eprintln!("probe agent: bw listening on {}", handle.local_addr());
+    eprintln!("probe agent: bw server on {} (tcp)", handle.local_addr());
     Ok(Some(handle))
 }
 
