@@ -282,8 +282,8 @@ pub fn decode(buf: &[u8]) -> Result<(Message, usize), ProtoError> {
     let (kind, len) = decode_header(&header)?;
     let payload = buf
         .get(HEADER_LEN..HEADER_LEN + len)
-        .ok_or(ProtoError::Incomplete {
-            need: HEADER_LEN + len - buf.len(),
+        .ok_or_else(|| ProtoError::Incomplete {
+            need: (HEADER_LEN + len).saturating_sub(buf.len()),
         })?;
     Ok((decode_payload(kind, payload)?, HEADER_LEN + len))
 }
