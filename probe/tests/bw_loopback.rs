@@ -128,10 +128,16 @@ fn a_second_client_is_told_to_retry_later() {
         other => panic!("expected busy, got {other:?}"),
     }
     // The CLI says so in one line, exit status 1.
-    let out = probe(&["bw", &addr.to_string(), "-t", "1s"], Duration::from_secs(10));
+    let out = probe(
+        &["bw", &addr.to_string(), "-t", "1s"],
+        Duration::from_secs(10),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("busy") && stderr.lines().count() == 1, "{stderr}");
+    assert!(
+        stderr.contains("busy") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
     assert!(first.join().unwrap().is_ok());
     assert_eq!(srv.stats().busy.load(Ordering::Relaxed), 2);
     // Free again once the first test is over.
@@ -189,11 +195,7 @@ fn malformed_and_stalled_connections_are_dropped_and_do_not_block() {
     drop(t);
     let deadline = Instant::now() + Duration::from_secs(5);
     while srv.stats().malformed.load(Ordering::Relaxed) < 3 {
-        assert!(
-            Instant::now() < deadline,
-            "malformed: {:?}",
-            srv.stats()
-        );
+        assert!(Instant::now() < deadline, "malformed: {:?}", srv.stats());
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -17,6 +17,8 @@ pub const IDLE_AFTER_FINISH: Duration = Duration::from_millis(250);
 const MAX_AFTER_FINISH: Duration = Duration::from_secs(2);
 /// Datagrams sent back to back at most.
 const BATCH: usize = 64;
+/// Pause after the send queue was full.
+const QUEUE_FULL_WAIT: Duration = Duration::from_micros(100);
 /// Receive buffer asked for (the kernel caps it at net.core.rmem_max).
 pub const RCVBUF: usize = 4 << 20;
 
@@ -52,7 +54,7 @@ pub fn send_paced(
             std::thread::sleep(Duration::from_nanos(wait).min(until - now));
             continue;
         }
-        for _ in 0..due {
+        for i in 0..due {
             let header = Header {
                 cookie,
                 seq,
@@ -64,8 +66,13 @@ pub fn send_paced(
                     seq += 1;
                     sent_bytes.fetch_add(n as u64, Ordering::Relaxed);
                 }
-                // A full queue: this datagram was not sent (not counted).
-                Err(_) => break,
+                // A full queue (ENOBUFS): not sent, not counted; these go
+                // again once the queue drains.
+                Err(_) => {
+                    pacer.give_back(due - i);
+                    std::thread::sleep(QUEUE_FULL_WAIT);
+                    break;
+                }
             }
         }
     }
