@@ -110,24 +110,23 @@ pub fn receive(
                 break;
             }
         }
-        match socket.recv_from(&mut buf) {
-            Ok((n, src)) => {
-                if src.ip() != from {
-                    continue;
-                }
-                let data = buf.get(..n).unwrap_or(&[]);
-                let Some(h) = Header::parse(data) else {
-                    continue;
-                };
-                if h.cookie != cookie || h.seq == HELLO_SEQ {
-                    continue;
-                }
-                last_packet = Instant::now();
-                arrivals.record(h.seq, h.send_ns, since(epoch), n);
-                got.fetch_add(n as u64, Ordering::Relaxed);
-            }
-            Err(_) => {}
+        // Timeouts and errors: look at the clock and the flags again.
+        let Ok((n, src)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        if src.ip() != from {
+            continue;
         }
+        let data = buf.get(..n).unwrap_or(&[]);
+        let Some(h) = Header::parse(data) else {
+            continue;
+        };
+        if h.cookie != cookie || h.seq == HELLO_SEQ {
+            continue;
+        }
+        last_packet = Instant::now();
+        arrivals.record(h.seq, h.send_ns, since(epoch), n);
+        got.fetch_add(n as u64, Ordering::Relaxed);
     }
     arrivals
 }
