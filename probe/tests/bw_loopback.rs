@@ -164,6 +164,23 @@ fn the_key_is_required_and_a_wrong_one_refused() {
 }
 
 #[test]
+fn the_server_limits_are_applied_and_reported() {
+    let srv = server(|c| {
+        c.limits.max_streams = 3;
+        c.limits.max_duration = Duration::from_millis(300);
+    });
+    let mut req = request(srv.local_addr(), 5000);
+    req.streams = 5;
+    let started = Instant::now();
+    let r = run_client(&req, None).unwrap();
+    assert_eq!((r.streams, r.duration_s), (3, 0.3), "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "ran the 5 s asked for"
+    );
+}
+
+#[test]
 fn the_allow_list_refuses_other_sources() {
     let srv = server(|c| c.allow = vec!["198.18.0.0/15".parse().unwrap()]);
     let r = run_client(&request(srv.local_addr(), 200), None);
