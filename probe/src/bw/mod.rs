@@ -131,7 +131,7 @@ pub enum BwError {
 
 impl BwError {
     /// Whether the caller's input or configuration is at fault (a bad
-    /// argument, a wrong key, an address the server does not allow).
+    /// argument, a missing or wrong key): exit status 2 in the CLI.
     pub fn is_input(&self) -> bool {
         matches!(self, BwError::Input(_) | BwError::Auth(_))
     }
