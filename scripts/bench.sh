@@ -2,7 +2,7 @@
 # Benchmarks, side by side with peer tools where one exists, ratios printed.
 # Not run by CI's tests (timings belong here, not in tests).
 #
-# usage: scripts/bench.sh [plan|suggest|ingest|stamp|reflector|sessions|all]
+# usage: scripts/bench.sh [plan|suggest|ingest|stamp|reflector|sessions|bw|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -294,6 +294,71 @@ print(f"   RSS {rss0} KiB with 1 session, {rss1} KiB with {n} sessions:"
 PY
 }
 
+# Starts `probe reflect` on a free port (bandwidth server beside it); sets
+# refl_pid and bw_addr (read from its "bw server on" line).
+probe_start_bw_server() {
+    "$probe_bin" reflect --listen 127.0.0.1:0 --log-interval 0 "$@" 2> "$tmp/reflect-bw.log" &
+    refl_pid=$!
+    probe_pids="$probe_pids $refl_pid"
+    bw_addr=
+    for _ in $(seq 100); do
+        bw_addr=$(sed -n 's/.*bw server on \([^ ]*\).*/\1/p' "$tmp/reflect-bw.log" | head -1)
+        [ -n "$bw_addr" ] && return 0
+        sleep 0.05
+    done
+    echo "   probe reflect did not start: $(cat "$tmp/reflect-bw.log")" >&2
+    return 1
+}
+
+# One iperf3 test against a one-off server on a free port; its JSON in $tmp/iperf3.json.
+probe_iperf3() {
+    local port
+    port=$(probe_free_port)
+    iperf3 -s -1 -B 127.0.0.1 -p "$port" > /dev/null 2>&1 &
+    local pid=$!
+    probe_pids="$probe_pids $pid"
+    sleep 0.3
+    iperf3 -c 127.0.0.1 -p "$port" -J "$@" > "$tmp/iperf3.json" || true
+    wait "$pid" 2> /dev/null || true
+}
+
+bench_bw() {
+    echo "== bw: loopback throughput, probe bw vs iperf3 (same duration and streams, one after the other)"
+    echo "   (goal: TCP ratio probe/iperf3 >= 1.0; both count what the receiver got)"
+    cargo build --release -q -p probe
+    probe_trap
+    probe_start_bw_server --max-pps 0
+    local secs=${BW_SECONDS:-5}
+    printf '   %-22s %14s %14s %7s\n' "test" "probe Mbit/s" "iperf3 Mbit/s" "ratio"
+    for n in 1 4; do
+        "$probe_bin" bw "$bw_addr" --streams "$n" --duration "${secs}s" --format json > "$tmp/bw.json"
+        probe_iperf3 -t "$secs" -P "$n"
+        python3 - "$tmp/bw.json" "$tmp/iperf3.json" "tcp, $n stream(s)" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+i = json.load(open(sys.argv[2]))
+ours = p["throughput_mbit"]
+theirs = i["end"]["sum_received"]["bits_per_second"] / 1e6
+print(f"   {sys.argv[3]:22} {ours:14.1f} {theirs:14.1f} {ours / max(theirs, 1e-9):7.2f}"
+      f"   (retransmits: probe {p['retransmits']}, iperf3 {i['end']['sum_sent'].get('retransmits', '-')})")
+PY
+    done
+    # UDP: the same 1472-octet datagrams for both (iperf3's default on
+    # loopback would be far larger).
+    "$probe_bin" bw "$bw_addr" --udp --rate 500M --duration "${secs}s" --format json > "$tmp/bw.json"
+    probe_iperf3 -u -b 500M -l 1472 -t "$secs"
+    python3 - "$tmp/bw.json" "$tmp/iperf3.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+s = json.load(open(sys.argv[2]))["end"]["sum"]
+theirs = s["bits_per_second"] / 1e6
+print(f"   {'udp at 500M':22} {p['throughput_mbit']:14.1f} {theirs:14.1f} {p['throughput_mbit'] / max(theirs, 1e-9):7.2f}")
+print(f"   udp loss: probe {p['loss_pct']:.3f} %, iperf3 {s['lost_percent']:.3f} %;"
+      f" jitter: probe {p['jitter_us']:.1f} us, iperf3 {s['jitter_ms'] * 1000:.1f} us")
+PY
+    probe_stop "$refl_pid"
+}
+
 case "$what" in
     plan) bench_plan ;;
     suggest) bench_suggest ;;
@@ -301,6 +366,7 @@ case "$what" in
     stamp) bench_stamp ;;
     reflector) bench_reflector ;;
     sessions) bench_sessions ;;
-    all) bench_plan; bench_suggest; bench_ingest; bench_stamp; bench_reflector; bench_sessions ;;
-    *) echo "usage: scripts/bench.sh [plan|suggest|ingest|stamp|reflector|sessions|all]" >&2; exit 2 ;;
+    bw) bench_bw ;;
+    all) bench_plan; bench_suggest; bench_ingest; bench_stamp; bench_reflector; bench_sessions; bench_bw ;;
+    *) echo "usage: scripts/bench.sh [plan|suggest|ingest|stamp|reflector|sessions|bw|all]" >&2; exit 2 ;;
 esac

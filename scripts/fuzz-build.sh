@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the fuzz targets (fuzz/) and runs each for a bounded time: the STAMP
-# codec (stamp_packet) and the ICMP/ICMPv6 parsers (icmp_parse).
+# codec (stamp_packet), then the other network-facing parsers for a shorter
+# time each: the ICMP/ICMPv6 parsers (icmp_parse) and the bandwidth test's
+# control codec and UDP datagram header (bw_control).
 #
 # Only a stable toolchain is assumed. cargo-fuzz passes nightly-only rustc
 # flags (-Zsanitizer=address and friends); RUSTC_BOOTSTRAP=1 lets the stable
@@ -9,16 +11,16 @@
 # which needs no -Z flag at all: coverage-guided fuzzing still works, only
 # memory-error detection is lost (and the parsers have no unsafe code).
 #
-# Usage: scripts/fuzz-build.sh [seconds] [icmp-seconds]
-#   seconds:      stamp_packet's run (default 20, or $FUZZ_MAX_TIME)
-#   icmp-seconds: icmp_parse's run (default 10, or $FUZZ_ICMP_TIME)
+# Usage: scripts/fuzz-build.sh [seconds] [other-seconds]
+#   seconds:       stamp_packet's run (default 20, or $FUZZ_MAX_TIME)
+#   other-seconds: each other target's run (default 10, or $FUZZ_OTHER_TIME)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 max_time="${1:-${FUZZ_MAX_TIME:-20}}"
-icmp_time="${2:-${FUZZ_ICMP_TIME:-10}}"
-targets=(stamp_packet icmp_parse)
+other_time="${2:-${FUZZ_OTHER_TIME:-10}}"
+targets=(stamp_packet icmp_parse bw_control)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz-build: installing cargo-fuzz" >&2
@@ -49,4 +51,5 @@ run() {
         -max_total_time="$seconds" -max_len=2048 -print_final_stats=1
 }
 run stamp_packet "$max_time"
-run icmp_parse "$icmp_time"
+run icmp_parse "$other_time"
+run bw_control "$other_time"

@@ -4,6 +4,7 @@
 pub mod wire;
 
 pub mod agent;
+pub mod bw;
 pub mod clock;
 pub mod flood;
 pub mod icmp;

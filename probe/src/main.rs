@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use probe::bw::{self as bwlib, parse_rate, BwRequest};
 use probe::clock::{boot_id, ClockStatus};
 use probe::reflector::{self, Cidr, Policy, RunOptions};
 use probe::sender::{self, ReflectorType, SameClock, Schedule, StampConfig};
@@ -44,6 +45,9 @@ enum Command {
     /// The path to a host: ICMP echo (default) or UDP probes with rising TTL,
     /// hops named by the site a topology places them at.
     Trace(TraceArgs),
+    /// Measure throughput to a probe (reflect or agent): TCP with parallel
+    /// streams, or paced UDP with loss and jitter.
+    Bw(BwArgs),
     /// Load generator for reflector throughput figures (bench only).
     #[command(hide = true)]
     Flood(FloodArgs),
@@ -92,6 +96,53 @@ struct ReflectArgs {
     /// User-space timestamps only (for comparison).
     #[arg(long, hide = true)]
     user_timestamps: bool,
+    #[command(flatten)]
+    bw: BwServerArgs,
+}
+
+/// The bandwidth-test server beside the reflector (`probe bw` connects to it).
+#[derive(Args, Debug)]
+struct BwServerArgs {
+    /// TCP address of the bandwidth-test server (default: the first --listen
+    /// address and port, on TCP).
+    #[arg(long, value_name = "ADDR:PORT")]
+    bw_listen: Option<SocketAddr>,
+    /// No bandwidth-test server.
+    #[arg(long, conflicts_with = "bw_listen")]
+    no_bw: bool,
+}
+
+#[derive(Args, Debug)]
+struct BwArgs {
+    /// The probe's address (host:port; its reflector's port unless it was
+    /// started with another --bw-listen).
+    #[arg(value_name = "TARGET:PORT")]
+    target: String,
+    /// Parallel TCP streams.
+    #[arg(long, short = 'P', value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    streams: u32,
+    /// How long to send.
+    #[arg(long, short = 't', value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// The server sends, we receive.
+    #[arg(long, short = 'R')]
+    reverse: bool,
+    /// UDP at --rate instead of TCP: loss and jitter too.
+    #[arg(long, short = 'u')]
+    udp: bool,
+    /// UDP target rate in bits/s: 500M, 100m, 1G, 800k.
+    #[arg(long, short = 'b', value_name = "RATE", value_parser = parse_rate)]
+    rate: Option<u64>,
+    /// Prove the probe's key (the same key as authenticated STAMP).
+    #[arg(long, value_name = "FILE")]
+    auth_key_file: Option<PathBuf>,
+    /// Local address for our sockets.
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<std::net::IpAddr>,
+    /// Output: a short summary, or one line of JSON.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 #[derive(Args, Debug)]
@@ -191,6 +242,8 @@ struct AgentArgs {
     /// Longest wait between retries.
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
     max_backoff: Duration,
+    #[command(flatten)]
+    bw: BwServerArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -334,6 +387,7 @@ fn main() -> ExitCode {
         Command::Clock(args) => clock(args),
         Command::Ping(args) => ping_cmd(args),
         Command::Trace(args) => trace_cmd(args),
+        Command::Bw(args) => bw(args),
         Command::Flood(args) => flood_cmd(args),
     };
     match outcome {
@@ -460,6 +514,26 @@ fn reflect(args: ReflectArgs) -> Result<ExitCode> {
         let socket = reflector::bind(&options)?;
         sockets.push((socket, options));
     }
+    // Bandwidth tests: TCP beside the first UDP socket (same address and
+    // port number unless --bw-listen says otherwise).
+    let _bw_server = match (&args.bw, sockets.first()) {
+        (BwServerArgs { no_bw: true, .. }, _) | (_, None) => None,
+        (BwServerArgs { bw_listen, .. }, Some((socket, _))) => {
+            let addr = match bw_listen {
+                Some(addr) => *addr,
+                None => socket.local_addr().context("reflector socket")?,
+            };
+            let mut cfg = bwlib::BwServerConfig::new(addr);
+            cfg.auth_key = policy.key.clone();
+            cfg.allow = policy.allow.clone();
+            cfg.log = Some(|line| eprintln!("probe reflect: bw: {line}"));
+            let handle = bwlib::spawn_server(cfg).with_context(|| {
+                format!("bandwidth-test server on {addr} (TCP; --bw-listen or --no-bw to change)")
+            })?;
+            eprintln!("probe reflect: bw server on {} (tcp)", handle.local_addr());
+            Some(handle)
+        }
+    };
     let stop = signals::stop_flag();
     let results = std::thread::scope(|scope| {
         let handles: Vec<_> = sockets
@@ -560,13 +634,15 @@ fn agent(args: AgentArgs) -> Result<ExitCode> {
         bail!("--poll must be above 0");
     }
     signals::install().context("cannot install signal handlers")?;
+    let listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 862)));
     let options = agent::AgentOptions {
+        bw_listen: (!args.bw.no_bw).then(|| args.bw.bw_listen.unwrap_or(listen)),
         controller: args.controller,
         id: args.id,
         token,
-        listen: args
-            .listen
-            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 862))),
+        listen,
         announce_listen: args.listen.is_some(),
         spool_dir: args.spool,
         spool_max_bytes: args
@@ -590,6 +666,69 @@ fn agent(args: AgentArgs) -> Result<ExitCode> {
         summary.packets_sent
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `probe bw`: exit 0 with the report, 1 when the test could not run
+/// (connection refused, busy, no answer), 2 on bad input or a refused key.
+fn bw(args: BwArgs) -> Result<ExitCode> {
+    match (args.udp, args.rate) {
+        (true, None) => bail!("--udp needs --rate RATE (e.g. 500M, 100m, 1G bits/s)"),
+        (false, Some(_)) => bail!("--rate applies to UDP tests only (add --udp)"),
+        _ => {}
+    }
+    let target = resolve(&args.target)?;
+    let auth_key = args
+        .auth_key_file
+        .as_deref()
+        .map(read_key_file)
+        .transpose()?;
+    let req = BwRequest {
+        target,
+        streams: args.streams,
+        duration: args.duration,
+        reverse: args.reverse,
+        udp_rate_bps: if args.udp { args.rate } else { None },
+        auth_key,
+        bind: args.bind,
+    };
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let bar = indicatif::ProgressBar::new(1000);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {elapsed}/{msg}") {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let total = args.duration.as_secs_f64();
+    let report = {
+        let update = |fraction: f64, mbit: f64| {
+            if let Some(bar) = &bar {
+                bar.set_position((fraction * 1000.0) as u64);
+                bar.set_message(format!("{total:.0}s {mbit:.1} Mbit/s"));
+            }
+        };
+        let progress: Option<&dyn Fn(f64, f64)> = bar.as_ref().map(|_| &update as _);
+        bwlib::run_client(&req, progress)
+    };
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    match report {
+        Ok(report) => {
+            match args.format {
+                Format::Json => println!("{}", bwlib::report::to_json(&report)),
+                Format::Table => print!("{}", bwlib::report::render_table(&report)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("probe bw: {e}");
+            Ok(ExitCode::from(if e.is_input() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_NO_REPLY
+            }))
+        }
+    }
 }
 
 fn clock(args: ClockArgs) -> Result<ExitCode> {

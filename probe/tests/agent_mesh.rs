@@ -781,3 +781,60 @@ fn agents_ping_hosts_without_a_probe_and_trace_their_peers() {
         assert_eq!(summary["results"]["dropped"], 0, "{id}: {summary}");
     }
 }
+
+#[test]
+fn agents_run_the_bandwidth_tests_the_controller_schedules() {
+    let Some(bin) = controller_bin() else { return };
+    let probes = [
+        ("p-cl", "cl", free_udp_port()),
+        ("p-a", "city-a", free_udp_port()),
+    ];
+    // The shortest legal round (6 s) and 500 ms each way.
+    let extra = format!("{SETTINGS}bandwidth: {{period: 6s, duration: 500ms, streams: 2}}\n");
+    let mut ctl = Ctl::new(bin, &probes, &extra);
+    let tokens: Vec<PathBuf> = probes.iter().map(|(id, _, _)| ctl.token(id)).collect();
+    ctl.spawn();
+    let agents: Vec<Agent> = probes
+        .iter()
+        .zip(&tokens)
+        .map(|((id, _, port), token)| Agent::spawn(&ctl, id, token, *port, ctl.dir.path()))
+        .collect();
+    let db = ctl.path("hubmesh.db");
+    // One meeting of the pair: a forward and a reverse test, both stored.
+    wait_for(
+        "a forward and a reverse bandwidth test",
+        Duration::from_secs(30),
+        || {
+            let fwd = result_rows(&db, "\"direction\":\"forward\"");
+            let rev = result_rows(&db, "\"direction\":\"reverse\"");
+            fwd.get("bandwidth").is_some_and(|r| r.1 >= 1)
+                && rev.get("bandwidth").is_some_and(|r| r.1 >= 1)
+        },
+        || all_logs(&ctl, &agents),
+    );
+    let out = Command::new(&ctl.bin)
+        .args(["report", "--db"])
+        .arg(&db)
+        .arg("--config")
+        .arg(ctl.path("mesh.yaml"))
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tp = report["throughput"].as_array().unwrap();
+    for (from, to) in [("cl", "city-a"), ("city-a", "cl")] {
+        let t = tp
+            .iter()
+            .find(|t| t["from"] == from && t["to"] == to)
+            .unwrap_or_else(|| panic!("no {from} -> {to} throughput: {tp:?}"));
+        // Loopback TCP: well over a gigabit whoever sends.
+        assert!(t["latest_mbit"].as_f64().unwrap() > 500.0, "{t}");
+        assert_eq!(t["protocol"], "tcp");
+    }
+    for a in agents {
+        let id = a.id.clone();
+        let (status, summary, log) = a.terminate();
+        assert!(status.success(), "{id}: {log}");
+        assert_eq!(summary["results_pending"], 0, "{id}: {summary}");
+    }
+}

@@ -19,6 +19,7 @@
 //! which is spooled; one upload pass follows, then the agent exits 0 and
 //! prints a one-line JSON summary on stdout.
 
+mod bw_tasks;
 mod icmp_tasks;
 pub mod results;
 pub mod spool;
@@ -71,6 +72,9 @@ pub struct AgentOptions {
     /// Backoff bounds for retries.
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
+    /// Bandwidth-test server (TCP) address; None: off. The reflector's
+    /// own address means the same port number as its UDP socket got.
+    pub bw_listen: Option<SocketAddr>,
 }
 
 /// Why the agent stopped with an error.
@@ -242,7 +246,9 @@ struct Agent {
     results: results::SharedResults,
     /// What the ICMP tasks measure.
     icmp_plan: tokio::sync::watch::Sender<icmp_tasks::IcmpPlan>,
-    /// The ICMP (and bandwidth) tasks, aborted on shutdown.
+    /// Whether the controller schedules bandwidth tests.
+    bw_enabled: tokio::sync::watch::Sender<bool>,
+    /// The ICMP and bandwidth tasks, aborted on shutdown.
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Earliest time of the next results upload try (after a failure).
     results_retry_at: Option<Instant>,
@@ -296,6 +302,7 @@ pub fn run(opts: AgentOptions, stop: &'static AtomicBool) -> Result<Summary, Age
     };
     let socket =
         reflector::bind(&reflector_options).map_err(|e| AgentError::Setup(e.to_string()))?;
+    let _bw_server = start_bw_server(&opts, &socket)?;
     let reflector_stop = Arc::new(AtomicBool::new(false));
     let reflector_thread = {
         let stop = reflector_stop.clone();
@@ -313,6 +320,28 @@ pub fn run(opts: AgentOptions, stop: &'static AtomicBool) -> Result<Summary, Age
     reflector_stop.store(true, Ordering::SeqCst);
     let _ = reflector_thread.join();
     result
+}
+
+/// The bandwidth-test server beside the reflector (stopped when dropped).
+fn start_bw_server(
+    opts: &AgentOptions,
+    socket: &crate::timestamping::TimestampedSocket,
+) -> Result<Option<crate::bw::BwServerHandle>, AgentError> {
+    let Some(mut addr) = opts.bw_listen else {
+        return Ok(None);
+    };
+    if addr == opts.listen {
+        if let Ok(udp) = socket.local_addr() {
+            addr.set_port(udp.port());
+        }
+    }
+    let mut cfg = crate::bw::BwServerConfig::new(addr);
+    cfg.auth_key = opts.auth_key.clone();
+    cfg.log = Some(|line| eprintln!("probe agent: bw: {line}"));
+    let handle = crate::bw::spawn_server(cfg)
+        .map_err(|e| AgentError::Setup(format!("bandwidth server on {addr} (TCP): {e}")))?;
+    eprintln!("probe agent: bw server on {} (tcp)", handle.local_addr());
+    Ok(Some(handle))
 }
 
 async fn run_async(opts: AgentOptions, stop: &'static AtomicBool) -> Result<Summary, AgentError> {
@@ -365,15 +394,30 @@ async fn run_async(opts: AgentOptions, stop: &'static AtomicBool) -> Result<Summ
             .map_err(|e| AgentError::Setup(format!("spool thread: {e}")))?
     };
     let (icmp_plan, icmp_rx) = tokio::sync::watch::channel(icmp_tasks::IcmpPlan::default());
+    let (bw_enabled, bw_rx) = tokio::sync::watch::channel(false);
+    let bw_client = Client::new(&opts.controller, opts.token.clone())
+        .map_err(|e| AgentError::Setup(e.to_string()))?
+        .with_timeout(CALL_TIMEOUT);
+    let bw_side = bw_tasks::BwSide {
+        auth_key: opts.auth_key.clone(),
+        bind: (!opts.listen.ip().is_unspecified()).then(|| opts.listen.ip()),
+    };
     let tasks = vec![
         tokio::spawn(icmp_tasks::ping_loop(icmp_rx.clone(), results.clone())),
         tokio::spawn(icmp_tasks::trace_loop(icmp_rx, results.clone())),
+        tokio::spawn(bw_tasks::bw_loop(
+            bw_client,
+            bw_rx,
+            bw_side,
+            results.clone(),
+        )),
     ];
     let mut agent = Agent {
         client,
         store,
         results,
         icmp_plan,
+        bw_enabled,
         tasks,
         results_retry_at: None,
         settings: assignment.settings,
@@ -468,6 +512,11 @@ impl Agent {
         self.icmp_plan.send_if_modified(|p| {
             let changed = *p != plan;
             *p = plan;
+            changed
+        });
+        self.bw_enabled.send_if_modified(|b| {
+            let changed = *b != a.bandwidth;
+            *b = a.bandwidth;
             changed
         });
         if a.settings != self.settings {
