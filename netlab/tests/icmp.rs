@@ -148,3 +148,72 @@ fn probe_trace_names_the_middle_site_and_reaches_the_destination() {
     let v = run_json(&lab, "a", &[&probe, "trace", &c, "--format", "json"]);
     assert_eq!(v["hops"][0]["site"], Value::Null, "{v}");
 }
+
+#[test]
+fn source_address_picks_the_carrier_of_ping_and_trace() {
+    require_lab!();
+    let probe = require_probe!();
+    let lab = Lab::up("carriers.yaml", "icmp-src");
+    let file = common::lab_file("carriers.yaml");
+    let file = file.to_str().unwrap();
+    let (xt, xu) = (lab.addr("x@telecom"), lab.addr("x@unicom"));
+    for socket in ["raw", "dgram"] {
+        // From x's telecom address to its unicom one: out to z on telecom,
+        // across the exchange, back on unicom: 2 x (8 + 0.3 + 9) ms.
+        let v = run_json(
+            &lab,
+            "x",
+            &[
+                &probe,
+                "ping",
+                &xu,
+                "--source",
+                &xt,
+                "--count",
+                "5",
+                "--interval",
+                "20ms",
+                "--socket",
+                socket,
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(v["received"], 5, "{socket}: {v}");
+        assert_near(
+            &format!("x@telecom -> x@unicom ({socket})"),
+            p50_ms(&v),
+            34.6,
+            0.5,
+        );
+        let v = run_json(
+            &lab,
+            "x",
+            &[
+                &probe,
+                "trace",
+                &xu,
+                "--source",
+                &xt,
+                "--topology",
+                file,
+                "--socket",
+                socket,
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(v["reached"], true, "{socket}: {v}");
+        let sites: Vec<&str> = v["hops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|h| h["site"].as_str())
+            .collect();
+        assert!(
+            sites.contains(&"z"),
+            "{socket}: the crossing at z is in the path: {v}"
+        );
+        assert_eq!(sites.last(), Some(&"x"), "{socket}: {v}");
+    }
+}

@@ -303,6 +303,10 @@ struct PingArgs {
     /// Socket kind.
     #[arg(long, value_enum, default_value_t = SocketArg::Auto)]
     socket: SocketArg,
+    /// Send from this local address (picks the carrier on a host with one
+    /// address per carrier).
+    #[arg(long, value_name = "ADDR")]
+    source: Option<std::net::IpAddr>,
 }
 
 #[derive(Args, Debug)]
@@ -330,6 +334,10 @@ struct TraceArgs {
     /// Socket kind.
     #[arg(long, value_enum, default_value_t = SocketArg::Auto)]
     socket: SocketArg,
+    /// Send from this local address (picks the carrier on a host with one
+    /// address per carrier).
+    #[arg(long, value_name = "ADDR")]
+    source: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -435,6 +443,7 @@ fn ping_cmd(args: PingArgs) -> Result<ExitCode> {
     options.timeout = args.timeout;
     options.size = args.size;
     options.socket = args.socket.into();
+    options.source = args.source;
     let report = runtime()?.block_on(icmp::ping(&options))?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string(&report)?),
@@ -462,6 +471,7 @@ fn trace_cmd(args: TraceArgs) -> Result<ExitCode> {
     options.queries = args.queries;
     options.timeout = args.timeout;
     options.socket = args.socket.into();
+    options.source = args.source;
     if args.udp {
         options.protocol = icmp::ProbeProtocol::Udp;
     }

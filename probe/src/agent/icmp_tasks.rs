@@ -24,6 +24,8 @@ pub struct IcmpPlan {
     pub peers: Vec<(String, IpAddr)>,
     /// Length of a ping window (the STAMP window).
     pub window: Duration,
+    /// Where pings and traces leave from (the agent's listen address).
+    pub source: Option<IpAddr>,
 }
 
 impl IcmpPlan {
@@ -32,6 +34,7 @@ impl IcmpPlan {
         hosts: &[IcmpTarget],
         peers: &[Target],
         window_s: u64,
+        source: Option<IpAddr>,
     ) -> IcmpPlan {
         IcmpPlan {
             settings,
@@ -44,6 +47,7 @@ impl IcmpPlan {
                 })
                 .collect(),
             window: Duration::from_secs(window_s.max(1)),
+            source,
         }
     }
 }
@@ -116,6 +120,7 @@ pub async fn ping_loop(mut plan: watch::Receiver<IcmpPlan>, results: SharedResul
             o.count = count;
             o.interval = interval;
             o.timeout = Duration::from_secs(1);
+            o.source = p.source;
             set.spawn(async move { (host.site, icmp::ping(&o).await) });
         }
         while let Some(done) = set.join_next().await {
@@ -161,6 +166,7 @@ pub async fn trace_loop(mut plan: watch::Receiver<IcmpPlan>, results: SharedResu
             let mut o = TraceOptions::new(ip);
             o.max_hops = settings.max_hops.clamp(1, 64);
             o.queries = 2;
+            o.source = p.source;
             let start = now_ms();
             match icmp::trace(&o, None).await {
                 Ok(report) => {

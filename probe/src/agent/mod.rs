@@ -507,8 +507,14 @@ impl Agent {
         results::lock(&self.results)
             .raise_floor(a.next_result_seq)
             .map_err(AgentError::Spool)?;
-        let plan =
-            icmp_tasks::IcmpPlan::new(a.icmp, &a.icmp_targets, &a.targets, a.settings.window_s);
+        let source = (!self.opts.listen.ip().is_unspecified()).then(|| self.opts.listen.ip());
+        let plan = icmp_tasks::IcmpPlan::new(
+            a.icmp,
+            &a.icmp_targets,
+            &a.targets,
+            a.settings.window_s,
+            source,
+        );
         self.icmp_plan.send_if_modified(|p| {
             let changed = *p != plan;
             *p = plan;

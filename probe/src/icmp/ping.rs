@@ -28,6 +28,8 @@ pub struct PingOptions {
     /// Echo payload octets (like `ping -s`).
     pub size: usize,
     pub socket: SocketChoice,
+    /// Send from this local address (None: the kernel's choice).
+    pub source: Option<IpAddr>,
 }
 
 impl PingOptions {
@@ -39,6 +41,7 @@ impl PingOptions {
             timeout: Duration::from_secs(1),
             size: 56,
             socket: SocketChoice::Auto,
+            source: None,
         }
     }
 }
@@ -136,7 +139,7 @@ pub async fn ping(opts: &PingOptions) -> Result<PingReport, IcmpError> {
         )));
     }
     let family = Family::of(opts.target);
-    let socket = ProbeSocket::open(family, ProbeProtocol::IcmpEcho, opts.socket)?;
+    let socket = ProbeSocket::open(family, ProbeProtocol::IcmpEcho, opts.socket, opts.source)?;
     let (random_id, token) = run_identity();
     let id = effective_id(&socket, random_id);
     let matcher = Matcher {

@@ -97,22 +97,32 @@ pub struct ProbeSocket {
 }
 
 impl ProbeSocket {
-    /// Opens what `protocol` needs for `family`, as `choice` says.
+    /// Opens what `protocol` needs for `family`, as `choice` says, sending
+    /// from `source` when given (a host with an address per carrier picks
+    /// its carrier by the source address).
     pub fn open(
         family: Family,
         protocol: ProbeProtocol,
         choice: SocketChoice,
+        source: Option<IpAddr>,
     ) -> Result<ProbeSocket, IcmpError> {
         let icmp = open_icmp(family, choice)?;
         let kind = icmp.1;
+        let local: SocketAddr = match source {
+            Some(ip) => SocketAddr::new(ip, 0),
+            None => unspecified(family),
+        };
         let mut sock = match protocol {
             ProbeProtocol::IcmpEcho => {
                 let error_queue = kind == SocketKind::Dgram;
-                if error_queue {
-                    // Binding picks the identifier now, so replies can be checked against it.
+                if error_queue || source.is_some() {
+                    // Binding picks the identifier now (datagram sockets), so
+                    // replies can be checked against it, and the source.
                     icmp.0
-                        .bind(&unspecified(family).into())
+                        .bind(&local.into())
                         .map_err(|e| io_error("bind", e))?;
+                }
+                if error_queue {
                     enable_recverr(&icmp.0, family).map_err(|e| io_error("IP_RECVERR", e))?;
                 }
                 ProbeSocket::assemble(icmp.0, None, error_queue, kind, family)?
@@ -120,8 +130,7 @@ impl ProbeSocket {
             ProbeProtocol::Udp => {
                 let udp = Socket::new(domain(family), Type::DGRAM, Some(Protocol::UDP))
                     .map_err(|e| io_error("UDP socket", e))?;
-                udp.bind(&unspecified(family).into())
-                    .map_err(|e| io_error("bind", e))?;
+                udp.bind(&local.into()).map_err(|e| io_error("bind", e))?;
                 match kind {
                     SocketKind::Raw => {
                         ProbeSocket::assemble(udp, Some(icmp.0), false, kind, family)?

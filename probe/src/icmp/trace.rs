@@ -33,6 +33,8 @@ pub struct TraceOptions {
     /// Payload octets per probe.
     pub size: usize,
     pub socket: SocketChoice,
+    /// Send from this local address (None: the kernel's choice).
+    pub source: Option<IpAddr>,
 }
 
 impl TraceOptions {
@@ -46,6 +48,7 @@ impl TraceOptions {
             send_gap: Duration::from_millis(5),
             size: 32,
             socket: SocketChoice::Auto,
+            source: None,
         }
     }
 }
@@ -183,7 +186,7 @@ pub async fn trace(
         )));
     }
     let family = Family::of(opts.target);
-    let socket = ProbeSocket::open(family, opts.protocol, opts.socket)?;
+    let socket = ProbeSocket::open(family, opts.protocol, opts.socket, opts.source)?;
     let (random_id, token) = run_identity();
     let probes_total = u16::from(opts.max_hops) * u16::from(opts.queries);
     let matcher = Matcher {
