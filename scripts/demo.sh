@@ -6,6 +6,10 @@
 #
 # usage: scripts/demo.sh [--seconds N] [--topology FILE|national] [--out FILE]
 #
+# Agents also trace every peer (the report shows the measured path of each
+# detour and each route over budget) and run bandwidth tests in round-robin
+# rounds (paced UDP at 4 Mbit/s, see below).
+#
 # Probes: one per site on China Telecom (41 on the national topology), plus one
 # on China Unicom and one on China Mobile in a few cities without their own
 # interconnect, so the inter-carrier detours show up measured. The controller
@@ -85,7 +89,15 @@ for site, net in chosen:
         lines.append(f"    network: {net}")
     lines.append(f"    stamp: {a}:8620")
     agents.append((pid, site, a))
-lines += ["secrets: secrets.yaml", "measurement: {interval: 1s, window: 10s}"]
+lines += ["secrets: secrets.yaml", "measurement: {interval: 1s, window: 10s}",
+          # Traces of every peer (the measured path of each detour and each
+          # route over budget), the first round 2 s after an agent starts.
+          "icmp: {ping_interval: 1s, trace_period: 30s, max_hops: 16}",
+          # Bandwidth in tournament rounds of 10 s: paced UDP at 4 Mbit/s,
+          # since about 23 tests run at once through one user-space forwarder
+          # on 2 cores, and TCP at full speed would queue in the emulator and
+          # spoil the latency figures of the same run.
+          "bandwidth: {period: 10s, duration: 2s, udp_rate: 4M}"]
 open(f"{work}/mesh.yaml", "w").write("\n".join(lines) + "\n")
 open(f"{work}/agents.txt", "w").write("".join(f"{p} {s} {a}\n" for p, s, a in agents))
 open(f"{work}/controller.txt", "w").write(f"{ctrl_site} {ctrl}\n")

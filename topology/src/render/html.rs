@@ -405,7 +405,11 @@ fn map_svg(out: &mut String, p: &Page<'_>) {
             escape(&n.id)
         );
     }
-    out.push_str("links on measured or modelled routes (worst verdict): <span style=\"color:#2e9e44\">&#9473; ok</span><span style=\"color:#f0a30a\">&#9473; uncertain</span><span style=\"color:#d62728\">&#9473; violation</span> <span style=\"color:#d62728\">&#8943; route over budget</span></p>\n");
+    out.push_str("links on measured or modelled routes (worst verdict): <span style=\"color:#2e9e44\">&#9473; ok</span><span style=\"color:#f0a30a\">&#9473; uncertain</span><span style=\"color:#d62728\">&#9473; violation</span> <span style=\"color:#d62728\">&#8943; route over budget</span>");
+    if !p.paths.is_empty() {
+        out.push_str(" <span style=\"color:#6a1b9a\">&#9473; measured path (traceroute) of a detour or a route over budget</span>");
+    }
+    out.push_str("</p>\n");
 }
 
 fn grid(out: &mut String, p: &Page<'_>) {
