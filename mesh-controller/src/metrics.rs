@@ -105,6 +105,16 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 
 const QUANTILES: [(f64, &str); 3] = [(50.0, "0.5"), (90.0, "0.9"), (99.0, "0.99")];
 
+/// What `/metrics` shows besides the STAMP figures: the latest bandwidth
+/// test per direction and ICMP echo to hosts without a probe.
+#[derive(Debug, Default)]
+pub struct ResultFigures {
+    pub throughput: Vec<crate::report::Throughput>,
+    /// Look-back of `throughput` (seconds).
+    pub throughput_since_s: u64,
+    pub icmp: Vec<crate::report::IcmpRoute>,
+}
+
 /// The whole exposition.
 pub fn render(
     config: &Config,
@@ -112,6 +122,7 @@ pub fn render(
     routes: &RouteTable,
     counters: &Counters,
     window_s: u64,
+    results: &ResultFigures,
 ) -> String {
     let mut out = String::new();
     let mut pairs: Vec<_> = measured.pairs.iter().collect();
@@ -237,6 +248,73 @@ pub fn render(
                 "hubmesh_route_budget_seconds{{{}}} {}",
                 route_labels(&r.from, &r.to),
                 b / 1000.0
+            );
+        }
+    }
+
+    if !results.throughput.is_empty() {
+        family(
+            &mut out,
+            "hubmesh_throughput_bits_per_second",
+            "gauge",
+            &format!("Latest bandwidth test from one site to another (received rate) within the last {} s.", results.throughput_since_s),
+        );
+        for t in &results.throughput {
+            let _ = writeln!(
+                out,
+                "hubmesh_throughput_bits_per_second{{{},protocol=\"{}\"}} {}",
+                route_labels(&t.from, &t.to),
+                esc(&t.protocol),
+                t.latest_mbit * 1e6
+            );
+        }
+        family(
+            &mut out,
+            "hubmesh_throughput_test_timestamp_seconds",
+            "gauge",
+            "When that latest bandwidth test started (Unix seconds).",
+        );
+        for t in &results.throughput {
+            let _ = writeln!(
+                out,
+                "hubmesh_throughput_test_timestamp_seconds{{{},protocol=\"{}\"}} {}",
+                route_labels(&t.from, &t.to),
+                esc(&t.protocol),
+                t.latest_unix_ms as f64 / 1000.0
+            );
+        }
+    }
+    if !results.icmp.is_empty() {
+        family(
+            &mut out,
+            "hubmesh_icmp_rtt_seconds",
+            "gauge",
+            &format!("ICMP echo round trip to a host without a probe over the last {window_s} s (quantile 0.5: median of the windows' medians; 0.99: the worst window's)."),
+        );
+        for x in &results.icmp {
+            let labels = route_labels(&x.from, &x.to);
+            for (q, v) in [("0.5", x.rtt_p50_ms), ("0.99", x.rtt_p99_ms)] {
+                if let Some(v) = v {
+                    let _ = writeln!(
+                        out,
+                        "hubmesh_icmp_rtt_seconds{{{labels},quantile=\"{q}\"}} {}",
+                        v / 1000.0
+                    );
+                }
+            }
+        }
+        family(
+            &mut out,
+            "hubmesh_icmp_loss_ratio",
+            "gauge",
+            &format!("ICMP echo loss to a host without a probe over the last {window_s} s."),
+        );
+        for x in &results.icmp {
+            let _ = writeln!(
+                out,
+                "hubmesh_icmp_loss_ratio{{{}}} {}",
+                route_labels(&x.from, &x.to),
+                x.loss_pct / 100.0
             );
         }
     }

@@ -148,12 +148,18 @@ fn report_shows_throughput_per_direction_and_the_path_of_a_slow_route() {
         {"ttl": 2, "address": null, "site": null, "rtt_us": null, "loss_pct": 100.0},
         {"ttl": 3, "address": "198.18.2.1", "site": "city-b", "rtt_us": null, "loss_pct": 0.0}
     ]);
+    let ping = json!({"seq": 4, "target": "city-b", "start_unix_ms": now_ms() - 1000, "kind": "ping",
+        "sent": 10, "received": 9, "loss_pct": 10.0,
+        "rtt_us": {"min": 800.0, "mean": 900.0, "p50": 900.0, "p90": 950.0, "p99": 990.0, "max": 990.0}});
     let body = json!({"probe": "cl-1", "results": [
-        bw(1, "a-1", "forward", 940.0), bw(2, "a-1", "reverse", 310.0), t]});
+        bw(1, "a-1", "forward", 940.0), bw(2, "a-1", "reverse", 310.0), t, ping]});
     let (status, ack) = ctl.post_json("/v1/results", ctl.token("cl-1"), &body);
     assert_eq!(status, 200, "{ack}");
     // And a second forward test, from the other side.
-    let body = json!({"probe": "a-1", "results": [bw(1, "cl-1", "reverse", 900.0)]});
+    // Half a second later: the latest test of cl -> city-a.
+    let mut later = bw(1, "cl-1", "reverse", 900.0);
+    later["start_unix_ms"] = json!(now_ms() - 500);
+    let body = json!({"probe": "a-1", "results": [later]});
     let (status, _) = ctl.post_json("/v1/results", ctl.token("a-1"), &body);
     assert_eq!(status, 200);
 
@@ -181,9 +187,26 @@ fn report_shows_throughput_per_direction_and_the_path_of_a_slow_route() {
         .unwrap_or_else(|| panic!("no path of cl -> city-b: {paths:?}"));
     assert_eq!(p["sites"], json!(["cl", "city-a", "city-b"]));
     assert_eq!(p["reached"], true);
+    let icmp = &report["icmp"][0];
+    assert_eq!(icmp["from"], "cl");
+    assert_eq!(icmp["to"], "city-b");
+    assert_eq!(icmp["loss_pct"], 10.0);
+    assert_eq!(icmp["rtt_p50_ms"], 0.9);
+    // And in the metrics, by site pair.
+    let (status, metrics) = ctl.http("GET", "/metrics", None, b"");
+    assert_eq!(status, 200);
+    for line in [
+        "hubmesh_throughput_bits_per_second{from_site=\"cl\",to_site=\"city-a\",protocol=\"tcp\"} 900000000",
+        "hubmesh_throughput_bits_per_second{from_site=\"city-a\",to_site=\"cl\",protocol=\"tcp\"} 310000000",
+        "hubmesh_icmp_loss_ratio{from_site=\"cl\",to_site=\"city-b\"} 0.1",
+        "hubmesh_icmp_rtt_seconds{from_site=\"cl\",to_site=\"city-b\",quantile=\"0.5\"} 0.0009",
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
     let out = run(&["report", "--db", db, "--config", config]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("THROUGHPUT"), "{text}");
+    assert!(text.contains("ICMP TARGETS"), "{text}");
     assert!(text.contains("cl > city-a > city-b"), "{text}");
     let out = run(&["report", "--db", db, "--config", config, "--format", "html"]);
     let html = String::from_utf8_lossy(&out.stdout);

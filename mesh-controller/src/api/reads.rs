@@ -17,6 +17,9 @@ use topology::api::{ProbeList, ProbeStatus};
 pub const ROUTES_SINCE: Duration = Duration::from_secs(3600);
 /// Look-back of `/metrics`.
 pub const METRICS_SINCE: Duration = Duration::from_secs(300);
+/// Look-back of the bandwidth figures of `/metrics` (tests are rare: one per
+/// pair per tournament cycle).
+pub const THROUGHPUT_SINCE: Duration = Duration::from_secs(24 * 3600);
 
 fn internal(e: impl std::fmt::Display) -> Refusal {
     Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
@@ -124,12 +127,22 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
                     measured_only: true,
                 },
             );
+            let bw_from = since_ms(THROUGHPUT_SINCE);
+            let figures = crate::metrics::ResultFigures {
+                throughput: crate::report::throughput(
+                    &config,
+                    &store::results_since(c, "bandwidth", bw_from)?,
+                ),
+                throughput_since_s: THROUGHPUT_SINCE.as_secs(),
+                icmp: crate::report::icmp(&config, &store::results_since(c, "ping", from)?),
+            };
             Ok(crate::metrics::render(
                 &config,
                 &measured,
                 &table,
                 &st.counters,
                 METRICS_SINCE.as_secs(),
+                &figures,
             ))
         })
         .await;
