@@ -18,6 +18,11 @@
 //! SIGTERM or SIGINT: every session stops and cuts its last (short) window,
 //! which is spooled; one upload pass follows, then the agent exits 0 and
 //! prints a one-line JSON summary on stdout.
+//!
+//! Beside the sessions, when the controller asks for them: bandwidth tests in
+//! the controller's tournament rounds (`bw_tasks`), echo windows to hosts
+//! without a probe and traces of every peer (`icmp_tasks`). Their results
+//! take the same road as windows through a spool of their own (`results`).
 
 mod bw_tasks;
 mod icmp_tasks;
