@@ -48,6 +48,15 @@ fn results_are_stored_once_and_refused_whole_when_bad() {
     assert_eq!(ack["duplicate"], json!([1, 2, 3]));
     assert_eq!(ack["accepted"], json!([]));
     assert_eq!(ctl.hello("cl-1", "boot-x")["next_result_seq"], 4);
+    let probes = ctl.get_json("/v1/probes");
+    let cl = probes["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "cl-1")
+        .unwrap();
+    assert_eq!(cl["results"], 3, "{cl}");
+    assert_eq!(cl["last_result_seq"], 3, "{cl}");
 
     // Someone else's results, or a batch with one bad result: nothing stored.
     let (status, _) = ctl.post_json("/v1/results", ctl.token("a-1"), &body);

@@ -188,6 +188,12 @@ pub struct ProbeStatus {
     pub windows: u64,
     /// Windows merged into coarse ones by retention.
     pub windows_merged: u64,
+    /// Results (bandwidth tests, pings, traces) stored.
+    #[serde(default)]
+    pub results: u64,
+    /// Highest result sequence number stored.
+    #[serde(default)]
+    pub last_result_seq: Option<u64>,
 }
 
 /// `GET /v1/probes`.

@@ -103,6 +103,8 @@ pub async fn probes(State(state): State<Shared>) -> Response {
                 last_seq: row.map(|r| r.last_seq).filter(|&s| s > 0),
                 windows: row.map_or(0, |r| r.windows),
                 windows_merged: row.map_or(0, |r| r.windows_merged),
+                results: row.map_or(0, |r| r.results),
+                last_result_seq: row.map(|r| r.last_result_seq).filter(|&s| s > 0),
             }
         })
         .collect();

@@ -20,7 +20,7 @@ pub use retention::RetentionStats;
 pub use writer::Store;
 
 use crate::window::Window;
-pub use results::{next_result_seq, result_count, results_since, StoredResult};
+pub use results::{next_result_seq, results_since, StoredResult};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::HashMap;
 use std::path::Path;
@@ -67,6 +67,9 @@ pub struct ProbeRow {
     pub last_seq: u64,
     pub windows: u64,
     pub windows_merged: u64,
+    /// Results (bandwidth tests, pings, traces) stored.
+    pub results: u64,
+    pub last_result_seq: u64,
 }
 
 /// Windows of one session (probe -> target), merged.
@@ -301,7 +304,7 @@ fn ingest_in(
 pub fn probe_rows(conn: &Connection) -> Result<HashMap<String, ProbeRow>, StoreError> {
     let mut out: HashMap<String, ProbeRow> = HashMap::new();
     let mut st = conn.prepare(
-        "SELECT id, version, boot_id, clock_synchronized, clock_error_us, last_hello_ms, last_upload_ms, last_seq FROM probes",
+        "SELECT id, version, boot_id, clock_synchronized, clock_error_us, last_hello_ms, last_upload_ms, last_seq, last_result_seq FROM probes",
     )?;
     let rows = st.query_map([], |r| {
         let sync: Option<bool> = r.get(3)?;
@@ -319,6 +322,8 @@ pub fn probe_rows(conn: &Connection) -> Result<HashMap<String, ProbeRow>, StoreE
             last_seq: to_u64(r.get(7)?),
             windows: 0,
             windows_merged: 0,
+            results: 0,
+            last_result_seq: to_u64(r.get(8)?),
         })
     })?;
     for row in rows {
@@ -344,6 +349,16 @@ pub fn probe_rows(conn: &Connection) -> Result<HashMap<String, ProbeRow>, StoreE
                 ..ProbeRow::default()
             })
             .windows_merged = to_u64(n);
+    }
+    let mut st = conn.prepare("SELECT probe, COUNT(*) FROM results GROUP BY probe")?;
+    for r in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        let (probe, n) = r?;
+        out.entry(probe.clone())
+            .or_insert_with(|| ProbeRow {
+                id: probe,
+                ..ProbeRow::default()
+            })
+            .results = to_u64(n);
     }
     Ok(out)
 }

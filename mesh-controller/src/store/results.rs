@@ -102,13 +102,3 @@ pub fn results_since(
     }
     Ok(out)
 }
-
-/// Results stored per probe (for `GET /v1/probes`).
-pub fn result_count(conn: &Connection, probe: &str) -> Result<u64, StoreError> {
-    let n: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM results WHERE probe = ?1",
-        [probe],
-        |r| r.get(0),
-    )?;
-    Ok(to_u64(n))
-}
