@@ -221,4 +221,19 @@ fn report_shows_throughput_per_direction_and_the_path_of_a_slow_route() {
     let html = String::from_utf8_lossy(&out.stdout);
     assert!(html.contains("<polyline class=\"trace\""), "{html}");
     assert!(html.contains("<table id=\"throughput\""));
+    // The matrix (columns city-a, cl): cl sends 900 to city-a (the latest
+    // test), city-a 310 to cl.
+    let matrix = html
+        .split("<table id=\"throughput-matrix\"")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("no throughput matrix: {html}"));
+    assert!(
+        matrix.contains("<tr><td>cl</td><td>900.0</td><td></td></tr>"),
+        "{matrix}"
+    );
+    assert!(
+        matrix.contains("<tr><td>city-a</td><td></td><td>310.0</td></tr>"),
+        "{matrix}"
+    );
 }

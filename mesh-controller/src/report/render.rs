@@ -243,6 +243,37 @@ fn extra_sections(r: &Report) -> Vec<Extra> {
     ]
 }
 
+/// The latest throughput per direction as a matrix: a row per sending
+/// endpoint, a column per receiving one (those with a test only).
+fn throughput_matrix(r: &Report) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut ends: Vec<&str> = r
+        .throughput
+        .iter()
+        .flat_map(|t| [t.from.as_str(), t.to.as_str()])
+        .collect();
+    ends.sort_unstable();
+    ends.dedup();
+    let cell: HashMap<(&str, &str), f64> = r
+        .throughput
+        .iter()
+        .map(|t| ((t.from.as_str(), t.to.as_str()), t.latest_mbit))
+        .collect();
+    let mut headers = vec!["from \\ to".to_string()];
+    headers.extend(ends.iter().map(|e| e.to_string()));
+    let rows = ends
+        .iter()
+        .map(|from| {
+            let mut row = vec![from.to_string()];
+            row.extend(ends.iter().map(|to| {
+                cell.get(&(*from, *to))
+                    .map_or_else(String::new, |v| format!("{v:.1}"))
+            }));
+            row
+        })
+        .collect();
+    (headers, rows)
+}
+
 /// `THROUGHPUT (x)` -> `Throughput (x)`.
 fn sentence_case(s: &str) -> String {
     let lower = s.to_lowercase();
@@ -387,6 +418,19 @@ pub fn html(r: &Report, topo: &Topology, subtitle: &str, refresh_s: Option<u32>)
             rows,
             empty: empty.into(),
         });
+    }
+    if !r.throughput.is_empty() {
+        let (headers, rows) = throughput_matrix(r);
+        sections.insert(
+            1,
+            render::Section {
+                id: "throughput-matrix".into(),
+                title: "Throughput matrix (latest, Mbit/s; rows send, columns receive)".into(),
+                headers,
+                rows,
+                empty: String::new(),
+            },
+        );
     }
     let paths: Vec<(String, Vec<String>)> = r
         .paths
