@@ -133,7 +133,7 @@ interconnects:
         assert_eq!(site("198.19.128.2"), Some("z"));
         assert_eq!(site("198.19.128.3"), None);
         assert_eq!(site("198.19.128.0"), None);
-        assert_eq!(site("10.0.0.1"), None);
+        assert_eq!(site("203.0.113.1"), None, "outside the lab plan");
         assert_eq!(site("::ffff:198.18.0.1"), Some("x"));
         assert_eq!(site("2001:db8::1"), None);
         assert_eq!(site_of(&t, ip("192.0.2.7")), Some("x"));
