@@ -300,6 +300,9 @@ fn ingest_in(
     Ok(ack)
 }
 
+/// Sets one count of a [`ProbeRow`].
+type SetCount = fn(&mut ProbeRow, u64);
+
 /// Every probe the database knows, with window counts.
 pub fn probe_rows(conn: &Connection) -> Result<HashMap<String, ProbeRow>, StoreError> {
     let mut out: HashMap<String, ProbeRow> = HashMap::new();
@@ -330,35 +333,30 @@ pub fn probe_rows(conn: &Connection) -> Result<HashMap<String, ProbeRow>, StoreE
         let row = row?;
         out.insert(row.id.clone(), row);
     }
-    let mut st = conn.prepare("SELECT probe, COUNT(*) FROM windows GROUP BY probe")?;
-    for r in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-        let (probe, n) = r?;
-        out.entry(probe.clone())
-            .or_insert_with(|| ProbeRow {
+    let counts: [(&str, SetCount); 3] = [
+        (
+            "SELECT probe, COUNT(*) FROM windows GROUP BY probe",
+            |r, n| r.windows = n,
+        ),
+        (
+            "SELECT probe, SUM(windows) FROM coarse_windows GROUP BY probe",
+            |r, n| r.windows_merged = n,
+        ),
+        (
+            "SELECT probe, COUNT(*) FROM results GROUP BY probe",
+            |r, n| r.results = n,
+        ),
+    ];
+    for (sql, set) in counts {
+        let mut st = conn.prepare(sql)?;
+        for r in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (probe, n) = r?;
+            let row = out.entry(probe.clone()).or_insert_with(|| ProbeRow {
                 id: probe,
                 ..ProbeRow::default()
-            })
-            .windows = to_u64(n);
-    }
-    let mut st = conn.prepare("SELECT probe, SUM(windows) FROM coarse_windows GROUP BY probe")?;
-    for r in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-        let (probe, n) = r?;
-        out.entry(probe.clone())
-            .or_insert_with(|| ProbeRow {
-                id: probe,
-                ..ProbeRow::default()
-            })
-            .windows_merged = to_u64(n);
-    }
-    let mut st = conn.prepare("SELECT probe, COUNT(*) FROM results GROUP BY probe")?;
-    for r in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-        let (probe, n) = r?;
-        out.entry(probe.clone())
-            .or_insert_with(|| ProbeRow {
-                id: probe,
-                ..ProbeRow::default()
-            })
-            .results = to_u64(n);
+            });
+            set(row, to_u64(n));
+        }
     }
     Ok(out)
 }
