@@ -26,6 +26,7 @@
 
 mod bw_tasks;
 mod icmp_tasks;
+mod outbox;
 pub mod results;
 mod sessions;
 pub mod spool;

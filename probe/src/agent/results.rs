@@ -1,10 +1,11 @@
 //! Results other than STAMP windows (bandwidth tests, pings, traces) on their
 //! way to the controller: a [`Spool`] of their own (`SPOOL/results/`, its own
 //! sequence numbers, fsynced before any upload), uploaded in order through
-//! `POST /v1/results` and deleted only once acknowledged, exactly like
-//! windows; a result the controller refuses as malformed is moved aside.
+//! `POST /v1/results` and deleted only once acknowledged, by the same
+//! [`Outbox`] as windows; a result refused as malformed is moved aside.
 
-use super::{fatal, log, AgentError, Spool};
+use super::outbox::Outbox;
+use super::{log, AgentError, Spool};
 use mesh_controller::client::{Client, ClientError};
 use serde::Serialize;
 use std::path::Path;
@@ -97,70 +98,28 @@ impl Results {
 }
 
 /// Uploads spooled results, oldest first, until none is left or a call
-/// fails; a 400 on a single result moves it aside, on a batch retries the
-/// batch's results one at a time.
+/// fails (see [`Outbox`]).
 pub async fn upload(
     client: &Client,
     probe: &str,
     results: &SharedResults,
 ) -> Result<Result<(), ClientError>, AgentError> {
-    let mut single = false;
-    loop {
-        let take = if single { 1 } else { BATCH };
-        let (seqs, body) = {
-            let r = lock(results);
-            let seqs: Vec<u64> = r.spool.pending().take(take).collect();
-            if seqs.is_empty() {
-                return Ok(Ok(()));
-            }
-            let mut body = format!(
-                "{{\"probe\":{},\"results\":[",
-                serde_json::to_string(probe).unwrap_or_default()
-            )
-            .into_bytes();
-            for (i, seq) in seqs.iter().enumerate() {
-                if i > 0 {
-                    body.push(b',');
-                }
-                body.extend(r.spool.read(*seq).map_err(AgentError::Spool)?);
-            }
-            body.extend(b"]}");
-            (seqs, body)
-        };
-        match client.upload_results_json(body).await {
-            Ok(ack) => {
-                let mut r = lock(results);
-                let mut done = 0;
-                for seq in ack.accepted.iter().chain(&ack.duplicate) {
-                    if seqs.contains(seq) {
-                        r.spool.remove(*seq).map_err(AgentError::Spool)?;
-                        done += 1;
-                    }
-                }
-                r.spool.sync().map_err(AgentError::Spool)?;
-                r.counts.acknowledged += done;
-                if done == 0 {
-                    return Ok(Err(ClientError::Decode(
-                        "the acknowledgement names none of the results sent".into(),
-                    )));
-                }
+    let outbox = Outbox {
+        shared: &**results,
+        spool: |r: &mut Results| &mut r.spool,
+        acknowledged: |r: &mut Results, n| {
+            r.counts.acknowledged += n;
+            if n > 0 {
                 r.full_warned = false;
             }
-            Err(e) if fatal(&e) => return Err(AgentError::Refused(e)),
-            Err(e) if e.status() == Some(400) => {
-                if seqs.len() > 1 {
-                    single = true;
-                } else if let Some(&seq) = seqs.first() {
-                    let mut r = lock(results);
-                    let to = r.spool.reject(seq).map_err(AgentError::Spool)?;
-                    r.counts.rejected += 1;
-                    log(&format!(
-                        "result {seq} refused ({e}): moved to {}",
-                        to.display()
-                    ));
-                }
-            }
-            Err(e) => return Ok(Err(e)),
-        }
-    }
+        },
+        rejected: |r: &mut Results| r.counts.rejected += 1,
+        key: "results",
+        item: "result",
+        batch: BATCH,
+    };
+    let mut single = false;
+    outbox
+        .drain(probe, &mut single, |body| client.upload_results_json(body))
+        .await
 }

@@ -1,74 +1,28 @@
 //! Uploading the spools: windows (and results) oldest first, deleted once
 //! acknowledged, retried with backoff while the controller is unreachable.
 
+use super::outbox::Outbox;
 use super::*;
 
 impl Agent {
     /// Uploads spooled windows, oldest first, until the spool is empty or a
-    /// call fails. A 400 narrows batches down to one window, and a single
-    /// window refused is moved aside; 401/403 is fatal.
+    /// call fails (see [`Outbox`]).
     pub(super) async fn upload_pending(&mut self) -> Result<Result<(), ClientError>, AgentError> {
-        loop {
-            let take = if self.single { 1 } else { BATCH };
-            let (seqs, body) = {
-                let st = lock(&self.store);
-                let seqs: Vec<u64> = st.spool.pending().take(take).collect();
-                if seqs.is_empty() {
-                    return Ok(Ok(()));
-                }
-                let mut body = format!(
-                    "{{\"probe\":{},\"windows\":[",
-                    serde_json::to_string(&self.opts.id).unwrap_or_default()
-                )
-                .into_bytes();
-                for (i, seq) in seqs.iter().enumerate() {
-                    if i > 0 {
-                        body.push(b',');
-                    }
-                    body.extend(st.spool.read(*seq).map_err(AgentError::Spool)?);
-                }
-                body.extend(b"]}");
-                (seqs, body)
-            };
-            match self.client.upload_json(body).await {
-                Ok(ack) => {
-                    let mut st = lock(&self.store);
-                    let mut done = 0;
-                    for seq in ack.accepted.iter().chain(&ack.duplicate) {
-                        if seqs.contains(seq) {
-                            st.spool.remove(*seq).map_err(AgentError::Spool)?;
-                            done += 1;
-                        }
-                    }
-                    st.spool.sync().map_err(AgentError::Spool)?;
-                    st.summary.windows_acknowledged += done;
-                    if done == 0 {
-                        return Ok(Err(ClientError::Decode(
-                            "the acknowledgement names none of the windows sent".into(),
-                        )));
-                    }
-                    if self.single && seqs.len() == 1 {
-                        self.single = false;
-                    }
-                }
-                Err(e) if fatal(&e) => return Err(AgentError::Refused(e)),
-                Err(e) if e.status() == Some(400) => {
-                    if seqs.len() > 1 {
-                        log(&format!("a batch was refused ({e}): uploading one by one"));
-                        self.single = true;
-                    } else if let Some(&seq) = seqs.first() {
-                        let mut st = lock(&self.store);
-                        let to = st.spool.reject(seq).map_err(AgentError::Spool)?;
-                        st.summary.windows_rejected += 1;
-                        log(&format!(
-                            "window {seq} refused ({e}): moved to {}",
-                            to.display()
-                        ));
-                    }
-                }
-                Err(e) => return Ok(Err(e)),
-            }
-        }
+        let outbox = Outbox {
+            shared: &*self.store,
+            spool: |s: &mut Store| &mut s.spool,
+            acknowledged: |s: &mut Store, n| s.summary.windows_acknowledged += n,
+            rejected: |s: &mut Store| s.summary.windows_rejected += 1,
+            key: "windows",
+            item: "window",
+            batch: BATCH,
+        };
+        let client = &self.client;
+        outbox
+            .drain(&self.opts.id, &mut self.single, |body| {
+                client.upload_json(body)
+            })
+            .await
     }
 
     /// One upload attempt, with the backoff and the warnings around it.
