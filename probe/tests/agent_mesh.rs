@@ -686,6 +686,23 @@ fn agents_started_before_the_controller_wait_for_it() {
     }
 }
 
+/// A controller with `extra` settings and agents p-cl and p-a, running.
+fn two_agents(bin: PathBuf, extra: &str) -> (Ctl, Vec<Agent>) {
+    let probes = [
+        ("p-cl", "cl", free_udp_port()),
+        ("p-a", "city-a", free_udp_port()),
+    ];
+    let mut ctl = Ctl::new(bin, &probes, &format!("{SETTINGS}{extra}"));
+    let tokens: Vec<PathBuf> = probes.iter().map(|(id, _, _)| ctl.token(id)).collect();
+    ctl.spawn();
+    let agents = probes
+        .iter()
+        .zip(&tokens)
+        .map(|((id, _, port), token)| Agent::spawn(&ctl, id, token, *port, ctl.dir.path()))
+        .collect();
+    (ctl, agents)
+}
+
 /// Results of each kind in the database: kind -> (rows, rows whose JSON has `needle`).
 fn result_rows(db: &Path, needle: &str) -> BTreeMap<String, (u64, u64)> {
     let Ok(conn) =
@@ -717,20 +734,10 @@ fn agents_ping_hosts_without_a_probe_and_trace_their_peers() {
         eprintln!("skipping: ICMP from the agent needs root (raw sockets) here");
         return;
     }
-    let probes = [
-        ("p-cl", "cl", free_udp_port()),
-        ("p-a", "city-a", free_udp_port()),
-    ];
-    let extra =
-        format!("{SETTINGS}icmp: {{ping_interval: 50ms, trace_period: 10s, max_hops: 4}}\n");
-    let mut ctl = Ctl::new(bin, &probes, &extra);
-    let tokens: Vec<PathBuf> = probes.iter().map(|(id, _, _)| ctl.token(id)).collect();
-    ctl.spawn();
-    let agents: Vec<Agent> = probes
-        .iter()
-        .zip(&tokens)
-        .map(|((id, _, port), token)| Agent::spawn(&ctl, id, token, *port, ctl.dir.path()))
-        .collect();
+    let (mut ctl, agents) = two_agents(
+        bin,
+        "icmp: {ping_interval: 50ms, trace_period: 10s, max_hops: 4}\n",
+    );
     let db = ctl.path("hubmesh.db");
     // Pings of host (127.0.0.9) that came back, and traces that reached.
     wait_for(
@@ -805,20 +812,11 @@ fn agents_ping_hosts_without_a_probe_and_trace_their_peers() {
 #[test]
 fn agents_run_the_bandwidth_tests_the_controller_schedules() {
     let Some(bin) = controller_bin() else { return };
-    let probes = [
-        ("p-cl", "cl", free_udp_port()),
-        ("p-a", "city-a", free_udp_port()),
-    ];
     // The shortest legal round (6 s) and 500 ms each way.
-    let extra = format!("{SETTINGS}bandwidth: {{period: 6s, duration: 500ms, streams: 2}}\n");
-    let mut ctl = Ctl::new(bin, &probes, &extra);
-    let tokens: Vec<PathBuf> = probes.iter().map(|(id, _, _)| ctl.token(id)).collect();
-    ctl.spawn();
-    let agents: Vec<Agent> = probes
-        .iter()
-        .zip(&tokens)
-        .map(|((id, _, port), token)| Agent::spawn(&ctl, id, token, *port, ctl.dir.path()))
-        .collect();
+    let (ctl, agents) = two_agents(
+        bin,
+        "bandwidth: {period: 6s, duration: 500ms, streams: 2}\n",
+    );
     let db = ctl.path("hubmesh.db");
     // One meeting of the pair: a forward and a reverse test, both stored.
     wait_for(
