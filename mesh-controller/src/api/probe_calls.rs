@@ -19,9 +19,31 @@ use topology::api::{Hello, WindowBatch};
 /// Most windows in one upload.
 pub const MAX_BATCH: usize = 10_000;
 /// Windows may start at most this far in the future (sender clock skew).
-pub(super) const FUTURE_SLACK_MS: u64 = 86_400_000;
+const FUTURE_SLACK_MS: u64 = 86_400_000;
 /// No window starts before 2017.
-pub(super) const EARLIEST_MS: u64 = 1_483_228_800_000;
+const EARLIEST_MS: u64 = 1_483_228_800_000;
+
+/// What every uploaded item (window or result) must satisfy: a sequence
+/// number in range and not repeated within its batch, a plausible start time.
+pub(super) fn check_seq_and_start(
+    seq: u64,
+    start_unix_ms: u64,
+    seen: &mut HashSet<u64>,
+    now: u64,
+) -> Result<(), String> {
+    if seq == 0 || seq > i64::MAX as u64 {
+        return Err(format!("seq {seq} out of range (1 ..= 2^63-1)"));
+    }
+    if !seen.insert(seq) {
+        return Err(format!("seq {seq} appears twice in the batch"));
+    }
+    if start_unix_ms < EARLIEST_MS || start_unix_ms > now.saturating_add(FUTURE_SLACK_MS) {
+        return Err(format!(
+            "start_unix_ms {start_unix_ms} is not a plausible time"
+        ));
+    }
+    Ok(())
+}
 
 pub(super) fn refuse(state: &Shared, r: Refusal) -> Response {
     state.counters.error(r.metric());
@@ -188,12 +210,7 @@ pub fn check_batch(probe: &str, body: &[u8]) -> Result<Vec<NewWindow>, Refusal> 
     let mut out = Vec::with_capacity(batch.windows.len());
     for (i, w) in batch.windows.into_iter().enumerate() {
         let bad = |what: String| Refusal::bad_request(format!("windows[{i}]: {what}"));
-        if w.seq == 0 || w.seq > i64::MAX as u64 {
-            return Err(bad(format!("seq {} out of range (1 ..= 2^63-1)", w.seq)));
-        }
-        if !seen.insert(w.seq) {
-            return Err(bad(format!("seq {} appears twice in the batch", w.seq)));
-        }
+        check_seq_and_start(w.seq, w.start_unix_ms, &mut seen, now).map_err(bad)?;
         if !is_probe_id(&w.target) {
             return Err(bad(format!("target {:?} is not a probe id", w.target)));
         }
@@ -204,12 +221,6 @@ pub fn check_batch(probe: &str, body: &[u8]) -> Result<Vec<NewWindow>, Refusal> 
             return Err(bad(format!(
                 "duration_ms {} out of range (1 ..= 1 day)",
                 w.duration_ms
-            )));
-        }
-        if w.start_unix_ms < EARLIEST_MS || w.start_unix_ms > now.saturating_add(FUTURE_SLACK_MS) {
-            return Err(bad(format!(
-                "start_unix_ms {} is not a plausible time",
-                w.start_unix_ms
             )));
         }
         if let Some(ts) = &w.timestamping {

@@ -2,7 +2,7 @@
 //! (bandwidth tests, pings, traces; stored all or nothing, idempotent on
 //! (probe, seq)) and `GET /v1/bw/task` (the bandwidth test to run now).
 
-use super::probe_calls::{internal, parse_json, refuse, EARLIEST_MS, FUTURE_SLACK_MS};
+use super::probe_calls::{check_seq_and_start, internal, parse_json, refuse};
 use super::{authenticate, Refusal, Shared};
 use crate::bwsched::{self, Decision};
 use crate::config::{is_probe_id, Config};
@@ -76,18 +76,7 @@ pub fn check_results(
     let mut seen = HashSet::new();
     for (i, r) in batch.results.iter().enumerate() {
         let bad = |what: String| Refusal::bad_request(format!("results[{i}]: {what}"));
-        if r.seq == 0 || r.seq > i64::MAX as u64 {
-            return Err(bad(format!("seq {} out of range (1 ..= 2^63-1)", r.seq)));
-        }
-        if !seen.insert(r.seq) {
-            return Err(bad(format!("seq {} appears twice in the batch", r.seq)));
-        }
-        if r.start_unix_ms < EARLIEST_MS || r.start_unix_ms > now.saturating_add(FUTURE_SLACK_MS) {
-            return Err(bad(format!(
-                "start_unix_ms {} is not a plausible time",
-                r.start_unix_ms
-            )));
-        }
+        check_seq_and_start(r.seq, r.start_unix_ms, &mut seen, now).map_err(bad)?;
         check_one(config, probe, r).map_err(bad)?;
     }
     Ok(())

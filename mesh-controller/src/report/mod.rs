@@ -18,7 +18,7 @@ pub use build::{build, build_with};
 pub use fetch::{fetch, write_atomic, Fetched};
 pub use http::{page, report as report_handler};
 pub use render::{html, render};
-pub use results::{icmp, site_of, throughput, IcmpRoute, MeasuredPath, Throughput};
+pub use results::{icmp, throughput, IcmpRoute, MeasuredPath, Throughput};
 
 use crate::config::{parse_duration, Config};
 use crate::store::{self, StoreError};

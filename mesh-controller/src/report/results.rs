@@ -5,7 +5,6 @@
 use super::*;
 use crate::store::{results_since, StoredResult};
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use topology::api::{ResultBody, TraceHop};
 
 /// Bandwidth from one endpoint to another over the look-back.
@@ -55,12 +54,6 @@ pub struct MeasuredPath {
     pub hops: Vec<TraceHop>,
     pub reached: bool,
     pub at_unix_ms: u64,
-}
-
-/// The site an address belongs to: a site's `addresses`, or the lab's plan
-/// (netlab endpoints and routers, in 198.18.0.0/15).
-pub fn site_of(topo: &Topology, ip: IpAddr) -> Option<String> {
-    topology::lab_addresses::site_of(topo, ip).map(str::to_string)
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -210,7 +203,8 @@ pub fn paths(
                             .address
                             .as_deref()
                             .and_then(|a| a.parse().ok())
-                            .and_then(|ip| site_of(topo, ip));
+                            .and_then(|ip| topology::lab_addresses::site_of(topo, ip))
+                            .map(str::to_string);
                     }
                     h
                 })

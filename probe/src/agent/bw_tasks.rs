@@ -6,7 +6,7 @@
 
 use super::log;
 use super::results::{lock, SharedResults};
-use crate::bw::{run_client, BwError, BwReport, BwRequest, Direction};
+use crate::bw::{run_client, BwError, BwProtocol, BwReport, BwRequest, Direction};
 use mesh_controller::client::Client;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,10 +27,11 @@ pub fn result_of(r: &BwReport) -> BwResult {
             Direction::Reverse => "reverse",
         }
         .to_string(),
-        protocol: serde_json::to_value(r.protocol)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| "tcp".to_string()),
+        protocol: match r.protocol {
+            BwProtocol::Tcp => "tcp",
+            BwProtocol::Udp => "udp",
+        }
+        .to_string(),
         streams: r.streams,
         duration_s: r.duration_s,
         throughput_mbit: r.throughput_mbit,
