@@ -1,5 +1,5 @@
 //! Ingest benchmark: a real `mesh-controller serve` on loopback and N simulated
-//! probes (one `mesh_controller::client::Client` each, as the agent will use)
+//! probes (one `protocol::client::Client` each, as the agent will use)
 //! uploading windows as fast as the controller acknowledges them, for a
 //! bounded time. Prints windows/s and upload latency (p50/p99/max), and, side
 //! by side, the same batches written straight into the store (no HTTP, no
@@ -8,17 +8,17 @@
 //! usage: ingest_load [--probes 100,1000] [--seconds 10] [--batch 10] [--bin PATH]
 
 use anyhow::{bail, Context, Result};
-use mesh_controller::client::Client;
 use mesh_controller::secrets::{new_token, Secrets};
 use mesh_controller::store::{Db, NewWindow};
+use protocol::api::Hello;
+use protocol::client::Client;
+use protocol::window::TsSource;
+use protocol::window::{ClockSample, Event, PacketSample, Window};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use topology::api::Hello;
-use topology::metrics::TsSource;
-use topology::metrics::{ClockSample, Event, PacketSample, Window};
 
 struct Args {
     probes: Vec<usize>,
@@ -214,7 +214,7 @@ async fn simulate(
                     probe: id.clone(),
                     version: "bench".into(),
                     boot_id: Some("bench".into()),
-                    clock: topology::api::ClockInfo::default(),
+                    clock: protocol::api::ClockInfo::default(),
                     stamp: None,
                 })
                 .await?;
@@ -285,7 +285,7 @@ fn direct_baseline(dir: &Path, batch: usize, window_json: &str, count: u64) -> R
                 start_ms: now,
                 duration_ms: 10_000,
                 ssid: None,
-                timestamping: Some("kernel".into()),
+                timestamping: Some(TsSource::Kernel),
                 sent: 100,
                 replies: 98,
                 json: window_json.to_string(),

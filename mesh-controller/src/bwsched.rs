@@ -8,7 +8,7 @@
 //! meeting measures both directions.
 
 use crate::config::{Bandwidth, Config};
-use topology::api::BwTask;
+use protocol::api::BwTask;
 
 /// The rounds of a tournament among `n` players (circle method): `n - 1`
 /// rounds for even `n`, `n` for odd `n` (one player sits out each round).

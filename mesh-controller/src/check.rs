@@ -30,7 +30,6 @@ pub enum CheckSource {
     Routes(String),
     /// A running controller: its measured route table of the last `since`,
     /// judged exactly like `Routes` (the fetch lives with the server code).
-    #[cfg(feature = "server")]
     Server {
         url: String,
         since: std::time::Duration,
@@ -224,7 +223,6 @@ pub fn check(req: &CheckRequest) -> Result<CheckOutcome, LoadError> {
             }
             (path.clone(), rejudge(read_route_table(path)?))
         }
-        #[cfg(feature = "server")]
         CheckSource::Server { url, since } => {
             if req.budgets.is_some() {
                 return Err(LoadError::new(

@@ -4,13 +4,13 @@
 //! `file:line:column: path: what was expected` line, positioned with the
 //! topology crate's YAML locator.
 
+use protocol::api::{Settings, StampMode};
 use serde::de::{self, MapAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use topology::api::{Settings, StampMode};
 use topology::error::LoadError;
 use topology::yaml::{self, RawTopology, Seg, Seg::Index, Seg::Key};
 use topology::{Budgets, Endpoint, Topology};
@@ -91,7 +91,7 @@ pub struct Bandwidth {
 }
 
 /// `icmp:`: ping hosts without a probe, trace to every peer.
-pub type Icmp = topology::api::IcmpSettings;
+pub type Icmp = protocol::api::IcmpSettings;
 
 /// Defaults of `icmp:`.
 pub const DEFAULT_ICMP: Icmp = Icmp {

@@ -18,7 +18,7 @@
 
 use crate::config::Config;
 use crate::store::{self, ProbeRow, StoreError};
-use crate::window::{add_counters, percentile_ms, Counters, DelayHistogram};
+use protocol::window::{add_counters, percentile_ms, Counters, DelayHistogram};
 use rusqlite::Connection;
 use std::collections::{BTreeMap, HashMap};
 use topology::analysis::{self, Basis, Estimate, LatencySource, Options, RouteTable};

@@ -176,7 +176,7 @@ pub fn render(
     );
     for ((from, to), s) in &pairs {
         let Some(c) = &s.sessions else { continue };
-        let loss = crate::window::loss_of(c);
+        let loss = protocol::window::loss_of(c);
         if loss.finalized == 0 {
             continue;
         }

@@ -13,7 +13,6 @@ pub enum SuggestSource {
     Topology(String),
     /// A controller's SQLite store (read-only) and its configuration: measured
     /// delays of the last `since`, modelled ones for pairs not measured.
-    #[cfg(feature = "server")]
     Db {
         db: std::path::PathBuf,
         config: std::path::PathBuf,
@@ -21,7 +20,6 @@ pub enum SuggestSource {
     },
     /// A running controller: the suggestions of its `/v1/report`, computed
     /// there over the same blend of measured and modelled delays.
-    #[cfg(feature = "server")]
     Server {
         url: String,
         since: std::time::Duration,
@@ -66,7 +64,6 @@ pub fn run(req: &SuggestRequest) -> Result<Suggestions, LoadError> {
             let routes = Routes::compute(&topo);
             Ok(suggest::suggest(&topo, &budgets, &routes, o))
         }
-        #[cfg(feature = "server")]
         SuggestSource::Db { db, config, since } => {
             let cfg = crate::config::load(config)?;
             let cfg = crate::report::with_budgets(cfg, req.budgets.as_deref())
@@ -84,7 +81,6 @@ pub fn run(req: &SuggestRequest) -> Result<Suggestions, LoadError> {
                 summary: r.suggest_summary,
             })
         }
-        #[cfg(feature = "server")]
         SuggestSource::Server { url, since } => {
             if let Some(b) = &req.budgets {
                 if topology::budgets::preset(b).is_none() {

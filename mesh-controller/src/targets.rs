@@ -4,9 +4,9 @@
 //! probe's assignment does.
 
 use crate::config::{Config, TargetMode};
+use protocol::api::{Assignment, IcmpSettings, IcmpTarget, Settings, Target};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
-use topology::api::{Assignment, IcmpSettings, IcmpTarget, Settings, Target};
 
 /// A probe's assignment without the sequence numbers (which come from the store).
 #[derive(Debug, Clone, PartialEq, Eq)]

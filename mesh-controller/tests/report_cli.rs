@@ -6,9 +6,9 @@
 
 mod serve_common;
 
+use protocol::window::{Event, Window};
 use serde_json::Value;
 use serve_common::*;
-use topology::metrics::{Event, Window};
 
 const PROBES: [(&str, &str); 3] = [("cl-1", "cl"), ("a-1", "city-a"), ("b-1", "city-b")];
 

@@ -8,11 +8,11 @@
 
 mod serve_common;
 
+use protocol::window::Window;
 use serve_common::*;
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use topology::metrics::Window;
 
 const PROBES: [(&str, &str); 3] = [("cl-1", "cl"), ("a-1", "city-a"), ("b-1", "city-b")];
 

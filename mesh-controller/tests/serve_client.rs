@@ -1,13 +1,13 @@
-//! The agent's client (`mesh_controller::client`) against the real controller:
+//! The agent's client (`protocol::client`) against the real controller:
 //! every call, the error classes an agent acts on, and a kept-alive connection
 //! surviving a controller restart.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod serve_common;
 
-use mesh_controller::client::{Client, ClientError};
+use protocol::api::{ClockInfo, Hello, WindowBatch, WindowUpload};
+use protocol::client::{Client, ClientError};
 use serve_common::*;
-use topology::api::{ClockInfo, Hello, WindowBatch, WindowUpload};
 
 const PROBES: [(&str, &str); 2] = [("cl-1", "cl"), ("a-1", "city-a")];
 
@@ -24,7 +24,7 @@ fn hello(probe: &str) -> Hello {
     }
 }
 
-fn batch_of(probe: &str, seqs: &[u64]) -> WindowBatch<topology::metrics::Window> {
+fn batch_of(probe: &str, seqs: &[u64]) -> WindowBatch<protocol::window::Window> {
     let w = window(10, 0, 1.0, 2.0, unsync_clock());
     WindowBatch {
         probe: probe.to_string(),

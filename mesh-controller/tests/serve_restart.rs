@@ -29,7 +29,7 @@ fn uploader(ctl: &Ctl, probe: &str, target: &str, stop: &AtomicBool) -> (u64, BT
     while !stop.load(Ordering::Relaxed) {
         let seqs: Vec<u64> = (made + 1..=made + BATCH).collect();
         made += BATCH;
-        let list: Vec<(u64, &str, &topology::metrics::Window)> =
+        let list: Vec<(u64, &str, &protocol::window::Window)> =
             seqs.iter().map(|&s| (s, target, &w)).collect();
         let body = batch(probe, &list, 0).to_string();
         match ctl.try_http(
@@ -120,7 +120,7 @@ fn sigkill_mid_run_loses_nothing_and_counts_nothing_twice() {
         assert!(a["next_seq"].as_u64().unwrap() > *acked.iter().max().unwrap());
         let mut dup = 0;
         for chunk in (1..=*made).collect::<Vec<_>>().chunks(50) {
-            let list: Vec<(u64, &str, &topology::metrics::Window)> =
+            let list: Vec<(u64, &str, &protocol::window::Window)> =
                 chunk.iter().map(|&s| (s, *target, &w)).collect();
             let (status, ack) =
                 ctl.post_json("/v1/windows", ctl.token(probe), &batch(probe, &list, 0));

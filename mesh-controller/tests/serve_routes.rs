@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 const PROBES: [(&str, &str); 3] = [("cl-1", "cl"), ("a-1", "city-a"), ("b-1", "city-b")];
 const IDS: [&str; 3] = ["cl-1", "a-1", "b-1"];
 
-fn upload(ctl: &Ctl, probe: &str, windows: &[(u64, &str, &topology::metrics::Window)]) {
+fn upload(ctl: &Ctl, probe: &str, windows: &[(u64, &str, &protocol::window::Window)]) {
     let (status, ack) = ctl.post_json("/v1/windows", ctl.token(probe), &batch(probe, windows, 0));
     assert_eq!(status, 200, "{ack}");
     assert_eq!(ack["accepted"].as_array().unwrap().len(), windows.len());

@@ -12,14 +12,14 @@ use std::time::Duration;
 
 const HOUR: u64 = 3_600_000;
 
-fn new_window(seq: u64, target: &str, start_ms: u64, w: &topology::metrics::Window) -> NewWindow {
+fn new_window(seq: u64, target: &str, start_ms: u64, w: &protocol::window::Window) -> NewWindow {
     NewWindow {
         seq,
         target: target.to_string(),
         start_ms,
         duration_ms: 10_000,
         ssid: Some(7),
-        timestamping: Some("kernel".to_string()),
+        timestamping: Some(protocol::window::TsSource::Kernel),
         sent: w.counters.sent,
         replies: w.counters.received,
         json: serde_json::to_string(w).unwrap(),

@@ -259,8 +259,8 @@ pub fn one_way_error_bound(local: &ClockSide, remote: &ClockSide) -> Duration {
 
 /// The clocks behind one reply, from both sides' clock descriptions (see
 /// [`one_way_error_bound`]).
-pub fn clock_sample(local: &ClockSide, remote: &ClockSide) -> topology::metrics::ClockSample {
-    topology::metrics::ClockSample {
+pub fn clock_sample(local: &ClockSide, remote: &ClockSide) -> protocol::window::ClockSample {
+    protocol::window::ClockSample {
         local_synchronized: local.synchronized,
         local_error: local.error,
         remote_synchronized: remote.synchronized,

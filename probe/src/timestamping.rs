@@ -52,7 +52,7 @@ use tx_book::{KeyMode, TxBook};
 /// Wall-clock time as a duration since the Unix epoch (CLOCK_REALTIME).
 pub type Timestamp = Duration;
 
-pub use topology::metrics::TsSource;
+pub use protocol::window::TsSource;
 
 /// Reads CLOCK_REALTIME.
 pub fn realtime_now() -> Timestamp {

@@ -2,14 +2,12 @@
 //! budgets, route analysis (verdicts, detours) and renderers. No network or
 //! database I/O happens here, so everything is testable without sockets.
 
-pub mod api;
 pub mod budgets;
 pub mod error;
 pub mod geo;
 pub mod intercarrier;
 pub mod lab_addresses;
 pub mod load;
-pub mod metrics;
 pub mod model;
 pub mod national;
 pub mod yaml;

@@ -16,9 +16,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use protocol::api::{ApiError, BEARER};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use topology::api::{ApiError, BEARER};
 
 /// Largest request body taken (a batch of windows).
 pub const MAX_BODY: usize = 32 << 20;

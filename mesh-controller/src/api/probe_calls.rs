@@ -5,16 +5,16 @@
 use super::{authenticate, query_pairs, Refusal, Shared};
 use crate::config::is_probe_id;
 use crate::store::NewWindow;
-use crate::window::{validate, Window};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use protocol::api::{Hello, WindowBatch};
+use protocol::window::{validate, Window};
 use serde_json::value::RawValue;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
-use topology::api::{Hello, WindowBatch};
 
 /// Most windows in one upload.
 pub const MAX_BATCH: usize = 10_000;
@@ -222,13 +222,6 @@ pub fn check_batch(probe: &str, body: &[u8]) -> Result<Vec<NewWindow>, Refusal> 
                 "duration_ms {} out of range (1 ..= 1 day)",
                 w.duration_ms
             )));
-        }
-        if let Some(ts) = &w.timestamping {
-            if !matches!(ts.as_str(), "user" | "kernel" | "hardware") {
-                return Err(bad(format!(
-                    "timestamping {ts:?} (expected user, kernel or hardware)"
-                )));
-            }
         }
         let json = w.window.get();
         let decoded: Window =

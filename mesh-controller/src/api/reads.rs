@@ -10,8 +10,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use protocol::api::{ProbeList, ProbeStatus};
 use std::time::Duration;
-use topology::api::{ProbeList, ProbeStatus};
 
 /// Default look-back of `/v1/routes`.
 pub const ROUTES_SINCE: Duration = Duration::from_secs(3600);

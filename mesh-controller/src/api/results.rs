@@ -11,8 +11,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use protocol::api::{BwTaskAnswer, ResultBatch, ResultBody, ResultUpload};
 use std::collections::HashSet;
-use topology::api::{BwTaskAnswer, ResultBatch, ResultBody, ResultUpload};
 
 /// Most results in one upload.
 pub const MAX_RESULTS: usize = 10_000;

@@ -4,7 +4,7 @@
 use super::*;
 use crate::measured::{route_table, Measured, RouteQuery};
 use crate::store;
-use crate::window::{add_counters, loss_of, percentile_ms, Counters, DelayHistogram};
+use protocol::window::{add_counters, loss_of, percentile_ms, Counters, DelayHistogram};
 use std::collections::BTreeMap;
 use topology::analysis::{Basis, Estimate, LatencySource};
 use topology::intercarrier;

@@ -4,8 +4,8 @@
 
 use super::*;
 use crate::store::{results_since, StoredResult};
+use protocol::api::{ResultBody, TraceHop};
 use std::collections::BTreeMap;
-use topology::api::{ResultBody, TraceHop};
 
 /// Bandwidth from one endpoint to another over the look-back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,7 +71,7 @@ fn endpoint_of(config: &Config, probe: &str) -> Option<String> {
 
 /// Per ordered endpoint pair: every bandwidth test of the look-back.
 pub fn throughput(config: &Config, rows: &[StoredResult]) -> Vec<Throughput> {
-    let mut by_pair: BTreeMap<(String, String), Vec<(&StoredResult, &topology::api::BwResult)>> =
+    let mut by_pair: BTreeMap<(String, String), Vec<(&StoredResult, &protocol::api::BwResult)>> =
         BTreeMap::new();
     for r in rows {
         let ResultBody::Bandwidth(b) = &r.body else {
@@ -171,7 +171,7 @@ pub fn paths(
     wanted: Option<&std::collections::HashSet<(String, String)>>,
 ) -> Vec<MeasuredPath> {
     let topo = &config.topology;
-    let mut latest: BTreeMap<(String, String), (&StoredResult, &topology::api::TraceResult)> =
+    let mut latest: BTreeMap<(String, String), (&StoredResult, &protocol::api::TraceResult)> =
         BTreeMap::new();
     for r in rows {
         let ResultBody::Trace(t) = &r.body else {

@@ -86,7 +86,7 @@ CREATE TABLE merged_seqs (
         version: 4,
         name: "results: bandwidth tests, pings and traces",
         sql: "
--- One row per uploaded result; `body` is the result's JSON (topology::api::ResultBody).
+-- One row per uploaded result; `body` is the result's JSON (protocol::api::ResultBody).
 CREATE TABLE results (
     probe TEXT NOT NULL,
     seq INTEGER NOT NULL,

@@ -19,13 +19,13 @@ mod writer;
 pub use retention::RetentionStats;
 pub use writer::Store;
 
-use crate::window::Window;
+use protocol::api::{ClockInfo, Hello, ResultUpload, UploadAck};
+use protocol::window::Window;
 pub use results::{next_result_seq, results_since, StoredResult};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
-use topology::api::{ClockInfo, Hello, ResultUpload, UploadAck};
 
 /// Why storage failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +48,7 @@ pub struct NewWindow {
     pub start_ms: u64,
     pub duration_ms: u64,
     pub ssid: Option<u16>,
-    pub timestamping: Option<String>,
+    pub timestamping: Option<protocol::window::TsSource>,
     pub sent: u64,
     pub replies: u64,
     /// The window as JSON (as uploaded, already decoded once and checked).
@@ -277,7 +277,7 @@ fn ingest_in(
             to_i64(w.duration_ms),
             to_i64(now_ms),
             w.ssid,
-            w.timestamping,
+            w.timestamping.map(|t| t.as_str()),
             to_i64(w.sent),
             to_i64(w.replies),
             w.json

@@ -2,8 +2,8 @@
 //! stored one row each, idempotent on (probe, seq) in a sequence of their own.
 
 use super::{to_i64, to_u64, StoreError};
+use protocol::api::{ResultBody, ResultUpload, UploadAck};
 use rusqlite::{params, Connection, OptionalExtension};
-use topology::api::{ResultBody, ResultUpload, UploadAck};
 
 /// A stored result.
 #[derive(Debug, Clone, PartialEq)]

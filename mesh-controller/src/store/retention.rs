@@ -5,7 +5,7 @@
 
 use super::{decode, to_i64, to_u64, StoreError};
 use crate::config::Retention;
-use crate::window::Window;
+use protocol::window::Window;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
 

@@ -5,11 +5,11 @@
 
 use super::{Db, NewWindow, RetentionStats, StoreError};
 use crate::config::Retention;
+use protocol::api::{Hello, ResultUpload, UploadAck};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::oneshot;
-use topology::api::{Hello, ResultUpload, UploadAck};
 
 /// Most batches committed in one transaction.
 const GROUP_MAX: usize = 512;

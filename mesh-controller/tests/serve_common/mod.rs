@@ -3,6 +3,9 @@
 //! from hand-made events with the probe's own `Window`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use protocol::api::{WindowBatch, WindowUpload};
+use protocol::window::TsSource;
+use protocol::window::{ClockSample, Event, PacketSample, Window};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -11,9 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use topology::api::{WindowBatch, WindowUpload};
-use topology::metrics::TsSource;
-use topology::metrics::{ClockSample, Event, PacketSample, Window};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mesh-controller");
 
@@ -321,7 +321,7 @@ pub fn batch(probe: &str, windows: &[(u64, &str, &Window)], age_ms: u64) -> Valu
                 start_unix_ms: start + seq * 10,
                 duration_ms: 10_000,
                 window: (*w).clone(),
-                timestamping: Some("kernel".to_string()),
+                timestamping: Some(protocol::window::TsSource::Kernel),
                 ssid: None,
             })
             .collect(),

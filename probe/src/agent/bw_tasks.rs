@@ -7,11 +7,11 @@
 use super::log;
 use super::results::{lock, SharedResults};
 use crate::bw::{run_client, BwError, BwProtocol, BwReport, BwRequest, Direction};
-use mesh_controller::client::Client;
+use protocol::api::{BwResult, BwTask, ResultBody};
+use protocol::client::Client;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
-use topology::api::{BwResult, BwTask, ResultBody};
 
 fn now_ms() -> u64 {
     SystemTime::now()

@@ -7,13 +7,13 @@
 use super::log;
 use super::results::{lock, SharedResults};
 use crate::icmp::{self, PingOptions, TraceOptions};
+use protocol::api::{
+    IcmpSettings, IcmpTarget, PingResult, ResultBody, RttStats, Target, TraceHop, TraceResult,
+};
+use protocol::window::Summary;
 use std::net::{IpAddr, ToSocketAddrs};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
-use topology::api::{
-    IcmpSettings, IcmpTarget, PingResult, ResultBody, RttStats, Target, TraceHop, TraceResult,
-};
-use topology::metrics::Summary;
 
 /// What the ICMP side measures; replaced whenever the assignment changes.
 #[derive(Debug, Clone, PartialEq, Default)]

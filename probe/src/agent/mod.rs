@@ -41,10 +41,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use mesh_controller::client::{Backoff, Client, ClientError};
+use protocol::api::{Assignment, ClockInfo, Hello, Settings, StampMode, Target, WindowUpload};
+use protocol::client::{Backoff, Client, ClientError};
 use serde::Serialize;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use topology::api::{Assignment, ClockInfo, Hello, Settings, StampMode, Target, WindowUpload};
 
 use crate::clock::{boot_id, ClockStatus};
 use crate::reflector::{self, Policy, RunOptions};
@@ -190,7 +190,7 @@ fn spool_window(st: &mut Store, target: String, ssid: u16, cut: WindowCut) {
     st.summary.packets_sent += sent;
     let start_unix_ms = now_unix_ms(cut.start);
     let duration_ms = now_unix_ms(cut.duration).max(1);
-    let timestamping = cut.window.sources.weakest().map(|s| s.as_str().to_string());
+    let timestamping = cut.window.sources.weakest();
     let window = cut.window;
     let pushed = st.spool.push(|seq| {
         let upload = WindowUpload {

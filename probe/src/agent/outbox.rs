@@ -5,10 +5,10 @@
 //! item refused alone is moved aside (`rejected/`); 401/403 is fatal.
 
 use super::{fatal, log, AgentError, Spool};
-use mesh_controller::client::ClientError;
+use protocol::api::UploadAck;
+use protocol::client::ClientError;
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
-use topology::api::UploadAck;
 
 /// Where a spool lives and what to count as it drains.
 pub(super) struct Outbox<'a, T> {

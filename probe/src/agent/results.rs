@@ -6,11 +6,11 @@
 
 use super::outbox::Outbox;
 use super::{log, AgentError, Spool};
-use mesh_controller::client::{Client, ClientError};
+use protocol::api::{ResultBody, ResultUpload};
+use protocol::client::{Client, ClientError};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use topology::api::{ResultBody, ResultUpload};
 
 /// Results per upload call.
 const BATCH: usize = 100;

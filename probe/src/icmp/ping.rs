@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use protocol::window::{DelayHistogram, TsSource};
 use tokio::time::{sleep_until, Instant};
-use topology::metrics::{DelayHistogram, TsSource};
 
 use super::classify::{Answer, Matcher};
 use super::packet::{self, Family};

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
+use protocol::window::{Summary, TsSource};
 use serde::{Deserialize, Serialize};
-use topology::metrics::{Summary, TsSource};
 
 use super::socket::SocketKind;
 

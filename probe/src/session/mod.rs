@@ -24,13 +24,13 @@ mod report;
 mod seq;
 mod tracker;
 
-pub use reorder::ReorderDetector;
-pub use report::{ClockReport, LossReport, OneWayExtremes, SessionReport, WindowReport};
-pub use topology::metrics::{
+pub use protocol::window::{
     ClockCounters, ClockSample, Counters, DelayHistogram, Direction, Event, HistogramError, Loss,
     PacketSample, SignedRange, SourceCounts, Summary, Window, HIGHEST_US, LOWEST_US,
     SIGNIFICANT_DIGITS,
 };
+pub use reorder::ReorderDetector;
+pub use report::{ClockReport, LossReport, OneWayExtremes, SessionReport, WindowReport};
 pub use tracker::{ReflectorKind, Reply, ReplyOutcome, Tracker};
 
 #[cfg(test)]

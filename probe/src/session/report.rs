@@ -94,7 +94,7 @@ fn ceil_us(ns: u64) -> u64 {
 }
 
 /// What a [`Window`] says in JSON (an extension: windows live in
-/// `topology::metrics`, reports are the probe's).
+/// `protocol::window`, reports are the probe's).
 pub trait WindowReport {
     /// The report for this window, measured against `target`.
     fn report(&self, target: &str) -> SessionReport;

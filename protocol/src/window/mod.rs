@@ -5,14 +5,16 @@
 
 mod base64;
 mod histograms;
-mod window;
+mod record;
+mod validate;
 
 pub use base64::{decode as base64_decode, encode as base64_encode};
 pub use histograms::{
     DelayHistogram, HistogramError, Summary, HIGHEST_US, LOWEST_US, MAX_DECOMPRESSED_LEN,
     SIGNIFICANT_DIGITS,
 };
-pub use window::{
+pub use record::{
     diff_ns, ClockCounters, ClockSample, Counters, Direction, Event, Loss, PacketSample,
     SignedRange, SourceCounts, TsSource, Window,
 };
+pub use validate::{add_counters, loss_of, percentile_ms, validate, MAX_COUNT};

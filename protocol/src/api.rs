@@ -5,7 +5,7 @@
 //! two cannot drift apart.
 //!
 //! The measurement window itself is a type parameter (`W`): in practice
-//! [`crate::metrics::Window`] (counters plus HdrHistograms, serialized base64
+//! [`crate::window::Window`] (counters plus HdrHistograms, serialized base64
 //! V2 + deflate); the controller reads it as raw JSON first.
 
 use serde::{Deserialize, Serialize};
@@ -134,7 +134,7 @@ pub struct WindowUpload<W> {
     /// The weakest timestamp source behind the window (`user`, `kernel`,
     /// `hardware`); informational.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamping: Option<String>,
+    pub timestamping: Option<crate::window::TsSource>,
     /// SSID of the session, informational.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssid: Option<u16>,

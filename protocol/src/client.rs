@@ -3,9 +3,9 @@
 //! `TcpStream`; plain HTTP, meant for loopback or a private network), plus a
 //! jittered exponential [`Backoff`] for retries.
 //!
-//! Built with the `client` feature alone (`default-features = false,
-//! features = ["client"]`), it needs neither axum nor rusqlite, and it is
-//! generic over the uploaded window type, so it does not need the probe crate.
+//! It lives in the protocol crate so the probe needs nothing of the
+//! controller's server (axum, SQLite) to talk to it, and the controller's
+//! tests use the same client the agents do.
 //!
 //! Retry policy for callers: [`ClientError::is_retryable`] is true for
 //! connection failures, timeouts and 5xx answers (keep the windows spooled and
@@ -14,6 +14,9 @@
 //! is malformed, so drop or quarantine it). Uploads are idempotent on
 //! (probe, seq), so resending a batch whose answer was lost is always safe.
 
+use crate::api::{
+    ApiError, Assignment, BwTaskAnswer, Hello, ProbeList, UploadAck, WindowBatch, BEARER,
+};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
@@ -23,9 +26,6 @@ use serde::Serialize;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
-use topology::api::{
-    ApiError, Assignment, BwTaskAnswer, Hello, ProbeList, UploadAck, WindowBatch, BEARER,
-};
 
 /// Default time allowed for one call (connect, send, answer).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,10 +1,7 @@
-//! The measurement window probes upload (counters plus HdrHistograms that merge
-//! exactly) and the checks an uploaded one must pass before it is stored.
-//!
-//! `Window` itself lives in `topology::metrics` (shared with the probe agent,
-//! which fills it).
+//! The checks an uploaded window must pass before the controller stores it,
+//! and the arithmetic the controller does over stored windows' counters.
 
-pub use topology::metrics::{Counters, DelayHistogram, Window};
+use super::{Counters, DelayHistogram, Window};
 
 /// Largest value a counter may hold in one upload: far above any real window
 /// (a packet every microsecond for 11 days), and low enough that merging a
@@ -129,7 +126,7 @@ pub fn add_counters(acc: &mut Counters, c: &Counters) {
 }
 
 /// Loss per direction of merged counters (see the probe's `Loss`).
-pub fn loss_of(c: &Counters) -> topology::metrics::Loss {
+pub fn loss_of(c: &Counters) -> super::Loss {
     let mut w = Window::new();
     w.counters = *c;
     w.loss()
@@ -149,8 +146,7 @@ pub fn percentile_ms(h: &DelayHistogram, percentile: f64) -> Option<f64> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use topology::metrics::TsSource;
-    use topology::metrics::{ClockSample, Event, PacketSample};
+    use crate::window::{ClockSample, Event, PacketSample, TsSource};
 
     fn sample(ms: i64) -> Event {
         Event::Reply(PacketSample {
