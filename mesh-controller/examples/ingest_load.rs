@@ -8,8 +8,8 @@
 //! usage: ingest_load [--probes 100,1000] [--seconds 10] [--batch 10] [--bin PATH]
 
 use anyhow::{bail, Context, Result};
-use mesh_controller::secrets::{new_token, Secrets};
-use mesh_controller::store::{Db, NewWindow};
+use mesh_controller::server::secrets::{new_token, Secrets};
+use mesh_controller::server::store::{Db, NewWindow};
 use protocol::api::Hello;
 use protocol::client::Client;
 use protocol::window::TsSource;

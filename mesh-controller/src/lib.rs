@@ -1,18 +1,16 @@
-//! hubmesh controller: inventory, analysis, reports, and `plan`/`check` for CI.
+//! hubmesh controller, as a library under the `mesh-controller` binary.
+//!
+//! - [`server`]: what `serve` runs: the HTTP API for probes and operators,
+//!   the store, secrets, target lists, bandwidth slots, the measured route
+//!   table, reports, the console page and Prometheus metrics.
+//! - [`commands`]: the operator's and CI's commands (`plan`, `check`,
+//!   `suggest`, `report`, `token`), which read topologies, route tables, a
+//!   store or a running controller and print their verdicts.
+//! - [`escape`]: the one HTML/XML text escape both use.
+//!
+//! `commands` may use `server` (a report from a store file is the server's
+//! report); `server` never uses `commands`.
 
-pub mod bwsched;
-pub mod check;
-pub mod plan;
-pub mod suggest;
-
-// `serve` and its parts (feature `server`).
-pub mod api;
-pub mod config;
-pub mod measured;
-pub mod metrics;
-pub mod report;
-pub mod secrets;
-pub mod serve;
-pub mod store;
-pub mod targets;
-pub mod token;
+pub mod commands;
+pub mod escape;
+pub mod server;

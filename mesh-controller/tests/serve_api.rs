@@ -46,7 +46,7 @@ fn token_add_prints_once_and_keeps_only_a_hash() {
     let secrets = dir.path().join("secrets.yaml");
     let text = std::fs::read_to_string(&secrets).unwrap();
     assert!(!text.contains(token), "token stored in clear: {text}");
-    let hash: String = mesh_controller::secrets::hash_token(token)
+    let hash: String = mesh_controller::server::secrets::hash_token(token)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();

@@ -5,8 +5,8 @@
 
 mod serve_common;
 
-use mesh_controller::config::Retention;
-use mesh_controller::store::{self, migrations, Db, NewWindow};
+use mesh_controller::server::config::Retention;
+use mesh_controller::server::store::{self, migrations, Db, NewWindow};
 use serve_common::{now_ms, unsync_clock, window};
 use std::time::Duration;
 

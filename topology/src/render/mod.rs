@@ -2,11 +2,9 @@
 //! table, JSON, Markdown and Graphviz DOT. Pure string building.
 
 mod dot;
-mod html;
 mod table;
 
 pub use dot::map_dot;
-pub use html::{escape as html_escape, report_html, Page, Section};
 pub use table::Table;
 
 use crate::analysis::{RouteReport, RouteTable};

@@ -1,0 +1,243 @@
+//! The calls probes make: hello, target-list changes, window uploads. Every one
+//! is authenticated by the probe's token before its body is even parsed
+//! (histogram decoding should only ever see authenticated input).
+
+use super::{authenticate, query_pairs, Refusal, Shared};
+use crate::server::config::is_probe_id;
+use crate::server::store::NewWindow;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use protocol::api::{Hello, WindowBatch};
+use protocol::window::{validate, Window};
+use serde_json::value::RawValue;
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
+/// Most windows in one upload.
+pub const MAX_BATCH: usize = 10_000;
+/// Windows may start at most this far in the future (sender clock skew).
+const FUTURE_SLACK_MS: u64 = 86_400_000;
+/// No window starts before 2017.
+const EARLIEST_MS: u64 = 1_483_228_800_000;
+
+/// What every uploaded item (window or result) must satisfy: a sequence
+/// number in range and not repeated within its batch, a plausible start time.
+pub(super) fn check_seq_and_start(
+    seq: u64,
+    start_unix_ms: u64,
+    seen: &mut HashSet<u64>,
+    now: u64,
+) -> Result<(), String> {
+    if seq == 0 || seq > i64::MAX as u64 {
+        return Err(format!("seq {seq} out of range (1 ..= 2^63-1)"));
+    }
+    if !seen.insert(seq) {
+        return Err(format!("seq {seq} appears twice in the batch"));
+    }
+    if start_unix_ms < EARLIEST_MS || start_unix_ms > now.saturating_add(FUTURE_SLACK_MS) {
+        return Err(format!(
+            "start_unix_ms {start_unix_ms} is not a plausible time"
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn refuse(state: &Shared, r: Refusal) -> Response {
+    state.counters.error(r.metric());
+    r.into_response()
+}
+
+pub(super) fn internal(e: impl std::fmt::Display) -> Refusal {
+    Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+pub(super) fn parse_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Refusal> {
+    serde_json::from_slice(body).map_err(|e| Refusal::bad_request(format!("body: {e}")))
+}
+
+pub async fn hello(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    match hello_inner(&state, &headers, &body).await {
+        Ok(r) => r,
+        Err(e) => refuse(&state, e),
+    }
+}
+
+async fn hello_inner(
+    state: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, Refusal> {
+    let live = state.live();
+    let probe = authenticate(&live, headers)?;
+    let hello: Hello = parse_json(body)?;
+    if hello.probe != probe {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this token belongs to probe {probe:?}, not {:?}",
+                hello.probe
+            ),
+        ));
+    }
+    if hello.version.len() > 128 || hello.boot_id.as_ref().is_some_and(|b| b.len() > 64) {
+        return Err(Refusal::bad_request("version or boot_id too long"));
+    }
+    let plan = live.plans.get(&probe).ok_or_else(|| {
+        Refusal::new(
+            StatusCode::FORBIDDEN,
+            format!("probe {probe:?} is not in the configuration"),
+        )
+    })?;
+    state.store.hello(hello).await.map_err(internal)?;
+    let p = probe.clone();
+    let (next, next_result) = state
+        .store
+        .read(move |c| {
+            Ok((
+                crate::server::store::next_seq(c, &p)?,
+                crate::server::store::next_result_seq(c, &p)?,
+            ))
+        })
+        .await
+        .map_err(internal)?;
+    Ok(Json(plan.assignment(&probe, next, next_result)).into_response())
+}
+
+pub async fn targets(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    match targets_inner(&state, &headers, q.as_deref()).await {
+        Ok(r) => r,
+        Err(e) => refuse(&state, e),
+    }
+}
+
+async fn targets_inner(
+    state: &Shared,
+    headers: &HeaderMap,
+    q: Option<&str>,
+) -> Result<Response, Refusal> {
+    let live = state.live();
+    let probe = authenticate(&live, headers)?;
+    let mut known = None;
+    for (k, v) in query_pairs(q) {
+        match k {
+            "generation" => {
+                known = Some(v.parse::<u64>().map_err(|_| {
+                    Refusal::bad_request(format!("generation: expected a number, found {v:?}"))
+                })?)
+            }
+            other => return Err(Refusal::bad_request(format!("unknown parameter {other:?}"))),
+        }
+    }
+    let plan = live.plans.get(&probe).ok_or_else(|| {
+        Refusal::new(
+            StatusCode::FORBIDDEN,
+            format!("probe {probe:?} is not in the configuration"),
+        )
+    })?;
+    if known == Some(plan.generation) {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    let p = probe.clone();
+    let (next, next_result) = state
+        .store
+        .read(move |c| {
+            Ok((
+                crate::server::store::next_seq(c, &p)?,
+                crate::server::store::next_result_seq(c, &p)?,
+            ))
+        })
+        .await
+        .map_err(internal)?;
+    Ok(Json(plan.assignment(&probe, next, next_result)).into_response())
+}
+
+pub async fn windows(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    match windows_inner(&state, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => refuse(&state, e),
+    }
+}
+
+async fn windows_inner(
+    state: &Shared,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    let live = state.live();
+    let probe = authenticate(&live, headers)?;
+    // Decoding histograms is CPU work: off the async threads.
+    let p = probe.clone();
+    let checked = tokio::task::spawn_blocking(move || check_batch(&p, &body))
+        .await
+        .map_err(internal)??;
+    let ack = state.store.ingest(probe, checked).await.map_err(internal)?;
+    let c = &state.counters;
+    c.batches.fetch_add(1, Ordering::Relaxed);
+    c.windows_ingested
+        .fetch_add(ack.accepted.len() as u64, Ordering::Relaxed);
+    c.windows_duplicate
+        .fetch_add(ack.duplicate.len() as u64, Ordering::Relaxed);
+    Ok(Json(ack).into_response())
+}
+
+/// Parses and checks a whole batch; any problem refuses all of it.
+pub fn check_batch(probe: &str, body: &[u8]) -> Result<Vec<NewWindow>, Refusal> {
+    let batch: WindowBatch<Box<RawValue>> = parse_json(body)?;
+    if batch.probe != probe {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this token belongs to probe {probe:?}: it cannot upload windows of {:?}",
+                batch.probe
+            ),
+        ));
+    }
+    if batch.windows.len() > MAX_BATCH {
+        return Err(Refusal::bad_request(format!(
+            "{} windows in one batch, at most {MAX_BATCH}",
+            batch.windows.len()
+        )));
+    }
+    let now = crate::server::store::now_ms();
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(batch.windows.len());
+    for (i, w) in batch.windows.into_iter().enumerate() {
+        let bad = |what: String| Refusal::bad_request(format!("windows[{i}]: {what}"));
+        check_seq_and_start(w.seq, w.start_unix_ms, &mut seen, now).map_err(bad)?;
+        if !is_probe_id(&w.target) {
+            return Err(bad(format!("target {:?} is not a probe id", w.target)));
+        }
+        if w.target == probe {
+            return Err(bad("a probe does not measure itself".to_string()));
+        }
+        if w.duration_ms == 0 || w.duration_ms > 86_400_000 {
+            return Err(bad(format!(
+                "duration_ms {} out of range (1 ..= 1 day)",
+                w.duration_ms
+            )));
+        }
+        let json = w.window.get();
+        let decoded: Window =
+            serde_json::from_str(json).map_err(|e| bad(format!("window: {e}")))?;
+        validate(&decoded).map_err(|e| bad(format!("window: {e}")))?;
+        out.push(NewWindow {
+            seq: w.seq,
+            target: w.target,
+            start_ms: w.start_unix_ms,
+            duration_ms: w.duration_ms,
+            ssid: w.ssid,
+            timestamping: w.timestamping,
+            sent: decoded.counters.sent,
+            replies: decoded.counters.received,
+            json: json.to_string(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,128 @@
+//! The report over HTTP: `GET /` (the console page) and `GET /v1/report`
+//! (any format).
+
+use super::{query_pairs, Refusal, Shared};
+use crate::server::report::{
+    build_with, html, parse_since, render, since_text, with_budgets, ReportFormat, DEFAULT_SINCE,
+    PAGE_REFRESH_S, VIOLATIONS_HEADER,
+};
+use crate::server::store;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::time::Duration;
+use topology::suggest::SuggestOptions;
+
+/// Most suggestions a request may ask for (each costs a routing pass).
+const MAX_K: usize = 50;
+
+struct Query {
+    since: Duration,
+    format: ReportFormat,
+    budgets: Option<String>,
+    suggest: SuggestOptions,
+}
+
+fn parse(q: Option<&str>, format: ReportFormat) -> Result<Query, Refusal> {
+    let mut out = Query {
+        since: DEFAULT_SINCE,
+        format,
+        budgets: None,
+        suggest: SuggestOptions::default(),
+    };
+    for (k, v) in query_pairs(q) {
+        match k {
+            "since" => out.since = parse_since(v).map_err(Refusal::bad_request)?,
+            "format" => {
+                out.format = ReportFormat::parse(v).ok_or_else(|| {
+                    Refusal::bad_request(format!(
+                        "format: expected table, json, md, html or dot, found {v:?}"
+                    ))
+                })?
+            }
+            // Presets only: the server reads no files named by a request.
+            "budgets" => {
+                if topology::budgets::preset(v).is_none() {
+                    return Err(Refusal::bad_request(format!(
+                        "budgets: unknown preset {v:?} (plan-2021, plan-2023)"
+                    )));
+                }
+                out.budgets = Some(v.to_string());
+            }
+            "k" => {
+                out.suggest.k = v.parse().ok().filter(|k| *k <= MAX_K).ok_or_else(|| {
+                    Refusal::bad_request(format!("k: expected 0..={MAX_K}, found {v:?}"))
+                })?
+            }
+            "route_factor" => {
+                out.suggest.route_factor = v
+                    .parse()
+                    .ok()
+                    .filter(|f: &f64| f.is_finite() && *f >= 1.0)
+                    .ok_or_else(|| {
+                        Refusal::bad_request(format!(
+                            "route_factor: expected a number >= 1, found {v:?}"
+                        ))
+                    })?
+            }
+            other => return Err(Refusal::bad_request(format!("unknown parameter {other:?}"))),
+        }
+    }
+    Ok(out)
+}
+
+async fn answer(state: Shared, q: Query, page: bool) -> Result<Response, Refusal> {
+    let config = with_budgets((*state.live().config).clone(), q.budgets.as_deref())
+        .map_err(Refusal::bad_request)?;
+    let (since, suggest) = (q.since, q.suggest);
+    let (report, config) = state
+        .store
+        .read(move |c| Ok((build_with(c, &config, since, &suggest)?, config)))
+        .await
+        .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let body = if page {
+        html(
+                &report,
+                &config.topology,
+                &format!(
+                    "live from the controller: measurements of the last {}, refreshed every {PAGE_REFRESH_S} s (generated at unix ms {})",
+                    since_text(report.since_s),
+                    store::now_ms()
+                ),
+                Some(PAGE_REFRESH_S),
+            )
+    } else {
+        render(&report, &config.topology, q.format)
+    };
+    let violations = report.summary.violations;
+    let mut resp = ([(header::CONTENT_TYPE, q.format.content_type())], body).into_response();
+    resp.headers_mut().insert(
+        HeaderName::from_static(VIOLATIONS_HEADER),
+        HeaderValue::from(violations),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// `GET /[?since=1h][&budgets=PRESET]`: the web page, from live data.
+pub async fn page(State(state): State<Shared>, RawQuery(q): RawQuery) -> Response {
+    let q = match parse(q.as_deref(), ReportFormat::Html) {
+        Ok(q) => q,
+        Err(e) => return e.into_response(),
+    };
+    answer(state, q, true)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `GET /v1/report[?since=1h][&format=json][&budgets=PRESET]`.
+pub async fn report(State(state): State<Shared>, RawQuery(q): RawQuery) -> Response {
+    let q = match parse(q.as_deref(), ReportFormat::Json) {
+        Ok(q) => q,
+        Err(e) => return e.into_response(),
+    };
+    answer(state, q, false)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}

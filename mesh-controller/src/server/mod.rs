@@ -1,0 +1,15 @@
+//! `mesh-controller serve` and its parts: configuration, the HTTP API, the
+//! store, per-probe secrets, target lists and bandwidth slots, the measured
+//! route table, reports and the console page, Prometheus metrics.
+
+pub mod api;
+pub mod bwsched;
+pub mod config;
+pub mod console;
+pub mod measured;
+pub mod prometheus;
+pub mod report;
+pub mod secrets;
+pub mod serve;
+pub mod store;
+pub mod targets;

@@ -1,0 +1,367 @@
+//! `GET /metrics` in the Prometheus text format (0.0.4), labelled by site pair
+//! (`from_site`, `to_site`, plus `from_network`/`to_network` where the topology
+//! has carriers), never by probe pair, so cardinality grows with the sites, not
+//! with the square of the probes.
+
+use crate::server::config::Config;
+use crate::server::measured::Measured;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use topology::analysis::{Basis, LatencySource, RouteTable, Verdict};
+use topology::Endpoint;
+
+/// Why an upload (or probe call) was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorReason {
+    Unauthorized,
+    Forbidden,
+    BadRequest,
+    Storage,
+}
+
+impl ErrorReason {
+    const ALL: [ErrorReason; 4] = [
+        ErrorReason::Unauthorized,
+        ErrorReason::Forbidden,
+        ErrorReason::BadRequest,
+        ErrorReason::Storage,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorReason::Unauthorized => "unauthorized",
+            ErrorReason::Forbidden => "forbidden",
+            ErrorReason::BadRequest => "bad-request",
+            ErrorReason::Storage => "storage",
+        }
+    }
+}
+
+/// The server's own counters since it started (uploads, refusals), apart
+/// from the windows' counters (`protocol::window::Counters`).
+#[derive(Debug, Default)]
+pub struct ServerCounters {
+    pub windows_ingested: AtomicU64,
+    pub windows_duplicate: AtomicU64,
+    pub batches: AtomicU64,
+    errors: [AtomicU64; 4],
+}
+
+impl ServerCounters {
+    pub fn error(&self, reason: ErrorReason) {
+        self.errors[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn errors(&self, reason: ErrorReason) -> u64 {
+        self.errors[reason as usize].load(Ordering::Relaxed)
+    }
+}
+
+/// Escapes a label value.
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn pair_labels(config: &Config, from: Endpoint, to: Endpoint) -> String {
+    let topo = &config.topology;
+    let mut s = format!(
+        "from_site=\"{}\",to_site=\"{}\"",
+        esc(&topo.sites[from.site].id),
+        esc(&topo.sites[to.site].id)
+    );
+    if let Some(n) = from.network {
+        let _ = write!(s, ",from_network=\"{}\"", esc(&topo.networks[n].id));
+    }
+    if let Some(n) = to.network {
+        let _ = write!(s, ",to_network=\"{}\"", esc(&topo.networks[n].id));
+    }
+    s
+}
+
+/// `site@network` (or `site`) as the same labels.
+fn route_labels(from: &str, to: &str) -> String {
+    let split = |e: &str| -> (String, Option<String>) {
+        match e.split_once('@') {
+            Some((s, n)) => (s.to_string(), Some(n.to_string())),
+            None => (e.to_string(), None),
+        }
+    };
+    let ((fs, fnw), (ts, tnw)) = (split(from), split(to));
+    let mut s = format!("from_site=\"{}\",to_site=\"{}\"", esc(&fs), esc(&ts));
+    if let Some(n) = fnw {
+        let _ = write!(s, ",from_network=\"{}\"", esc(&n));
+    }
+    if let Some(n) = tnw {
+        let _ = write!(s, ",to_network=\"{}\"", esc(&n));
+    }
+    s
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+const QUANTILES: [(f64, &str); 3] = [(50.0, "0.5"), (90.0, "0.9"), (99.0, "0.99")];
+
+/// What `/metrics` shows besides the STAMP figures: the latest bandwidth
+/// test per direction and ICMP echo to hosts without a probe.
+#[derive(Debug, Default)]
+pub struct ResultFigures {
+    pub throughput: Vec<crate::server::report::Throughput>,
+    /// Look-back of `throughput` (seconds).
+    pub throughput_since_s: u64,
+    pub icmp: Vec<crate::server::report::IcmpRoute>,
+}
+
+/// The whole exposition.
+pub fn render(
+    config: &Config,
+    measured: &Measured,
+    routes: &RouteTable,
+    counters: &ServerCounters,
+    window_s: u64,
+    results: &ResultFigures,
+) -> String {
+    let mut out = String::new();
+    let mut pairs: Vec<_> = measured.pairs.iter().collect();
+    pairs.sort_by_key(|(k, _)| **k);
+
+    family(
+        &mut out,
+        "hubmesh_one_way_delay_seconds",
+        "gauge",
+        &format!("Measured one-way delay per site pair over the last {window_s} s, by quantile (only where the clocks allow one-way figures)."),
+    );
+    for ((from, to), _) in &pairs {
+        let labels = pair_labels(config, *from, *to);
+        for (p, q) in QUANTILES {
+            if let Some(e) = measured.estimate(*from, *to, p) {
+                if e.basis == Basis::OneWay {
+                    let _ = writeln!(
+                        out,
+                        "hubmesh_one_way_delay_seconds{{{labels},quantile=\"{q}\"}} {}",
+                        e.one_way_ms / 1000.0
+                    );
+                }
+            }
+        }
+    }
+
+    family(
+        &mut out,
+        "hubmesh_rtt_seconds",
+        "gauge",
+        &format!("Measured round-trip time per site pair over the last {window_s} s, by quantile."),
+    );
+    for ((from, to), s) in &pairs {
+        let labels = pair_labels(config, *from, *to);
+        for (p, q) in QUANTILES {
+            if let Some(v) = s.rtt.at(p) {
+                let _ = writeln!(
+                    out,
+                    "hubmesh_rtt_seconds{{{labels},quantile=\"{q}\"}} {}",
+                    v / 1000.0
+                );
+            }
+        }
+    }
+
+    family(
+        &mut out,
+        "hubmesh_loss_ratio",
+        "gauge",
+        &format!("Packet loss of sessions from one site to another over the last {window_s} s: round trip, forward (to the reflector) and reverse."),
+    );
+    for ((from, to), s) in &pairs {
+        let Some(c) = &s.sessions else { continue };
+        let loss = protocol::window::loss_of(c);
+        if loss.finalized == 0 {
+            continue;
+        }
+        let labels = pair_labels(config, *from, *to);
+        let _ = writeln!(
+            out,
+            "hubmesh_loss_ratio{{{labels},direction=\"round-trip\"}} {}",
+            loss.round_trip_pct / 100.0
+        );
+        for (dir, pct) in [("forward", loss.forward_pct), ("reverse", loss.reverse_pct)] {
+            if let Some(pct) = pct {
+                let _ = writeln!(
+                    out,
+                    "hubmesh_loss_ratio{{{labels},direction=\"{dir}\"}} {}",
+                    pct / 100.0
+                );
+            }
+        }
+    }
+
+    family(
+        &mut out,
+        "hubmesh_route_verdict",
+        "gauge",
+        "Budget verdict of each measured route: 1 for the current verdict, 0 for the others.",
+    );
+    for r in routes.routes.iter().filter(|r| r.one_way_ms.is_some()) {
+        let labels = route_labels(&r.from, &r.to);
+        for v in [
+            Verdict::Ok,
+            Verdict::Violation,
+            Verdict::Uncertain,
+            Verdict::NoData,
+        ] {
+            let _ = writeln!(
+                out,
+                "hubmesh_route_verdict{{{labels},verdict=\"{}\"}} {}",
+                v.as_str(),
+                u8::from(r.verdict == v)
+            );
+        }
+    }
+    family(
+        &mut out,
+        "hubmesh_route_one_way_seconds",
+        "gauge",
+        "One-way delay of each measured route at its rule's percentile (one-way or RTT/2).",
+    );
+    for r in &routes.routes {
+        if let Some(v) = r.one_way_ms {
+            let _ = writeln!(
+                out,
+                "hubmesh_route_one_way_seconds{{{}}} {}",
+                route_labels(&r.from, &r.to),
+                v / 1000.0
+            );
+        }
+    }
+    family(
+        &mut out,
+        "hubmesh_route_budget_seconds",
+        "gauge",
+        "One-way budget of each measured route.",
+    );
+    for r in routes.routes.iter().filter(|r| r.one_way_ms.is_some()) {
+        if let Some(b) = r.budget_ms {
+            let _ = writeln!(
+                out,
+                "hubmesh_route_budget_seconds{{{}}} {}",
+                route_labels(&r.from, &r.to),
+                b / 1000.0
+            );
+        }
+    }
+
+    if !results.throughput.is_empty() {
+        family(
+            &mut out,
+            "hubmesh_throughput_bits_per_second",
+            "gauge",
+            &format!("Latest bandwidth test from one site to another (received rate) within the last {} s.", results.throughput_since_s),
+        );
+        for t in &results.throughput {
+            let _ = writeln!(
+                out,
+                "hubmesh_throughput_bits_per_second{{{},protocol=\"{}\"}} {}",
+                route_labels(&t.from, &t.to),
+                esc(&t.protocol),
+                t.latest_mbit * 1e6
+            );
+        }
+        family(
+            &mut out,
+            "hubmesh_throughput_test_timestamp_seconds",
+            "gauge",
+            "When that latest bandwidth test started (Unix seconds).",
+        );
+        for t in &results.throughput {
+            let _ = writeln!(
+                out,
+                "hubmesh_throughput_test_timestamp_seconds{{{},protocol=\"{}\"}} {}",
+                route_labels(&t.from, &t.to),
+                esc(&t.protocol),
+                t.latest_unix_ms as f64 / 1000.0
+            );
+        }
+    }
+    if !results.icmp.is_empty() {
+        family(
+            &mut out,
+            "hubmesh_icmp_rtt_seconds",
+            "gauge",
+            &format!("ICMP echo round trip to a host without a probe over the last {window_s} s (quantile 0.5: median of the windows' medians; 0.99: the worst window's)."),
+        );
+        for x in &results.icmp {
+            let labels = route_labels(&x.from, &x.to);
+            for (q, v) in [("0.5", x.rtt_p50_ms), ("0.99", x.rtt_p99_ms)] {
+                if let Some(v) = v {
+                    let _ = writeln!(
+                        out,
+                        "hubmesh_icmp_rtt_seconds{{{labels},quantile=\"{q}\"}} {}",
+                        v / 1000.0
+                    );
+                }
+            }
+        }
+        family(
+            &mut out,
+            "hubmesh_icmp_loss_ratio",
+            "gauge",
+            &format!("ICMP echo loss to a host without a probe over the last {window_s} s."),
+        );
+        for x in &results.icmp {
+            let _ = writeln!(
+                out,
+                "hubmesh_icmp_loss_ratio{{{}}} {}",
+                route_labels(&x.from, &x.to),
+                x.loss_pct / 100.0
+            );
+        }
+    }
+
+    family(
+        &mut out,
+        "hubmesh_windows_ingested_total",
+        "counter",
+        "Windows stored since the controller started.",
+    );
+    let _ = writeln!(
+        out,
+        "hubmesh_windows_ingested_total {}",
+        counters.windows_ingested.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "hubmesh_windows_duplicate_total",
+        "counter",
+        "Replayed windows acknowledged as duplicates (not stored again).",
+    );
+    let _ = writeln!(
+        out,
+        "hubmesh_windows_duplicate_total {}",
+        counters.windows_duplicate.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "hubmesh_ingest_errors_total",
+        "counter",
+        "Refused probe calls, by reason.",
+    );
+    for r in ErrorReason::ALL {
+        let _ = writeln!(
+            out,
+            "hubmesh_ingest_errors_total{{reason=\"{}\"}} {}",
+            r.as_str(),
+            counters.errors(r)
+        );
+    }
+    family(
+        &mut out,
+        "hubmesh_probes",
+        "gauge",
+        "Probes in the configuration.",
+    );
+    let _ = writeln!(out, "hubmesh_probes {}", config.probes.len());
+    out
+}

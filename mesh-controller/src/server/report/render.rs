@@ -1,0 +1,547 @@
+//! Rendering a report: text tables, Markdown, JSON, DOT and the web page.
+
+use super::{Dist, Report, ReportFormat};
+use std::collections::HashMap;
+use topology::analysis::Verdict;
+use topology::routing::Routes;
+use topology::{Endpoint, Topology};
+
+use crate::server::console;
+use topology::analysis::Basis;
+use topology::render::{self, Table};
+use topology::suggest::{self, Suggestions};
+
+fn fmt_dist(d: &Dist) -> String {
+    let f = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
+    if d.is_empty() {
+        "-".to_string()
+    } else {
+        format!("{}/{}", f(d.p50), f(d.p99))
+    }
+}
+
+fn fmt_pct(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"))
+}
+
+const MATRIX_HEADERS: [&str; 9] = [
+    "FROM",
+    "TO",
+    "FORWARD p50/p99 ms",
+    "REVERSE p50/p99 ms",
+    "± ms",
+    "RTT p50/p99 ms",
+    "LOSS fwd/rev %",
+    "JITTER p50/p99 ms",
+    "BASIS",
+];
+
+fn basis_str(b: Basis) -> &'static str {
+    match b {
+        Basis::RttHalf => "rtt-half",
+        Basis::OneWay => "one-way",
+        Basis::Model => "model",
+    }
+}
+
+/// The measured matrix, without the pairs inside one city across carriers
+/// (they have a table of their own).
+fn matrix_rows(r: &Report) -> Vec<Vec<String>> {
+    let in_city: std::collections::HashSet<(&str, &str)> = r
+        .inter_carrier
+        .iter()
+        .map(|x| (x.from.as_str(), x.to.as_str()))
+        .collect();
+    r.routes
+        .iter()
+        .filter(|rr| !in_city.contains(&(rr.route.from.as_str(), rr.route.to.as_str())))
+        .filter_map(|rr| {
+            let m = rr.measured.as_ref()?;
+            Some(vec![
+                rr.route.from.clone(),
+                rr.route.to.clone(),
+                fmt_dist(&m.forward),
+                fmt_dist(&m.reverse),
+                m.error_ms
+                    .map_or_else(|| "-".to_string(), |e| format!("{e:.3}")),
+                fmt_dist(&m.rtt),
+                format!(
+                    "{}/{}",
+                    fmt_pct(m.loss_forward_pct),
+                    fmt_pct(m.loss_reverse_pct)
+                ),
+                fmt_dist(&m.jitter),
+                basis_str(m.basis).to_string(),
+            ])
+        })
+        .collect()
+}
+
+const CITY_HEADERS: [&str; 10] = [
+    "CITY",
+    "FROM",
+    "TO",
+    "ONE-WAY ms",
+    "BASIS",
+    "BUDGET ms",
+    "VERDICT",
+    "FWD/REV p50 ms",
+    "LOCAL EXCHANGE",
+    "MODEL CROSSES AT",
+];
+
+fn city_rows(r: &Report) -> Vec<Vec<String>> {
+    let ms = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
+    r.inter_carrier
+        .iter()
+        .map(|x| {
+            vec![
+                x.city.clone(),
+                x.from.clone(),
+                x.to.clone(),
+                ms(x.one_way_ms),
+                x.basis.map_or("-", basis_str).to_string(),
+                ms(x.budget_ms),
+                x.verdict.as_str().to_string(),
+                x.measured.as_ref().map_or_else(
+                    || "-".to_string(),
+                    |m| format!("{}/{}", ms(m.forward.p50), ms(m.reverse.p50)),
+                ),
+                x.local_exchange
+                    .clone()
+                    .unwrap_or_else(|| "none".to_string()),
+                if x.model_crosses_at.is_empty() {
+                    "-".to_string()
+                } else {
+                    x.model_crosses_at.join(", ")
+                },
+            ]
+        })
+        .collect()
+}
+
+/// Inter-carrier pairs worth a line: measured, over budget, or without a
+/// local exchange (so they cross in another city). All are in the JSON.
+fn city_rows_shown(r: &Report) -> Vec<Vec<String>> {
+    let rows = city_rows(r);
+    r.inter_carrier
+        .iter()
+        .zip(rows)
+        .filter(|(x, _)| {
+            x.measured.is_some() || x.verdict == Verdict::Violation || x.local_exchange.is_none()
+        })
+        .map(|(_, row)| row)
+        .collect()
+}
+
+const THROUGHPUT_HEADERS: [&str; 8] = [
+    "FROM",
+    "TO",
+    "PROTO",
+    "LATEST Mbit/s",
+    "MEDIAN Mbit/s",
+    "MIN/MAX Mbit/s",
+    "TESTS",
+    "RETRANS / LOSS %",
+];
+
+fn throughput_rows(r: &Report) -> Vec<Vec<String>> {
+    r.throughput
+        .iter()
+        .map(|t| {
+            vec![
+                t.from.clone(),
+                t.to.clone(),
+                t.protocol.clone(),
+                format!("{:.1}", t.latest_mbit),
+                format!("{:.1}", t.median_mbit),
+                format!("{:.1}/{:.1}", t.min_mbit, t.max_mbit),
+                t.tests.to_string(),
+                match (t.retransmits, t.loss_pct) {
+                    (_, Some(l)) => format!("{l:.2} %"),
+                    (Some(n), None) => n.to_string(),
+                    (None, None) => "-".to_string(),
+                },
+            ]
+        })
+        .collect()
+}
+
+const ICMP_HEADERS: [&str; 6] = [
+    "FROM",
+    "TO (no probe)",
+    "RTT p50/p99 ms",
+    "LOSS %",
+    "SENT",
+    "WINDOWS",
+];
+
+fn icmp_rows(r: &Report) -> Vec<Vec<String>> {
+    let ms = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
+    r.icmp
+        .iter()
+        .map(|x| {
+            vec![
+                x.from.clone(),
+                x.to.clone(),
+                format!("{}/{}", ms(x.rtt_p50_ms), ms(x.rtt_p99_ms)),
+                format!("{:.1}", x.loss_pct),
+                x.sent.to_string(),
+                x.windows.to_string(),
+            ]
+        })
+        .collect()
+}
+
+const PATH_HEADERS: [&str; 4] = ["FROM", "TO", "MEASURED PATH (sites)", "HOPS"];
+
+fn path_rows(r: &Report) -> Vec<Vec<String>> {
+    r.paths
+        .iter()
+        .map(|p| {
+            let hops: Vec<String> = p
+                .hops
+                .iter()
+                .map(|h| h.address.clone().unwrap_or_else(|| "*".to_string()))
+                .collect();
+            vec![
+                p.from.clone(),
+                p.to.clone(),
+                format!(
+                    "{}{}",
+                    p.sites.join(" > "),
+                    if p.reached { "" } else { " (not reached)" }
+                ),
+                hops.join(" "),
+            ]
+        })
+        .collect()
+}
+
+/// The extra sections of the text formats: (title, headers, rows, right-aligned columns).
+type Extra = (
+    &'static str,
+    Vec<&'static str>,
+    Vec<Vec<String>>,
+    Vec<usize>,
+);
+
+fn extra_sections(r: &Report) -> Vec<Extra> {
+    vec![
+        (
+            "THROUGHPUT (bandwidth tests, per direction)",
+            THROUGHPUT_HEADERS.to_vec(),
+            throughput_rows(r),
+            vec![3, 4, 5, 6, 7],
+        ),
+        (
+            "ICMP TARGETS",
+            ICMP_HEADERS.to_vec(),
+            icmp_rows(r),
+            vec![2, 3, 4, 5],
+        ),
+        (
+            "MEASURED PATHS (detours and routes over budget)",
+            PATH_HEADERS.to_vec(),
+            path_rows(r),
+            vec![],
+        ),
+    ]
+}
+
+/// The latest throughput per direction as a matrix: a row per sending
+/// endpoint, a column per receiving one (those with a test only).
+fn throughput_matrix(r: &Report) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut ends: Vec<&str> = r
+        .throughput
+        .iter()
+        .flat_map(|t| [t.from.as_str(), t.to.as_str()])
+        .collect();
+    ends.sort_unstable();
+    ends.dedup();
+    let cell: HashMap<(&str, &str), f64> = r
+        .throughput
+        .iter()
+        .map(|t| ((t.from.as_str(), t.to.as_str()), t.latest_mbit))
+        .collect();
+    let mut headers = vec!["from \\ to".to_string()];
+    headers.extend(ends.iter().map(|e| e.to_string()));
+    let rows = ends
+        .iter()
+        .map(|from| {
+            let mut row = vec![from.to_string()];
+            row.extend(ends.iter().map(|to| {
+                cell.get(&(*from, *to))
+                    .map_or_else(String::new, |v| format!("{v:.1}"))
+            }));
+            row
+        })
+        .collect();
+    (headers, rows)
+}
+
+/// `THROUGHPUT (x)` -> `Throughput (x)`.
+fn sentence_case(s: &str) -> String {
+    let lower = s.to_lowercase();
+    let mut c = lower.chars();
+    match c.next() {
+        Some(f) => f
+            .to_uppercase()
+            .chain(c)
+            .collect::<String>()
+            .replace("icmp", "ICMP"),
+        None => String::new(),
+    }
+}
+
+fn detour_rows(r: &Report) -> Vec<Vec<String>> {
+    r.detours
+        .iter()
+        .map(|d| {
+            vec![
+                d.from.clone(),
+                d.to.clone(),
+                d.one_way_ms
+                    .map_or_else(|| "-".to_string(), |v| format!("{v:.2}")),
+                d.stretch
+                    .map_or_else(|| "-".to_string(), |s| format!("{s:.2}")),
+                d.relay.as_ref().map_or_else(
+                    || "-".to_string(),
+                    |x| {
+                        format!(
+                            "{} ({:.2}, saves {:.2})",
+                            x.via.join("~"),
+                            x.one_way_ms,
+                            x.saved_ms
+                        )
+                    },
+                ),
+            ]
+        })
+        .collect()
+}
+
+const DETOUR_HEADERS: [&str; 5] = ["FROM", "TO", "ONE-WAY ms", "STRETCH", "RELAY"];
+
+fn text_table(headers: &[&str], rows: Vec<Vec<String>>, right: &[usize]) -> String {
+    let mut t = Table::new(headers.iter().map(|h| h.to_string()).collect());
+    t.right_align(right);
+    for r in rows {
+        t.row(r);
+    }
+    t.render()
+}
+
+fn md_table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let esc = |s: &str| s.replace('|', "\\|");
+    let mut out = String::from("|");
+    for h in headers {
+        out.push_str(&format!(" {} |", esc(h)));
+    }
+    out.push_str("\n|");
+    for _ in headers {
+        out.push_str(" --- |");
+    }
+    out.push('\n');
+    for r in rows {
+        out.push('|');
+        for c in r {
+            out.push_str(&format!(" {} |", esc(&c)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn suggestions_of(r: &Report) -> Suggestions {
+    Suggestions {
+        suggestions: r.suggestions.clone(),
+        summary: r.suggest_summary.clone(),
+    }
+}
+
+/// Per-route notes for the web page: the measured figures in one line.
+fn notes(r: &Report) -> HashMap<(String, String), String> {
+    r.routes
+        .iter()
+        .filter_map(|rr| {
+            let m = rr.measured.as_ref()?;
+            let mut s = format!(
+                "fwd {} rev {} rtt {} ms (p50/p99), loss {}/{} %, jitter {} ms",
+                fmt_dist(&m.forward),
+                fmt_dist(&m.reverse),
+                fmt_dist(&m.rtt),
+                fmt_pct(m.loss_forward_pct),
+                fmt_pct(m.loss_reverse_pct),
+                fmt_dist(&m.jitter)
+            );
+            if let Some(n) = &m.note {
+                s.push_str("; ");
+                s.push_str(n);
+            }
+            Some(((rr.route.from.clone(), rr.route.to.clone()), s))
+        })
+        .collect()
+}
+
+/// The web page of a report.
+///
+/// STAMP does not see paths: for the map, a measured route is taken to follow
+/// its modelled path, so links are coloured by the worst verdict of the
+/// measured routes that would cross them. Traced paths (detours and routes
+/// over budget) are drawn over it as they were measured.
+pub fn html(r: &Report, topo: &Topology, subtitle: &str, refresh_s: Option<u32>) -> String {
+    let mut table = r.table();
+    let modelled = Routes::compute(topo);
+    let names: HashMap<String, Endpoint> = topology::analysis::endpoints(topo)
+        .into_iter()
+        .map(|e| (e.name(topo), e))
+        .collect();
+    for route in table.routes.iter_mut().filter(|x| x.path.is_empty()) {
+        if let (Some(&a), Some(&b)) = (names.get(&route.from), names.get(&route.to)) {
+            route.path = modelled.path(a, b).iter().map(|e| e.name(topo)).collect();
+        }
+    }
+    let notes = notes(r);
+    let mut sections = vec![console::Section {
+        id: "inter-carrier".into(),
+        title: "Inter-carrier in a city".into(),
+        headers: CITY_HEADERS.iter().map(|h| h.to_lowercase()).collect(),
+        rows: city_rows_shown(r),
+        empty:
+            "No pair of carriers in one city is measured, over budget or without a local exchange."
+                .into(),
+    }];
+    for ((title, headers, rows, _), (id, empty)) in extra_sections(r).into_iter().zip([
+        ("throughput", "No bandwidth test in the look-back."),
+        ("icmp", "No ICMP target measured."),
+        ("paths", "No trace of a detour or of a route over budget."),
+    ]) {
+        sections.push(console::Section {
+            id: id.into(),
+            title: sentence_case(title),
+            headers: headers.iter().map(|h| h.to_lowercase()).collect(),
+            rows,
+            empty: empty.into(),
+        });
+    }
+    if !r.throughput.is_empty() {
+        let (headers, rows) = throughput_matrix(r);
+        sections.insert(
+            1,
+            console::Section {
+                id: "throughput-matrix".into(),
+                title: "Throughput matrix (latest, Mbit/s; rows send, columns receive)".into(),
+                headers,
+                rows,
+                empty: String::new(),
+            },
+        );
+    }
+    let paths: Vec<(String, Vec<String>)> = r
+        .paths
+        .iter()
+        .map(|p| (format!("{} -> {}", p.from, p.to), p.sites.clone()))
+        .collect();
+    console::report_html(&console::Page {
+        title: "hubmesh: measured routes",
+        subtitle,
+        topology: topo,
+        routes: &table.routes,
+        detours: &r.detours,
+        suggestions: &r.suggestions,
+        notes: &notes,
+        refresh_s,
+        sections: &sections,
+        paths: &paths,
+    })
+}
+
+pub fn since_text(s: u64) -> String {
+    if s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Renders a report in the requested format.
+pub fn render(r: &Report, topo: &Topology, format: ReportFormat) -> String {
+    match format {
+        ReportFormat::Json => {
+            let mut s = serde_json::to_string_pretty(r)
+                .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+            s.push('\n');
+            s
+        }
+        ReportFormat::Table => {
+            let mut out = render::routes_table(&r.table());
+            out.push_str("\nMEASURED (last ");
+            out.push_str(&since_text(r.since_s));
+            out.push_str(")\n");
+            out.push_str(&text_table(
+                &MATRIX_HEADERS,
+                matrix_rows(r),
+                &[2, 3, 4, 5, 6, 7],
+            ));
+            let city = city_rows_shown(r);
+            if !city.is_empty() {
+                out.push_str("\nINTER-CARRIER IN A CITY\n");
+                out.push_str(&text_table(&CITY_HEADERS, city, &[3, 5]));
+            }
+            for (title, headers, rows, right) in extra_sections(r) {
+                if !rows.is_empty() {
+                    out.push_str(&format!("\n{title}\n"));
+                    out.push_str(&text_table(&headers, rows, &right));
+                }
+            }
+            if !r.detours.is_empty() {
+                out.push_str("\nDETOURS\n");
+                out.push_str(&text_table(&DETOUR_HEADERS, detour_rows(r), &[2, 3]));
+            }
+            if !r.suggestions.is_empty() {
+                out.push_str("\nSUGGESTIONS\n");
+                out.push_str(&suggest::suggestions_table(&suggestions_of(r)));
+            }
+            out
+        }
+        ReportFormat::Md => {
+            let mut out = render::routes_markdown(&r.table());
+            out.push_str(&format!(
+                "\n### Measured (last {})\n\n",
+                since_text(r.since_s)
+            ));
+            out.push_str(&md_table(&MATRIX_HEADERS, matrix_rows(r)));
+            let city = city_rows_shown(r);
+            if !city.is_empty() {
+                out.push_str("\n### Inter-carrier in a city\n\n");
+                out.push_str(&md_table(&CITY_HEADERS, city));
+            }
+            for (title, headers, rows, _) in extra_sections(r) {
+                if !rows.is_empty() {
+                    out.push_str(&format!("\n### {}\n\n", sentence_case(title)));
+                    out.push_str(&md_table(&headers, rows));
+                }
+            }
+            if !r.detours.is_empty() {
+                out.push_str("\n### Detours\n\n");
+                out.push_str(&md_table(&DETOUR_HEADERS, detour_rows(r)));
+            }
+            if !r.suggestions.is_empty() {
+                out.push_str("\n### Suggestions\n\n```\n");
+                out.push_str(&suggest::suggestions_table(&suggestions_of(r)));
+                out.push_str("```\n");
+            }
+            out
+        }
+        ReportFormat::Dot => render::map_dot(topo, Some(&r.table())),
+        ReportFormat::Html => html(
+            r,
+            topo,
+            &format!("measurements of the last {}", since_text(r.since_s)),
+            None,
+        ),
+    }
+}

@@ -1,0 +1,200 @@
+//! The async face of the store: one writer thread owns the read-write
+//! connection and commits whatever batches queued up meanwhile in one
+//! transaction (group commit: one fsync for many uploads); reads run on
+//! `spawn_blocking` over a small pool of read-only connections.
+
+use super::{Db, NewWindow, RetentionStats, StoreError};
+use crate::server::config::Retention;
+use protocol::api::{Hello, ResultUpload, UploadAck};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// Most batches committed in one transaction.
+const GROUP_MAX: usize = 512;
+/// Read connections kept open.
+const READERS_KEPT: usize = 8;
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+enum Job {
+    Ingest {
+        probe: String,
+        windows: Vec<NewWindow>,
+        reply: Reply<UploadAck>,
+    },
+    Hello {
+        hello: Hello,
+        reply: Reply<()>,
+    },
+    Results {
+        probe: String,
+        results: Vec<ResultUpload>,
+        reply: Reply<UploadAck>,
+    },
+    Retain {
+        retention: Retention,
+        reply: Reply<RetentionStats>,
+    },
+}
+
+/// Handle to the store, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    jobs: mpsc::Sender<Job>,
+    path: PathBuf,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Job::Ingest { .. } => "Ingest",
+            Job::Hello { .. } => "Hello",
+            Job::Results { .. } => "Results",
+            Job::Retain { .. } => "Retain",
+        })
+    }
+}
+
+impl Store {
+    /// Opens and migrates the database and starts the writer thread.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = Db::open(path)?;
+        let (jobs, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("store-writer".to_string())
+            .spawn(move || writer_loop(db, rx))
+            .map_err(|e| StoreError::Schema(format!("cannot start the writer thread: {e}")))?;
+        Ok(Store {
+            jobs,
+            path: path.to_path_buf(),
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send(make(tx)).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stores a probe's batch, all or nothing; resolves once committed.
+    pub async fn ingest(
+        &self,
+        probe: String,
+        windows: Vec<NewWindow>,
+    ) -> Result<UploadAck, StoreError> {
+        self.ask(|reply| Job::Ingest {
+            probe,
+            windows,
+            reply,
+        })
+        .await
+    }
+
+    /// Stores a probe's results, all or nothing; resolves once committed.
+    pub async fn ingest_results(
+        &self,
+        probe: String,
+        results: Vec<ResultUpload>,
+    ) -> Result<UploadAck, StoreError> {
+        self.ask(|reply| Job::Results {
+            probe,
+            results,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn hello(&self, hello: Hello) -> Result<(), StoreError> {
+        self.ask(|reply| Job::Hello { hello, reply }).await
+    }
+
+    pub async fn retain(&self, retention: Retention) -> Result<RetentionStats, StoreError> {
+        self.ask(|reply| Job::Retain { retention, reply }).await
+    }
+
+    /// Runs `f` on a pooled read connection, off the async runtime.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let path = self.path.clone();
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().ok().and_then(|mut v| v.pop());
+            let conn = match pooled {
+                Some(c) => c,
+                None => super::open_reader(&path)?,
+            };
+            let out = f(&conn);
+            if let Ok(mut v) = readers.lock() {
+                if v.len() < READERS_KEPT {
+                    v.push(conn);
+                }
+            }
+            out
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+}
+
+fn writer_loop(mut db: Db, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP_MAX {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let now = super::now_ms();
+        let mut ingests: Vec<(String, Vec<NewWindow>, Reply<UploadAck>)> = Vec::new();
+        for job in jobs {
+            match job {
+                Job::Ingest {
+                    probe,
+                    windows,
+                    reply,
+                } => ingests.push((probe, windows, reply)),
+                Job::Hello { hello, reply } => {
+                    let _ = reply.send(db.hello(&hello, now));
+                }
+                Job::Results {
+                    probe,
+                    results,
+                    reply,
+                } => {
+                    let _ = reply.send(db.ingest_results(&probe, &results, now));
+                }
+                Job::Retain { retention, reply } => {
+                    let _ = reply.send(db.retain(now, &retention));
+                }
+            }
+        }
+        if ingests.is_empty() {
+            continue;
+        }
+        let batches: Vec<(&str, &[NewWindow])> = ingests
+            .iter()
+            .map(|(p, w, _)| (p.as_str(), w.as_slice()))
+            .collect();
+        match db.ingest_many(&batches, now) {
+            Ok(results) => {
+                for ((_, _, reply), result) in ingests.into_iter().zip(results) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for (_, _, reply) in ingests {
+                    let _ = reply.send(Err(StoreError::Schema(format!("commit failed: {msg}"))));
+                }
+            }
+        }
+    }
+}
