@@ -30,14 +30,17 @@
 //! STAMP carries wall-clock time.
 
 mod batch;
-pub(crate) mod cmsg;
+mod cmsg;
+mod datagram_socket;
+pub(crate) mod recvmsg;
 mod tx_book;
 
 pub use batch::RecvBatch;
+pub use datagram_socket::DatagramSocket;
 
 use std::io;
 use std::mem::size_of;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{SocketAddr, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -46,7 +49,8 @@ use libc::{c_int, c_uint};
 use serde::Serialize;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use cmsg::{Ancillary, CmsgWriter, ControlBuf, SCM_TSTAMP_SND, SCM_TS_OPT_ID, SO_TIMESTAMPING_OLD};
+use cmsg::{CmsgWriter, ControlBuf, SCM_TSTAMP_SND, SCM_TS_OPT_ID, SO_TIMESTAMPING_OLD};
+use recvmsg::recvmsg;
 use tx_book::{KeyMode, TxBook};
 
 /// Wall-clock time as a duration since the Unix epoch (CLOCK_REALTIME).
@@ -255,42 +259,11 @@ impl TimestampedSocket {
     /// Receives one datagram with its arrival timestamp, TTL and TOS. Blocks
     /// unless the socket is non-blocking (then `WouldBlock`).
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        let mut control = ControlBuf::new();
-        // SAFETY: sockaddr_storage is plain old data; zero is valid.
-        let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        };
-        // SAFETY: msghdr is plain old data; zero is valid.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_name = (&raw mut name).cast();
-        msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        msg.msg_iov = &raw mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr();
-        msg.msg_controllen = control.capacity() as _;
-        // SAFETY: every pointer in `msg` refers to a live buffer of the stated
-        // length for the duration of the call.
-        let n = unsafe { libc::recvmsg(self.socket.as_raw_fd(), &mut msg, 0) };
-        let user_ts = realtime_now();
-        let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
-        let ancillary = Ancillary::parse(&control, msg.msg_controllen as usize);
-        let (ts, ts_source) = ancillary
-            .best_timestamp(self.caps.hardware_requested)
-            .unwrap_or((user_ts, TsSource::User));
-        let from = sockaddr_to_std(&name, msg.msg_namelen).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidData, "datagram from a non-IP address")
-        })?;
-        Ok(Received {
-            len: n.min(buf.len()),
-            truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
-            from,
-            ts,
-            ts_source,
-            ttl: ancillary.ttl,
-            tos: ancillary.tos,
-        })
+        recvmsg(self.socket.as_raw_fd(), buf, 0)?
+            .received(self.caps.hardware_requested)
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidData, "datagram from a non-IP address")
+            })
     }
 
     /// Sends one datagram to `addr`, with a per-packet TOS byte if given.
@@ -434,31 +407,19 @@ impl TimestampedSocket {
     pub fn drain_error_queue(&self) -> io::Result<usize> {
         let mut stamps = 0;
         loop {
-            let mut control = ControlBuf::new();
             let mut payload = [0u8; 64];
-            let mut iov = libc::iovec {
-                iov_base: payload.as_mut_ptr().cast(),
-                iov_len: payload.len(),
-            };
-            // SAFETY: msghdr is plain old data; zero is valid.
-            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-            msg.msg_iov = &raw mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr();
-            msg.msg_controllen = control.capacity() as _;
             let flags = libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT;
-            // SAFETY: every pointer in `msg` refers to a live buffer of the
-            // stated length for the duration of the call.
-            let rc = unsafe { libc::recvmsg(self.socket.as_raw_fd(), &mut msg, flags) };
-            if rc < 0 {
-                let err = io::Error::last_os_error();
-                return match err.kind() {
-                    io::ErrorKind::WouldBlock => Ok(stamps),
-                    io::ErrorKind::Interrupted => continue,
-                    _ => Err(err),
-                };
-            }
-            let ancillary = Ancillary::parse(&control, msg.msg_controllen as usize);
+            let entry = match recvmsg(self.socket.as_raw_fd(), &mut payload, flags) {
+                Ok(entry) => entry,
+                Err(err) => {
+                    return match err.kind() {
+                        io::ErrorKind::WouldBlock => Ok(stamps),
+                        io::ErrorKind::Interrupted => continue,
+                        _ => Err(err),
+                    }
+                }
+            };
+            let ancillary = entry.ancillary;
             let Some(ee) = ancillary.extended_error else {
                 continue;
             };
@@ -600,43 +561,6 @@ fn enable_timestamps(
             ));
             (Rx::User, Tx::User, 0)
         }
-    }
-}
-
-pub(crate) fn sockaddr_to_std(
-    name: &libc::sockaddr_storage,
-    len: libc::socklen_t,
-) -> Option<SocketAddr> {
-    let len = len as usize;
-    match c_int::from(name.ss_family) {
-        libc::AF_INET if len >= size_of::<libc::sockaddr_in>() => {
-            // SAFETY: sockaddr_storage is large and aligned enough for any
-            // sockaddr, and the family says this one is a sockaddr_in.
-            let sin =
-                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-            Some(SocketAddr::V4(SocketAddrV4::new(
-                ip,
-                u16::from_be(sin.sin_port),
-            )))
-        }
-        libc::AF_INET6 if len >= size_of::<libc::sockaddr_in6>() => {
-            // SAFETY: as above, for sockaddr_in6.
-            let sin6 =
-                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-            let port = u16::from_be(sin6.sin6_port);
-            Some(match IpAddr::V6(ip).to_canonical() {
-                IpAddr::V4(v4) => SocketAddr::V4(SocketAddrV4::new(v4, port)),
-                IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(
-                    v6,
-                    port,
-                    sin6.sin6_flowinfo,
-                    sin6.sin6_scope_id,
-                )),
-            })
-        }
-        _ => None,
     }
 }
 

@@ -18,7 +18,7 @@
 use std::io;
 use std::mem::size_of;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -27,8 +27,10 @@ use tokio::io::Interest;
 
 use super::packet::Family;
 use super::IcmpError;
-use crate::timestamping::cmsg::{Ancillary, ControlBuf};
-use crate::timestamping::{realtime_now, sockaddr_to_std, Timestamp, TsSource};
+use crate::timestamping::recvmsg::recvmsg;
+use crate::timestamping::{
+    realtime_now, DatagramSocket, Received, SendTicket, Timestamp, TsSource,
+};
 
 /// Which kind of socket carries the probes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,50 +209,45 @@ impl ProbeSocket {
 
     /// Sends `bytes` to `dest`; returns the clock read just before sending.
     pub fn send_to(&self, bytes: &[u8], dest: SocketAddr) -> Result<Timestamp, IcmpError> {
-        let addr = SockAddr::from(dest);
-        let mut retried = false;
-        loop {
-            let ts = realtime_now();
-            match self.send.get_ref().send_to(bytes, &addr) {
-                Ok(_) => return Ok(ts),
-                // An error queued by an earlier ICMP error may surface here once.
-                Err(e) if !retried && is_soft(&e) => retried = true,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error("sending", e)),
-            }
-        }
+        self.send_datagram(bytes, dest)
+            .map(|ticket| ticket.user_ts)
+            .map_err(|e| io_error("sending", e))
     }
 
     /// Waits for the next message or queued error; `buf` receives its octets.
     pub async fn recv(&self, buf: &mut [u8]) -> Result<Incoming, IcmpError> {
-        let fd = self.recv.as_ref().unwrap_or(&self.send);
+        let fd = self.reader();
         loop {
             let mut guard = fd
                 .ready(Interest::READABLE | Interest::ERROR)
                 .await
                 .map_err(|e| io_error("waiting for replies", e))?;
-            if let Some(got) = self.try_recv(fd.get_ref().as_raw_fd(), buf)? {
+            if let Some(got) = self.try_recv(buf)? {
                 return Ok(got);
             }
             guard.clear_ready();
         }
     }
 
-    fn try_recv(&self, fd: RawFd, buf: &mut [u8]) -> Result<Option<Incoming>, IcmpError> {
+    /// The socket answers are read from.
+    fn reader(&self) -> &AsyncFd<Socket> {
+        self.recv.as_ref().unwrap_or(&self.send)
+    }
+
+    fn try_recv(&self, buf: &mut [u8]) -> Result<Option<Incoming>, IcmpError> {
         loop {
-            match recvmsg(fd, buf, 0) {
-                Ok(m) => {
-                    let Some(from) = m.from else { continue };
-                    let (ts, source) = m.stamp();
+            match self.recv_datagram(buf) {
+                Ok(got) => {
                     return Ok(Some(Incoming::Message {
-                        from: from.ip(),
-                        len: m.len,
-                        ts,
-                        source,
+                        from: got.from.ip(),
+                        len: got.len,
+                        ts: got.ts,
+                        source: got.ts_source,
                     }));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_not_from_ip(&e) => {}
                 // The pending socket error that mirrors a queued ICMP error.
                 Err(e) if self.error_queue && is_soft(&e) => break,
                 Err(e) => return Err(io_error("receiving", e)),
@@ -259,8 +256,9 @@ impl ProbeSocket {
         if !self.error_queue {
             return Ok(None);
         }
+        let fd = self.reader().get_ref().as_raw_fd();
         loop {
-            match recvmsg(fd, buf, libc::MSG_ERRQUEUE) {
+            match recvmsg(fd, buf, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT) {
                 Ok(m) => {
                     let Some(ee) = m.ancillary.extended_error else {
                         continue;
@@ -270,7 +268,7 @@ impl ProbeSocket {
                     if !icmp_origin {
                         continue;
                     }
-                    let (ts, source) = m.stamp();
+                    let (ts, source) = m.timestamp(false);
                     return Ok(Some(Incoming::QueuedError {
                         offender: ee.offender,
                         icmp_type: ee.ee_type,
@@ -287,6 +285,47 @@ impl ProbeSocket {
             }
         }
     }
+}
+
+/// ICMP sockets have no TX timestamps (the trait's user-space default), and
+/// read only SO_TIMESTAMPNS (never hardware) stamps.
+impl DatagramSocket for ProbeSocket {
+    fn send_datagram(&self, data: &[u8], to: SocketAddr) -> io::Result<SendTicket> {
+        let addr = SockAddr::from(to);
+        let mut retried = false;
+        loop {
+            let user_ts = realtime_now();
+            match self.send.get_ref().send_to(data, &addr) {
+                Ok(len) => {
+                    return Ok(SendTicket {
+                        key: None,
+                        user_ts,
+                        len,
+                    })
+                }
+                // An error queued by an earlier ICMP error may surface here once.
+                Err(e) if !retried && is_soft(&e) => retried = true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<Received> {
+        let fd = self.reader().get_ref().as_raw_fd();
+        recvmsg(fd, buf, libc::MSG_DONTWAIT)?
+            .received(false)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, NOT_FROM_IP))
+    }
+}
+
+/// Why [`ProbeSocket::recv_datagram`] returned a message it skipped.
+const NOT_FROM_IP: &str = "message from a non-IP address";
+
+/// The error [`ProbeSocket::recv_datagram`] made for a non-IP source (not an
+/// OS error): such a message is skipped, as it cannot be a reply.
+fn is_not_from_ip(e: &io::Error) -> bool {
+    e.raw_os_error().is_none() && e.kind() == io::ErrorKind::InvalidData
 }
 
 /// Errors an ICMP error leaves pending on a socket with `IP_RECVERR`.
@@ -449,52 +488,6 @@ fn set_int(
     } else {
         Err(io::Error::last_os_error())
     }
-}
-
-/// One `recvmsg` result.
-struct Received {
-    len: usize,
-    from: Option<SocketAddr>,
-    ancillary: Ancillary,
-    user_ts: Timestamp,
-}
-
-impl Received {
-    fn stamp(&self) -> (Timestamp, TsSource) {
-        self.ancillary
-            .best_timestamp(false)
-            .unwrap_or((self.user_ts, TsSource::User))
-    }
-}
-
-/// `recvmsg(fd, flags | MSG_DONTWAIT)` with the control messages parsed.
-fn recvmsg(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
-    let mut control = ControlBuf::new();
-    // SAFETY: sockaddr_storage is plain old data; zero is valid.
-    let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: msghdr is plain old data; zero is valid.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_name = (&raw mut name).cast();
-    msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    msg.msg_iov = &raw mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr();
-    msg.msg_controllen = control.capacity() as _;
-    // SAFETY: every pointer in `msg` refers to a live buffer of the stated
-    // length for the duration of the call.
-    let n = unsafe { libc::recvmsg(fd, &mut msg, flags | libc::MSG_DONTWAIT) };
-    let user_ts = realtime_now();
-    let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
-    Ok(Received {
-        len: n.min(buf.len()),
-        from: sockaddr_to_std(&name, msg.msg_namelen),
-        ancillary: Ancillary::parse(&control, msg.msg_controllen as usize),
-        user_ts,
-    })
 }
 
 #[cfg(test)]

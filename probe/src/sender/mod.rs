@@ -9,11 +9,18 @@
 //! come from the reflector; T3 is replaced by the accurate value the next
 //! reply brings in its Follow-Up Telemetry TLV when there is one. The report's
 //! `timestamping` is the weakest source behind T1 and T4 of any reply.
+//!
+//! Shaped like the reflector: [`Core`] is the sender without sockets or
+//! clocks (time and datagrams in, packets and window cuts out), so tests drive
+//! it directly; [`run`] is the thin socket loop around it.
 
+mod machine;
 mod output;
 mod packet;
 mod run;
 mod schedule;
+#[cfg(test)]
+mod tests;
 
 use std::net::IpAddr;
 use std::net::SocketAddr;
@@ -21,9 +28,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use machine::{Clocks, Core, Next, Outcome, Setup, Transmit, WindowCut};
 pub use output::{render_table, to_json};
 pub use packet::{PacketBuilder, PacketError, PacketSpec, MAX_SIZE};
-pub use run::{run, run_windowed, StampError, WindowCut, WindowSink};
+pub use run::{run, run_windowed, StampError, WindowSink};
 pub use schedule::{Pacer, Schedule};
 
 use crate::clock::ClockStatus;

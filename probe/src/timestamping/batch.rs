@@ -10,8 +10,9 @@ use std::io;
 use std::mem::size_of;
 use std::os::fd::AsRawFd;
 
-use super::cmsg::{Ancillary, ControlBuf};
-use super::{realtime_now, sockaddr_to_std, Received, TimestampedSocket, TsSource};
+use super::cmsg::ControlBuf;
+use super::recvmsg::RawMessage;
+use super::{realtime_now, Received, TimestampedSocket};
 
 /// Buffers for up to `slots` datagrams of up to `slot_len` octets each.
 #[derive(Debug)]
@@ -109,23 +110,15 @@ impl TimestampedSocket {
         let hardware = self.capabilities().hardware_requested;
         for i in 0..n.min(slots) {
             let m = &batch.headers[i];
-            // msg_controllen is size_t on glibc, a u32 on other libcs.
-            #[allow(clippy::unnecessary_cast)]
-            let control_len = m.msg_hdr.msg_controllen as usize;
-            let ancillary = Ancillary::parse(&batch.controls[i], control_len);
-            let (ts, ts_source) = ancillary
-                .best_timestamp(hardware)
-                .unwrap_or((user_ts, TsSource::User));
-            batch.received[i] =
-                sockaddr_to_std(&batch.names[i], m.msg_hdr.msg_namelen).map(|from| Received {
-                    len: (m.msg_len as usize).min(batch.slot_len),
-                    truncated: m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
-                    from,
-                    ts,
-                    ts_source,
-                    ttl: ancillary.ttl,
-                    tos: ancillary.tos,
-                });
+            batch.received[i] = RawMessage::from_msghdr(
+                &m.msg_hdr,
+                m.msg_len as usize,
+                batch.slot_len,
+                &batch.names[i],
+                &batch.controls[i],
+                user_ts,
+            )
+            .received(hardware);
         }
         batch.count = n.min(slots);
         Ok(batch.count)
