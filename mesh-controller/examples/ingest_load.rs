@@ -269,8 +269,12 @@ fn pct(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i]) / 1000.0
 }
 
-/// The same windows straight into the store: one batch per transaction.
+/// The same windows straight into the store: one batch per transaction, with
+/// their rollups (as the HTTP path keeps them) but no JSON checks.
 fn direct_baseline(dir: &Path, batch: usize, window_json: &str, count: u64) -> Result<f64> {
+    let decoded: Window = serde_json::from_str(window_json)?;
+    let rollup = mesh_controller::history::Rollup::of_window(&decoded);
+    let medians = mesh_controller::server::store::Medians::of(&decoded);
     let mut db = Db::open(&dir.join("direct.db"))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -289,6 +293,9 @@ fn direct_baseline(dir: &Path, batch: usize, window_json: &str, count: u64) -> R
                 sent: 100,
                 replies: 98,
                 json: window_json.to_string(),
+                pair: Some(("beijing@telecom".into(), "shanghai@telecom".into())),
+                rollup: Some(rollup.clone()),
+                medians,
             })
             .collect();
         db.ingest("p-0", &ws, now)?;

@@ -13,4 +13,5 @@
 
 pub mod commands;
 pub mod escape;
+pub mod history;
 pub mod server;

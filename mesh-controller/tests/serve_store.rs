@@ -23,6 +23,9 @@ fn new_window(seq: u64, target: &str, start_ms: u64, w: &protocol::window::Windo
         sent: w.counters.sent,
         replies: w.counters.received,
         json: serde_json::to_string(w).unwrap(),
+        pair: None,
+        rollup: None,
+        medians: Default::default(),
     }
 }
 

@@ -57,7 +57,7 @@ pub fn run(req: &ReportRequest) -> Result<ReportOutput, String> {
             if !db.is_file() {
                 return Err(format!("{}: no such database", db.display()));
             }
-            let conn = store::open_reader(db).map_err(|e| format!("{}: {e}", db.display()))?;
+            let conn = store::open_for_reports(db).map_err(|e| format!("{}: {e}", db.display()))?;
             let r = report::build(&conn, &cfg, req.since)
                 .map_err(|e| format!("{}: {e}", db.display()))?;
             Ok(ReportOutput {

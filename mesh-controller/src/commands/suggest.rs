@@ -72,7 +72,7 @@ pub fn run(req: &SuggestRequest) -> Result<Suggestions, LoadError> {
             if !db.is_file() {
                 return Err(LoadError::new(at, "no such database"));
             }
-            let conn = crate::server::store::open_reader(db)
+            let conn = crate::server::store::open_for_reports(db)
                 .map_err(|e| LoadError::new(at.as_str(), e.to_string()))?;
             let r = crate::server::report::build_with(&conn, &cfg, *since, o)
                 .map_err(|e| LoadError::new(at.as_str(), e.to_string()))?;

@@ -4,6 +4,7 @@
 //! `file:line:column: path: what was expected` line, positioned with the
 //! topology crate's YAML locator.
 
+use crate::history::{Levels, COARSE_MS};
 use protocol::api::{Settings, StampMode};
 use serde::de::{self, MapAccess, Visitor};
 use serde::Deserialize;
@@ -121,6 +122,8 @@ pub struct Config {
     /// Other files the configuration was built from (topology, budgets), whose
     /// changes trigger a reload like the configuration's own.
     pub sources: Vec<PathBuf>,
+    /// Rollup bucket lengths (`history:`).
+    pub history: Levels,
 }
 
 impl Config {
@@ -140,7 +143,7 @@ impl Config {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a controller configuration mapping {topology, probes, secrets, measurement, targets, budgets, retention, bandwidth, icmp}"
+    expecting = "a controller configuration mapping {topology, probes, secrets, measurement, targets, budgets, retention, bandwidth, icmp, history, alerts}"
 )]
 struct RawConfig {
     topology: RawTopologyRef,
@@ -160,6 +163,15 @@ struct RawConfig {
     bandwidth: Option<RawBandwidth>,
     #[serde(default)]
     icmp: Option<RawIcmp>,
+    #[serde(default)]
+    history: Option<RawHistory>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a history mapping {fine}")]
+struct RawHistory {
+    #[serde(default)]
+    fine: Option<Dur>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -462,8 +474,23 @@ pub fn from_str(src: &str, origin: &str, path: &Path) -> Result<Config, LoadErro
         .map(|i| check_icmp(i, &fail))
         .transpose()?;
 
+    let history = match raw.history.as_ref().and_then(|h| h.fine) {
+        None => Levels::default(),
+        Some(Dur(d)) => {
+            let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+            if !(1_000..=COARSE_MS).contains(&ms) || !COARSE_MS.is_multiple_of(ms) {
+                return Err(fail(
+                    &[Key("history"), Key("fine")],
+                    "expected a fine rollup bucket from 1s to 1h that divides an hour (e.g. 10s, 1m, 5m)".to_string(),
+                ));
+            }
+            Levels { fine_ms: ms }
+        }
+    };
+
     let secrets = dir.join(raw.secrets.as_deref().unwrap_or("secrets.yaml"));
     Ok(Config {
+        history,
         bandwidth,
         icmp,
         path: path.to_path_buf(),

@@ -159,7 +159,7 @@ pub fn render(
     for ((from, to), s) in &pairs {
         let labels = pair_labels(config, *from, *to);
         for (p, q) in QUANTILES {
-            if let Some(v) = s.rtt.at(p) {
+            if let Some(v) = s.rtt.percentile_ms(p) {
                 let _ = writeln!(
                     out,
                     "hubmesh_rtt_seconds{{{labels},quantile=\"{q}\"}} {}",

@@ -152,6 +152,22 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
             opts.config.display()
         );
     }
+    match store
+        .backfill(live.config.history, crate::server::store::resolver(&live.config))
+        .await
+    {
+        Ok(b) if b.raw + b.coarse_rows > 0 => eprintln!(
+            "mesh-controller: rolled up {} raw windows and {} coarse rows stored before rollups ({} of probes not configured left raw)",
+            b.raw, b.coarse_rows, b.unresolved
+        ),
+        Ok(_) => {}
+        Err(source) => {
+            return Err(ServeError::Store {
+                db: opts.db.display().to_string(),
+                source,
+            })
+        }
+    }
     let state = api::AppState::new(live, store);
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await

@@ -109,6 +109,19 @@ impl DelayHistogram {
         us <= HIGHEST_US
     }
 
+    /// Records `count` values of `us` microseconds (at most 60 s are kept
+    /// exactly, like [`DelayHistogram::record_ns`]); for rebuilding a histogram
+    /// from its buckets.
+    pub fn record_us_n(&mut self, us: u64, count: u64) {
+        self.histogram
+            .saturating_record_n(us.min(HIGHEST_US * 2), count);
+    }
+
+    /// Forgets every value (keeps the allocation, for reuse as an accumulator).
+    pub fn reset(&mut self) {
+        self.histogram.reset();
+    }
+
     /// Number of values recorded.
     pub fn len(&self) -> u64 {
         self.histogram.len()

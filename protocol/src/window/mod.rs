@@ -6,6 +6,7 @@
 mod base64;
 mod histograms;
 mod record;
+mod sparse;
 mod validate;
 
 pub use base64::{decode as base64_decode, encode as base64_encode};
@@ -17,4 +18,5 @@ pub use record::{
     diff_ns, ClockCounters, ClockSample, Counters, Direction, Event, Loss, PacketSample,
     SignedRange, SourceCounts, TsSource, Window,
 };
+pub use sparse::{get_uvarint, put_uvarint, SparseError, SparseHistogram};
 pub use validate::{add_counters, loss_of, percentile_ms, validate, MAX_COUNT};

@@ -3,6 +3,7 @@
 //! `probe_calls`, the operator's reads (routes, probes, metrics) in `reads`.
 
 mod probe_calls;
+pub use probe_calls::FUTURE_SLACK_MS;
 mod reads;
 mod report;
 mod results;

@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering;
 /// Most windows in one upload.
 pub const MAX_BATCH: usize = 10_000;
 /// Windows may start at most this far in the future (sender clock skew).
-const FUTURE_SLACK_MS: u64 = 86_400_000;
+pub const FUTURE_SLACK_MS: u64 = 86_400_000;
 /// No window starts before 2017.
 const EARLIEST_MS: u64 = 1_483_228_800_000;
 
@@ -174,10 +174,27 @@ async fn windows_inner(
     let probe = authenticate(&live, headers)?;
     // Decoding histograms is CPU work: off the async threads.
     let p = probe.clone();
-    let checked = tokio::task::spawn_blocking(move || check_batch(&p, &body))
+    let mut checked = tokio::task::spawn_blocking(move || check_batch(&p, &body))
         .await
         .map_err(internal)??;
-    let ack = state.store.ingest(probe, checked).await.map_err(internal)?;
+    // Rollups are kept by endpoint: the sender's and the target's, as
+    // configured now (windows to probes no longer configured are stored raw).
+    let config = &live.config;
+    let sender = config.probe(&probe).map(|p| config.endpoint_name(p));
+    for w in &mut checked {
+        w.pair = sender
+            .clone()
+            .zip(config.probe(&w.target).map(|t| config.endpoint_name(t)));
+        if w.pair.as_ref().is_some_and(|(a, b)| a == b) {
+            w.pair = None;
+        }
+    }
+    let levels = config.history;
+    let ack = state
+        .store
+        .ingest(probe, checked, levels)
+        .await
+        .map_err(internal)?;
     let c = &state.counters;
     c.batches.fetch_add(1, Ordering::Relaxed);
     c.windows_ingested
@@ -223,21 +240,10 @@ pub fn check_batch(probe: &str, body: &[u8]) -> Result<Vec<NewWindow>, Refusal> 
                 w.duration_ms
             )));
         }
-        let json = w.window.get();
         let decoded: Window =
-            serde_json::from_str(json).map_err(|e| bad(format!("window: {e}")))?;
+            serde_json::from_str(w.window.get()).map_err(|e| bad(format!("window: {e}")))?;
         validate(&decoded).map_err(|e| bad(format!("window: {e}")))?;
-        out.push(NewWindow {
-            seq: w.seq,
-            target: w.target,
-            start_ms: w.start_unix_ms,
-            duration_ms: w.duration_ms,
-            ssid: w.ssid,
-            timestamping: w.timestamping,
-            sent: decoded.counters.sent,
-            replies: decoded.counters.received,
-            json: json.to_string(),
-        });
+        out.push(NewWindow::new(&w, &decoded));
     }
     Ok(out)
 }

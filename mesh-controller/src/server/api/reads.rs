@@ -67,8 +67,7 @@ async fn routes_inner(state: &Shared, q: Option<&str>) -> Result<Response, Refus
     let json = state
         .store
         .read(move |c| {
-            let probes = store::probe_rows(c)?;
-            let measured = Measured::load(c, &config, &probes, from)?;
+            let measured = Measured::load(c, &config, from)?;
             let table = route_table(&config, &measured, query);
             Ok(topology::render::routes_json(&table))
         })
@@ -119,8 +118,7 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
     let text = state
         .store
         .read(move |c| {
-            let probes = store::probe_rows(c)?;
-            let measured = Measured::load(c, &config, &probes, from)?;
+            let measured = Measured::load(c, &config, from)?;
             let table = route_table(
                 &config,
                 &measured,

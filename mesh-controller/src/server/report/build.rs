@@ -11,101 +11,16 @@ use topology::analysis::{RouteReport, Verdict};
 use topology::routing::Routes;
 use topology::Endpoint;
 
+use crate::history::PairStats;
 use crate::server::measured::{route_table, Measured, RouteQuery};
 use crate::server::store;
-use protocol::window::{add_counters, loss_of, percentile_ms, Counters, DelayHistogram};
-use std::collections::BTreeMap;
+use protocol::window::SparseHistogram;
 use topology::analysis::{Basis, Estimate, LatencySource};
 use topology::intercarrier;
 use topology::suggest::{self, SuggestOptions};
 
-/// Loss and jitter per ordered endpoint pair (what [`Measured`] does not keep).
-#[derive(Debug, Default, Clone, Copy)]
-struct Extra {
-    /// (lost, out of) in the from -> to direction.
-    fwd: Option<(u64, u64)>,
-    round_trip: (u64, u64),
-    jitter: Dist,
-}
-
-fn add(acc: &mut Option<(u64, u64)>, lost: u64, of: u64) {
-    let e = acc.get_or_insert((0, 0));
-    e.0 += lost;
-    e.1 += of;
-}
-
-/// A session (probe, target) and the endpoint of its sender.
-type Session = (String, String, Endpoint);
-
-/// A second pass over the windows: per session counters (loss per direction)
-/// and per endpoint pair the IPDV histogram, one pair at a time.
-fn extras(
-    conn: &Connection,
-    config: &Config,
-    since_ms: u64,
-) -> Result<HashMap<(Endpoint, Endpoint), Extra>, StoreError> {
-    let mut groups: BTreeMap<(Endpoint, Endpoint), Vec<Session>> = BTreeMap::new();
-    for (from, to) in store::sessions_since(conn, since_ms)? {
-        let (Some(pf), Some(pt)) = (config.probe(&from), config.probe(&to)) else {
-            continue;
-        };
-        let (a, b) = (pf.endpoint, pt.endpoint);
-        if a == b {
-            continue;
-        }
-        groups
-            .entry((a.min(b), a.max(b)))
-            .or_default()
-            .push((from, to, a));
-    }
-    let mut out: HashMap<(Endpoint, Endpoint), Extra> = HashMap::new();
-    for ((lo, hi), sessions) in groups {
-        let mut ipdv = DelayHistogram::new();
-        let (mut up, mut down) = (Extra::default(), Extra::default());
-        for (from, to, a) in &sessions {
-            let mut c = Counters::default();
-            store::for_each_window(conn, from, to, since_ms, |w, _| {
-                add_counters(&mut c, &w.counters);
-                ipdv.merge(&w.ipdv);
-            })?;
-            let l = loss_of(&c);
-            let (fwd, rev) = if *a == lo {
-                (&mut up, &mut down)
-            } else {
-                (&mut down, &mut up)
-            };
-            if let (Some(fl), Some(rl)) = (l.forward_lost, l.reverse_lost) {
-                add(&mut fwd.fwd, fl, l.finalized);
-                let reflector_sent = c
-                    .received
-                    .saturating_add(c.forward_duplicates)
-                    .saturating_add(c.reverse_lost);
-                add(&mut rev.fwd, rl, reflector_sent);
-            }
-            for e in [&mut up, &mut down] {
-                e.round_trip.0 += l.round_trip_lost;
-                e.round_trip.1 += l.finalized;
-            }
-        }
-        let jitter = Dist {
-            p50: percentile_ms(&ipdv, 50.0),
-            p99: percentile_ms(&ipdv, 99.0),
-        };
-        up.jitter = jitter;
-        down.jitter = jitter;
-        out.insert((lo, hi), up);
-        out.insert((hi, lo), down);
-    }
-    Ok(out)
-}
-
-fn pct((lost, of): (u64, u64)) -> Option<f64> {
-    (of > 0).then(|| round3(lost.min(of) as f64 * 100.0 / of as f64))
-}
-
 fn measured_fields(
     measured: &Measured,
-    extra: Option<&Extra>,
     from: Endpoint,
     to: Endpoint,
     percentile: f64,
@@ -115,9 +30,9 @@ fn measured_fields(
     }
     let there = measured.pairs.get(&(from, to))?;
     let back = measured.pairs.get(&(to, from));
-    let dist = |q: &crate::server::measured::Quantiles| Dist {
-        p50: q.at(50.0).map(round3),
-        p99: q.at(99.0).map(round3),
+    let dist = |h: &SparseHistogram| Dist {
+        p50: h.percentile_ms(50.0).map(round3),
+        p99: h.percentile_ms(99.0).map(round3),
     };
     let rtt = dist(&there.rtt);
     let basis_of = |a: Endpoint, b: Endpoint| measured.estimate(a, b, percentile).map(|e| e.basis);
@@ -149,21 +64,16 @@ fn measured_fields(
             Some(format!("{why}: one-way delay is RTT/2")),
         )
     };
-    let e = extra.copied().unwrap_or_default();
     Some(MeasuredFields {
         basis,
         forward,
         reverse,
         error_ms,
         rtt,
-        loss_forward_pct: e.fwd.and_then(pct),
-        // Filled in by the caller from the other direction's entry.
-        loss_reverse_pct: None,
-        loss_round_trip_pct: pct(e.round_trip),
-        jitter: Dist {
-            p50: e.jitter.p50.map(round3),
-            p99: e.jitter.p99.map(round3),
-        },
+        loss_forward_pct: there.loss_pct().map(round3),
+        loss_reverse_pct: back.and_then(PairStats::loss_pct).map(round3),
+        loss_round_trip_pct: there.round_trip_pct().map(round3),
+        jitter: dist(&there.ipdv),
         windows: there.windows,
         note,
     })
@@ -209,9 +119,7 @@ pub fn build_with(
     suggest_options: &SuggestOptions,
 ) -> Result<Report, StoreError> {
     let since_ms = store::now_ms().saturating_sub(u64::try_from(since.as_millis()).unwrap_or(0));
-    let probes = store::probe_rows(conn)?;
-    let measured = Measured::load(conn, config, &probes, since_ms)?;
-    let extra = extras(conn, config, since_ms)?;
+    let measured = Measured::load(conn, config, since_ms)?;
     let table = route_table(config, &measured, RouteQuery::default());
     let topo = &config.topology;
     let names: HashMap<String, Endpoint> = topology::analysis::endpoints(topo)
@@ -224,17 +132,7 @@ pub fn build_with(
         .map(|r| {
             let m = match (names.get(&r.from), names.get(&r.to)) {
                 (Some(&a), Some(&b)) => {
-                    let mut m = measured_fields(
-                        &measured,
-                        extra.get(&(a, b)),
-                        a,
-                        b,
-                        r.percentile.unwrap_or(50.0),
-                    );
-                    if let Some(m) = m.as_mut() {
-                        m.loss_reverse_pct = extra.get(&(b, a)).and_then(|e| e.fwd).and_then(pct);
-                    }
-                    m
+                    measured_fields(&measured, a, b, r.percentile.unwrap_or(50.0))
                 }
                 _ => None,
             };

@@ -101,6 +101,46 @@ CREATE INDEX results_by_kind ON results (kind, start_ms);
 ALTER TABLE probes ADD COLUMN last_result_seq INTEGER NOT NULL DEFAULT 0;
 ",
     },
+    Migration {
+        version: 5,
+        name: "history: rollups per session direction, window medians by endpoint pair",
+        sql: "
+-- Windows merged per (level, sender endpoint, reflector endpoint, bucket):
+-- `data` is the rollup record (mesh_controller::history::rollup), exactly
+-- mergeable counters and sparse histograms. Levels: the fine bucket length
+-- (60000 by default) and 3600000 (hours).
+CREATE TABLE rollups (
+    level_ms INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    reflector TEXT NOT NULL,
+    bucket_ms INTEGER NOT NULL,
+    windows INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (level_ms, sender, reflector, bucket_ms)
+) WITHOUT ROWID;
+CREATE INDEX rollups_by_bucket ON rollups (level_ms, bucket_ms);
+-- First and last window of every session direction rolled up.
+CREATE TABLE rollup_directions (
+    sender TEXT NOT NULL,
+    reflector TEXT NOT NULL,
+    first_ms INTEGER NOT NULL,
+    last_ms INTEGER NOT NULL,
+    PRIMARY KEY (sender, reflector)
+) WITHOUT ROWID;
+-- Each raw window's endpoints and medians, for level-shift detection.
+ALTER TABLE windows ADD COLUMN sender TEXT;
+ALTER TABLE windows ADD COLUMN reflector TEXT;
+ALTER TABLE windows ADD COLUMN forward_p50_us INTEGER;
+ALTER TABLE windows ADD COLUMN reverse_p50_us INTEGER;
+ALTER TABLE windows ADD COLUMN rtt_p50_us INTEGER;
+CREATE INDEX windows_by_pair ON windows (sender, reflector, start_ms);
+-- Small facts about the store itself (e.g. a pending rollup backfill).
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+INSERT INTO meta (key, value)
+    SELECT 'rollups_backfill', 'pending'
+    WHERE EXISTS (SELECT 1 FROM windows) OR EXISTS (SELECT 1 FROM coarse_windows);
+",
+    },
 ];
 
 /// The schema version this build writes.

@@ -11,14 +11,18 @@
 //! `spawn_blocking` with pooled read connections, so nothing blocks the
 //! runtime.
 
+mod backfill;
 pub mod migrations;
 mod results;
 mod retention;
+pub mod rollups;
 mod writer;
 
+pub use backfill::{resolver, BackfillStats};
 pub use retention::RetentionStats;
 pub use writer::Store;
 
+use crate::history::Levels;
 use protocol::api::{ClockInfo, Hello, ResultUpload, UploadAck};
 use protocol::window::Window;
 pub use results::{next_result_seq, results_since, StoredResult};
@@ -53,6 +57,59 @@ pub struct NewWindow {
     pub replies: u64,
     /// The window as JSON (as uploaded, already decoded once and checked).
     pub json: String,
+    /// The session direction's endpoints (sender, reflector), when both
+    /// probes are configured: its rollups are kept under them.
+    pub pair: Option<(String, String)>,
+    /// The window as a rollup record (clock facts as across two clocks; the
+    /// store drops them when both probes share a boot id).
+    pub rollup: Option<crate::history::Rollup>,
+    /// The window's medians.
+    pub medians: Medians,
+}
+
+/// A window's median forward, reverse and round-trip delay (us), where it has
+/// values; what level shifts are found in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Medians {
+    pub forward_us: Option<u64>,
+    pub reverse_us: Option<u64>,
+    pub rtt_us: Option<u64>,
+}
+
+impl Medians {
+    pub fn of(w: &Window) -> Medians {
+        let p50 = |h: &protocol::window::DelayHistogram| {
+            (!h.is_empty()).then(|| h.histogram().value_at_quantile(0.5))
+        };
+        Medians {
+            forward_us: p50(&w.forward),
+            reverse_us: p50(&w.reverse),
+            rtt_us: p50(&w.rtt),
+        }
+    }
+}
+
+impl NewWindow {
+    /// A checked upload, with everything the store keeps beside the JSON.
+    pub fn new(
+        upload: &protocol::api::WindowUpload<Box<serde_json::value::RawValue>>,
+        decoded: &Window,
+    ) -> NewWindow {
+        NewWindow {
+            seq: upload.seq,
+            target: upload.target.clone(),
+            start_ms: upload.start_unix_ms,
+            duration_ms: upload.duration_ms,
+            ssid: upload.ssid,
+            timestamping: upload.timestamping,
+            sent: decoded.counters.sent,
+            replies: decoded.counters.received,
+            json: upload.window.get().to_string(),
+            pair: None,
+            rollup: Some(crate::history::Rollup::of_window(decoded)),
+            medians: Medians::of(decoded),
+        }
+    }
 }
 
 /// A probe's row.
@@ -123,10 +180,42 @@ pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     connect(path, true)
 }
 
+/// Opens a read-only connection for reading measurements (`report --db`,
+/// `suggest --db`): the schema must be this build's, and rolled up, which a
+/// read-only reader cannot do itself.
+pub fn open_for_reports(path: &Path) -> Result<Connection, StoreError> {
+    let conn = connect(path, true)?;
+    let have = migrations::current(&conn)?;
+    if have < migrations::latest() {
+        return Err(StoreError::Schema(format!(
+            "schema version {have} is older than this build's {}: run `mesh-controller serve` on it once to migrate it",
+            migrations::latest()
+        )));
+    }
+    let pending: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'rollups_backfill'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if pending.is_some() {
+        return Err(StoreError::Schema(
+            "its windows from before rollups are not rolled up yet: run `mesh-controller serve` on it once".to_string(),
+        ));
+    }
+    Ok(conn)
+}
+
 /// The synchronous store over one read-write connection.
 #[derive(Debug)]
 pub struct Db {
     conn: Connection,
+    /// Rollup bucket lengths in force.
+    levels: Levels,
+    /// Each probe's boot id, as its last hello said: two probes on one boot
+    /// read one kernel clock.
+    boots: HashMap<String, String>,
 }
 
 impl Db {
@@ -134,11 +223,31 @@ impl Db {
     pub fn open(path: &Path) -> Result<Db, StoreError> {
         let mut conn = connect(path, false)?;
         migrations::migrate_to(&mut conn, migrations::latest(), to_i64(now_ms()))?;
-        Ok(Db { conn })
+        let mut boots = HashMap::new();
+        {
+            let mut st =
+                conn.prepare("SELECT id, boot_id FROM probes WHERE boot_id IS NOT NULL")?;
+            let rows =
+                st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            for row in rows {
+                let (id, boot) = row?;
+                boots.insert(id, boot);
+            }
+        }
+        Ok(Db {
+            conn,
+            levels: Levels::default(),
+            boots,
+        })
     }
 
     pub fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Sets the rollup bucket lengths for what is ingested from now on.
+    pub fn set_levels(&mut self, levels: Levels) {
+        self.levels = levels;
     }
 
     /// Records a hello: version, boot id, clock, time.
@@ -157,6 +266,10 @@ impl Db {
                 to_i64(now_ms)
             ],
         )?;
+        match &hello.boot_id {
+            Some(b) => self.boots.insert(hello.probe.clone(), b.clone()),
+            None => self.boots.remove(&hello.probe),
+        };
         Ok(())
     }
 
@@ -168,7 +281,9 @@ impl Db {
         now_ms: u64,
     ) -> Result<UploadAck, StoreError> {
         let tx = self.conn.transaction()?;
-        let ack = ingest_in(&tx, probe, windows, now_ms)?;
+        let mut rolled = Vec::new();
+        let ack = ingest_in(&tx, probe, windows, now_ms, &self.boots, &mut rolled)?;
+        rollups::add(&tx, self.levels, &rolled)?;
         tx.commit()?;
         Ok(ack)
     }
@@ -182,11 +297,14 @@ impl Db {
     ) -> Result<Vec<Result<UploadAck, StoreError>>, StoreError> {
         let mut tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(batches.len());
+        let mut rolled = Vec::new();
         for (probe, windows) in batches {
             let sp = tx.savepoint()?;
-            match ingest_in(&sp, probe, windows, now_ms) {
+            let mut mine = Vec::new();
+            match ingest_in(&sp, probe, windows, now_ms, &self.boots, &mut mine) {
                 Ok(ack) => {
                     sp.commit()?;
+                    rolled.append(&mut mine);
                     out.push(Ok(ack));
                 }
                 Err(e) => {
@@ -195,6 +313,8 @@ impl Db {
                 }
             }
         }
+        // The rollups of every batch stored, in the same transaction.
+        rollups::add(&tx, self.levels, &rolled)?;
         tx.commit()?;
         Ok(out)
     }
@@ -220,11 +340,13 @@ impl Db {
         now_ms: u64,
         retention: &crate::server::config::Retention,
     ) -> Result<RetentionStats, StoreError> {
-        let stats = retention::retain(&mut self.conn, now_ms, retention)?;
-        let cutoff =
-            now_ms.saturating_sub(u64::try_from(retention.coarse.as_millis()).unwrap_or(u64::MAX));
+        let mut stats = retention::retain(&mut self.conn, now_ms, retention)?;
+        let ago =
+            |d: Duration| now_ms.saturating_sub(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let cutoff = ago(retention.coarse);
         self.conn
             .execute("DELETE FROM results WHERE start_ms < ?1", [to_i64(cutoff)])?;
+        stats.rollups_dropped = rollups::retain(&self.conn, ago(retention.raw), cutoff)?;
         Ok(stats)
     }
 }
@@ -250,17 +372,22 @@ fn is_merged(conn: &Connection, probe: &str, seq: i64) -> Result<bool, StoreErro
     Ok(hi.is_some_and(|hi| hi >= seq))
 }
 
+/// Stores one batch; the rollups of the windows it accepted (with clock
+/// facts dropped where both probes share a boot) go to `rolled`.
 fn ingest_in(
     conn: &Connection,
     probe: &str,
     windows: &[NewWindow],
     now_ms: u64,
+    boots: &HashMap<String, String>,
+    rolled: &mut Vec<rollups::RollupInput>,
 ) -> Result<UploadAck, StoreError> {
     let mut ack = UploadAck::default();
     let mut insert = conn.prepare_cached(
         "INSERT OR IGNORE INTO windows
-         (probe, seq, target, start_ms, duration_ms, received_ms, ssid, timestamping, sent, replies, window)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         (probe, seq, target, start_ms, duration_ms, received_ms, ssid, timestamping, sent, replies, window,
+          sender, reflector, forward_p50_us, reverse_p50_us, rtt_p50_us)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?;
     let mut max_seq = 0u64;
     for w in windows {
@@ -280,11 +407,32 @@ fn ingest_in(
             w.timestamping.map(|t| t.as_str()),
             to_i64(w.sent),
             to_i64(w.replies),
-            w.json
+            w.json,
+            w.pair.as_ref().map(|p| p.0.as_str()),
+            w.pair.as_ref().map(|p| p.1.as_str()),
+            w.medians.forward_us.map(to_i64),
+            w.medians.reverse_us.map(to_i64),
+            w.medians.rtt_us.map(to_i64),
         ])?;
         if n == 1 {
             ack.accepted.push(w.seq);
             max_seq = max_seq.max(w.seq);
+            if let (Some((sender, reflector)), Some(r)) = (&w.pair, &w.rollup) {
+                let same_boot = matches!(
+                    (boots.get(probe), boots.get(&w.target)),
+                    (Some(a), Some(b)) if a == b
+                );
+                rolled.push(rollups::RollupInput {
+                    sender: sender.clone(),
+                    reflector: reflector.clone(),
+                    start_ms: w.start_ms,
+                    rollup: if same_boot {
+                        r.clone().same_clock()
+                    } else {
+                        r.clone()
+                    },
+                });
+            }
         } else {
             ack.duplicate.push(w.seq);
         }

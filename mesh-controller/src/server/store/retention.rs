@@ -18,6 +18,9 @@ pub struct RetentionStats {
     pub coarse_rows: u64,
     /// Coarse rows dropped for age.
     pub dropped: u64,
+    /// Rollup rows dropped for age (fine ones after `raw`, hourly ones after
+    /// `coarse`).
+    pub rollups_dropped: u64,
 }
 
 struct Bucket {

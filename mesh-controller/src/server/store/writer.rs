@@ -3,10 +3,12 @@
 //! transaction (group commit: one fsync for many uploads); reads run on
 //! `spawn_blocking` over a small pool of read-only connections.
 
-use super::{Db, NewWindow, RetentionStats, StoreError};
+use super::{BackfillStats, Db, NewWindow, RetentionStats, StoreError};
+use crate::history::Levels;
 use crate::server::config::Retention;
 use protocol::api::{Hello, ResultUpload, UploadAck};
 use rusqlite::Connection;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::oneshot;
@@ -22,6 +24,7 @@ enum Job {
     Ingest {
         probe: String,
         windows: Vec<NewWindow>,
+        levels: Levels,
         reply: Reply<UploadAck>,
     },
     Hello {
@@ -36,6 +39,11 @@ enum Job {
     Retain {
         retention: Retention,
         reply: Reply<RetentionStats>,
+    },
+    Backfill {
+        levels: Levels,
+        endpoints: HashMap<String, String>,
+        reply: Reply<BackfillStats>,
     },
 }
 
@@ -54,6 +62,7 @@ impl std::fmt::Debug for Job {
             Job::Hello { .. } => "Hello",
             Job::Results { .. } => "Results",
             Job::Retain { .. } => "Retain",
+            Job::Backfill { .. } => "Backfill",
         })
     }
 }
@@ -85,10 +94,12 @@ impl Store {
         &self,
         probe: String,
         windows: Vec<NewWindow>,
+        levels: Levels,
     ) -> Result<UploadAck, StoreError> {
         self.ask(|reply| Job::Ingest {
             probe,
             windows,
+            levels,
             reply,
         })
         .await
@@ -110,6 +121,21 @@ impl Store {
 
     pub async fn hello(&self, hello: Hello) -> Result<(), StoreError> {
         self.ask(|reply| Job::Hello { hello, reply }).await
+    }
+
+    /// Rolls up a database from before rollups (see `backfill`); a no-op
+    /// when none is pending.
+    pub async fn backfill(
+        &self,
+        levels: Levels,
+        endpoints: HashMap<String, String>,
+    ) -> Result<BackfillStats, StoreError> {
+        self.ask(|reply| Job::Backfill {
+            levels,
+            endpoints,
+            reply,
+        })
+        .await
     }
 
     pub async fn retain(&self, retention: Retention) -> Result<RetentionStats, StoreError> {
@@ -159,8 +185,12 @@ fn writer_loop(mut db: Db, rx: mpsc::Receiver<Job>) {
                 Job::Ingest {
                     probe,
                     windows,
+                    levels,
                     reply,
-                } => ingests.push((probe, windows, reply)),
+                } => {
+                    db.set_levels(levels);
+                    ingests.push((probe, windows, reply))
+                }
                 Job::Hello { hello, reply } => {
                     let _ = reply.send(db.hello(&hello, now));
                 }
@@ -173,6 +203,13 @@ fn writer_loop(mut db: Db, rx: mpsc::Receiver<Job>) {
                 }
                 Job::Retain { retention, reply } => {
                     let _ = reply.send(db.retain(now, &retention));
+                }
+                Job::Backfill {
+                    levels,
+                    endpoints,
+                    reply,
+                } => {
+                    let _ = reply.send(db.backfill_rollups(levels, &|p| endpoints.get(p).cloned()));
                 }
             }
         }

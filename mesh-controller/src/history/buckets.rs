@@ -1,0 +1,190 @@
+//! Rollup buckets: the two levels (fine, one minute by default; coarse, one
+//! hour), which buckets a window lands in, and which rows to read to cover a
+//! time range with as few rows as possible: coarse rows for the hours the
+//! range covers whole, fine rows at its ragged ends, and coarse rows there too
+//! where the fine rows have already been dropped by retention.
+
+/// Length of a coarse bucket: one hour.
+pub const COARSE_MS: u64 = 3_600_000;
+/// Default length of a fine bucket: one minute.
+pub const DEFAULT_FINE_MS: u64 = 60_000;
+
+/// The two bucket lengths in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Levels {
+    /// Fine bucket length (ms); divides [`COARSE_MS`].
+    pub fine_ms: u64,
+}
+
+impl Default for Levels {
+    fn default() -> Self {
+        Levels {
+            fine_ms: DEFAULT_FINE_MS,
+        }
+    }
+}
+
+/// Start of the bucket of length `len` holding `t`.
+pub fn floor(t: u64, len: u64) -> u64 {
+    t - t % len.max(1)
+}
+
+/// Start of the first bucket of length `len` at or after `t`.
+pub fn ceil(t: u64, len: u64) -> u64 {
+    let f = floor(t, len);
+    if f == t {
+        t
+    } else {
+        f.saturating_add(len)
+    }
+}
+
+/// Rows of one level whose bucket starts in `[from, until)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// Bucket length (ms): which level.
+    pub level_ms: u64,
+    pub from: u64,
+    pub until: u64,
+}
+
+impl Levels {
+    /// The buckets a window starting at `start_ms` is added to: (level, bucket
+    /// start) for the fine and the coarse level.
+    pub fn buckets_of(&self, start_ms: u64) -> [(u64, u64); 2] {
+        [
+            (self.fine_ms, floor(start_ms, self.fine_ms)),
+            (COARSE_MS, floor(start_ms, COARSE_MS)),
+        ]
+    }
+
+    /// The rows to read for windows that started in `[from, until)`, given
+    /// that fine rows starting before `fine_kept_from` are gone. The range is
+    /// widened to whole fine buckets at both ends (a bucket counts when it
+    /// starts in the range's first fine bucket or later and before `until`),
+    /// and to whole coarse buckets where only coarse rows are left. A range
+    /// that runs to `now` reads the hour in progress from its coarse row: it
+    /// holds nothing later than now.
+    pub fn plan(&self, from: u64, until: u64, fine_kept_from: u64, now: u64) -> Vec<Span> {
+        let from = floor(from, self.fine_ms);
+        let until = ceil(until, self.fine_ms);
+        // One step per hour: a range must be bounded (callers pass now plus
+        // a little for ranges that run to now).
+        debug_assert!(until - from < 100 * 365 * 24 * COARSE_MS, "unbounded range");
+        if from >= until {
+            return Vec::new();
+        }
+        let mut out: Vec<Span> = Vec::new();
+        let mut push = |s: Span| {
+            if s.from >= s.until {
+                return;
+            }
+            match out.last_mut() {
+                Some(l) if l.level_ms == s.level_ms && l.until == s.from => l.until = s.until,
+                _ => out.push(s),
+            }
+        };
+        let mut t = from;
+        while t < until {
+            let hour = floor(t, COARSE_MS);
+            let hour_end = hour.saturating_add(COARSE_MS);
+            let whole = t == hour && (until >= hour_end || until >= now);
+            if whole || t < fine_kept_from {
+                // The whole hour from its row (with fine rows gone, the hour
+                // row is the finest left: the range widens to it).
+                push(Span {
+                    level_ms: COARSE_MS,
+                    from: hour,
+                    until: hour_end,
+                });
+                t = hour_end;
+            } else {
+                let end = hour_end.min(until);
+                push(Span {
+                    level_ms: self.fine_ms,
+                    from: t,
+                    until: end,
+                });
+                t = end;
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: u64 = 60_000;
+    const H: u64 = COARSE_MS;
+
+    fn fine(from: u64, until: u64) -> Span {
+        Span {
+            level_ms: M,
+            from,
+            until,
+        }
+    }
+    fn coarse(from: u64, until: u64) -> Span {
+        Span {
+            level_ms: H,
+            from,
+            until,
+        }
+    }
+
+    #[test]
+    fn ragged_ends_read_fine_rows_whole_hours_read_one_row() {
+        let l = Levels::default();
+        let base = 1000 * H;
+        // 10:34 .. 13:20 -> fine 10:34..11:00, coarse 11:00..13:00, fine 13:00..13:20.
+        let plan = l.plan(base + 34 * M + 5, base + 3 * H + 20 * M, 0, u64::MAX);
+        assert_eq!(
+            plan,
+            vec![
+                fine(base + 34 * M, base + H),
+                coarse(base + H, base + 3 * H),
+                fine(base + 3 * H, base + 3 * H + 20 * M),
+            ]
+        );
+        // Within one hour: fine rows only.
+        assert_eq!(
+            l.plan(base + M, base + 2 * M, 0, u64::MAX),
+            vec![fine(base + M, base + 2 * M)]
+        );
+        assert!(l.plan(base + 5 * M, base + 5 * M, 0, u64::MAX).is_empty());
+        // Up to now, the hour in progress is one row.
+        assert_eq!(
+            l.plan(base + 34 * M, base + H + 20 * M, 0, base + H + 20 * M),
+            vec![
+                fine(base + 34 * M, base + H),
+                coarse(base + H, base + 2 * H)
+            ]
+        );
+    }
+
+    #[test]
+    fn where_fine_rows_are_gone_the_hour_row_stands_in() {
+        let l = Levels::default();
+        let base = 1000 * H;
+        let plan = l.plan(base + 34 * M, base + H + 30 * M, base + H, u64::MAX);
+        assert_eq!(
+            plan,
+            vec![coarse(base, base + H), fine(base + H, base + H + 30 * M)]
+        );
+    }
+
+    #[test]
+    fn windows_land_in_one_bucket_of_each_level() {
+        let l = Levels { fine_ms: 10_000 };
+        assert_eq!(
+            l.buckets_of(5 * H + 12_345),
+            [(10_000, 5 * H + 10_000), (H, 5 * H)]
+        );
+        assert_eq!(
+            (floor(59_999, M), ceil(60_001, M), ceil(60_000, M)),
+            (0, 2 * M, M)
+        );
+    }
+}
