@@ -19,6 +19,29 @@
 //!
 //! Every intermediate hop is computed at its scheduled (virtual) time, not at
 //! the time the event loop gets to it, so lateness never adds up along a path.
+//!
+//! Links change while the lab runs (`netlab link set`, [`Engine::change_links`]):
+//! - A delay or loss change applies to packets that start crossing the link
+//!   afterwards; a packet already on it keeps the arrival time it was given.
+//!   Routing does not follow delay or loss: its metrics stay as the topology
+//!   file says (an IGP with static metrics), so a delay raise is a level shift
+//!   on the same path.
+//! - A link that goes down takes the packets on it with it
+//!   (`dropped_link_down`), and routing is computed again without it, as a
+//!   network does after it reconverges: traffic takes the next shortest path,
+//!   and pairs left without one drop as `dropped_no_route`. Up again, it is
+//!   routed over again.
+//!
+//! A packet in flight carries the edge it is crossing, its destination and
+//! source endpoints, and the route (a path in the table) it follows with the
+//! index of its next hop there. When the table is rebuilt, every packet still
+//! in flight is re-anchored: it keeps its edge and arrival time, and its route
+//! becomes the new shortest path from that edge's far end to its destination,
+//! next hop 0: what a router there does with a packet it receives after
+//! reconverging. So a packet only ever indexes the table it was anchored in,
+//! and between two rebuilds it follows one loop-free shortest path; rebuilds
+//! happen only on a user's change, so it cannot circle. A packet whose far end
+//! has no path left to its destination is dropped there as `dropped_no_route`.
 
 use crate::plan::Plan;
 use crate::shaping::{ms_to_ns, Delay, Rng, TokenBucket};
@@ -66,6 +89,9 @@ pub struct Stats {
     pub dropped_ttl: u64,
     /// More than [`MAX_IN_FLIGHT`] packets in flight.
     pub dropped_overload: u64,
+    /// On a link when it was taken down (`netlab link set --down`).
+    #[serde(default)]
+    pub dropped_link_down: u64,
 }
 
 /// Counters of one direction of a link or interconnect crossing.
@@ -88,8 +114,16 @@ struct Edge {
     /// Router at the far end, which answers when a packet expires there.
     router: Ipv4Addr,
     via: String,
+    /// Loss probability (0..=1) and the percentage it came from, as now and
+    /// as configured.
     loss: f64,
+    loss_pct: f64,
+    file_loss_pct: f64,
     delay: Delay,
+    /// The configured delay: routing's metric, which link changes leave alone.
+    metric_ns: u64,
+    /// Taken down by `netlab link set --down` (both directions of a link).
+    down: bool,
     bucket: Option<TokenBucket>,
     packets: u64,
     lost: u64,
@@ -101,12 +135,28 @@ struct Event {
     at: u64,
     seq: u64,
     buf: Vec<u8>,
-    /// Index of the (source, destination) pair whose path the packet follows.
+    /// The edge being crossed.
+    edge: u32,
+    /// The path followed, `from * n + destination`: from the source endpoint,
+    /// or from where the packet was when routing last changed.
     route: u32,
-    /// Index, in that path, of the edge being crossed.
-    hop: u16,
+    /// Index, in that path, of the edge to take at the far end of this one.
+    next: u16,
+    /// The source endpoint, which ICMP answers go back to.
+    src: u32,
     /// Addressed to an emulated router at the path's end, not to the site.
     to_router: bool,
+}
+
+impl Edge {
+    fn route_edge(&self) -> RouteEdge {
+        RouteEdge {
+            from: self.from,
+            to: self.to,
+            metric_ns: self.metric_ns,
+            down: self.down,
+        }
+    }
 }
 
 impl PartialEq for Event {
@@ -138,6 +188,10 @@ pub struct Engine {
     /// Router addresses and the endpoint (routing node) each router sits at.
     routers: HashMap<Ipv4Addr, u32>,
     edges: Vec<Edge>,
+    /// Per topology link: its names and edges.
+    links: Vec<LinkInfo>,
+    /// What routing runs on.
+    base: RouteBase,
     /// Per (source, destination) pair `s * n + t`: (start, length) in `hops`.
     routes: Vec<(u32, u16)>,
     hops: Vec<u32>,
@@ -149,34 +203,259 @@ pub struct Engine {
     icmp_ident: u16,
 }
 
+/// A link's names and edges, by topology link index.
+#[derive(Debug)]
+struct LinkInfo {
+    a: String,
+    b: String,
+    network: Option<String>,
+    /// Edges `a -> b` and `b -> a`; `None` when routing has no nodes for the
+    /// link's ends (not expected of a validated topology).
+    edges: Option<[u32; 2]>,
+}
+
+/// A change to one link, directions as the topology file lists the link
+/// (`forward` = from `between[0]` to `between[1]`). `None` leaves a value as
+/// it is. Values are validated by the caller (`control`); out-of-range ones
+/// are clamped, never trusted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverse_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_pct: Option<f64>,
+    /// `Some(false)`: take the link down; `Some(true)`: bring it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up: Option<bool>,
+}
+
+impl LinkChange {
+    /// Whether it changes anything at all.
+    pub fn is_empty(&self) -> bool {
+        *self == LinkChange::default()
+    }
+
+    /// The same change seen from the other end of the link.
+    pub fn reversed(&self) -> LinkChange {
+        LinkChange {
+            forward_ms: self.reverse_ms,
+            reverse_ms: self.forward_ms,
+            ..*self
+        }
+    }
+}
+
+/// Delay per direction and loss of a link (directions as in the topology file).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LinkShape {
+    pub forward_ms: f64,
+    pub reverse_ms: f64,
+    pub loss_pct: f64,
+}
+
+/// A link's state in a running lab next to what the topology file says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkState {
+    /// Index in the topology's `links`.
+    pub link: usize,
+    /// The link's sites as the file lists them; `forward` is first to second.
+    pub between: [String; 2],
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    pub down: bool,
+    pub current: LinkShape,
+    /// As the topology file says.
+    pub configured: LinkShape,
+}
+
+impl LinkState {
+    /// Whether the link is not as the topology file says.
+    pub fn differs(&self) -> bool {
+        self.down || self.current != self.configured
+    }
+}
+
+/// Why [`Engine::change_links`] changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeError {
+    #[error("the lab has no link {0}")]
+    NoSuchLink(usize),
+}
+
+/// Delays in ms, as the engine holds them (whole nanoseconds).
+fn ns_to_ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// What routing needs of an edge.
+#[derive(Debug, Clone, Copy)]
+struct RouteEdge {
+    from: u32,
+    to: u32,
+    metric_ns: u64,
+    down: bool,
+}
+
+/// What routing runs on: the topology and the edges as configured. A copy
+/// can compute route tables on another thread (shortest paths of a large lab
+/// take milliseconds) while the engine forwards.
+#[derive(Debug, Clone)]
+pub struct RouteBase {
+    topo: Topology,
+    /// Per topology link, its `a -> b` edge (both directions go down together).
+    link_edges: Vec<Option<u32>>,
+    edges: Vec<RouteEdge>,
+}
+
+/// A route table to compute, made by [`Engine::prepare`]: which edges will be
+/// down.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutingJob {
+    down: Vec<bool>,
+}
+
+/// A computed route table: per (source, destination) pair `s * n + t`,
+/// (start, length) in `hops`, which holds edge indices.
+#[derive(Debug)]
+pub struct RouteTable {
+    routes: Vec<(u32, u16)>,
+    hops: Vec<u32>,
+    /// Which edges were down when it was computed.
+    down: Vec<bool>,
+}
+
+impl RouteBase {
+    /// The route table with the job's edges down: shortest paths of
+    /// `topology::routing` over the topology less the links that are down;
+    /// between two adjacent nodes, the configured fastest edge that is up, as
+    /// routing chooses.
+    pub fn run(&self, job: &RoutingJob) -> RouteTable {
+        let is_down = |e: usize| job.down.get(e).copied().unwrap_or(false);
+        let mut topo = self.topo.clone();
+        let mut i = 0;
+        topo.links.retain(|_| {
+            let gone = self
+                .link_edges
+                .get(i)
+                .copied()
+                .flatten()
+                .is_some_and(|e| is_down(e as usize));
+            i += 1;
+            !gone
+        });
+        let edges: Vec<RouteEdge> = self
+            .edges
+            .iter()
+            .enumerate()
+            .map(|(i, e)| RouteEdge {
+                down: is_down(i),
+                ..*e
+            })
+            .collect();
+        let routes_all = Routes::compute(&topo);
+        let graph = routes_all.graph();
+        let eps = graph.endpoints();
+        let n = eps.len();
+        // Dense (from, to) -> edge: the route table is n x n already.
+        let mut best = vec![u32::MAX; n * n];
+        for (i, e) in edges.iter().enumerate().filter(|(_, e)| !e.down) {
+            let (from, to) = (e.from as usize, e.to as usize);
+            let Some(slot) = best.get_mut(from * n + to).filter(|_| from < n && to < n) else {
+                continue;
+            };
+            let better = edges
+                .get(*slot as usize)
+                .is_none_or(|cur| e.metric_ns < cur.metric_ns);
+            if better {
+                *slot = i as u32;
+            }
+        }
+        let mut routes = vec![(0u32, 0u16); n * n];
+        let mut hops = Vec::new();
+        for (s, &se) in eps.iter().enumerate() {
+            for (t, &te) in eps.iter().enumerate() {
+                let path = routes_all.path(se, te);
+                let start = hops.len() as u32;
+                let mut ok = path.len() >= 2 && path.len() <= usize::from(u16::MAX);
+                if ok {
+                    for w in path.windows(2) {
+                        let hop = graph
+                            .node(w[0])
+                            .zip(graph.node(w[1]))
+                            .and_then(|(u, v)| best.get(u * n + v))
+                            .filter(|&&e| e != u32::MAX);
+                        match hop {
+                            Some(&e) => hops.push(e),
+                            None => {
+                                ok = false;
+                                break;
+                            }
+                        }
+                    }
+                }
+                if ok {
+                    routes[s * n + t] = (start, (path.len() - 1) as u16);
+                } else {
+                    hops.truncate(start as usize);
+                }
+            }
+        }
+        RouteTable {
+            routes,
+            hops,
+            down: edges.iter().map(|e| e.down).collect(),
+        }
+    }
+}
+
+/// A checked change waiting for [`Engine::commit`].
+#[derive(Debug)]
+pub struct PendingChange {
+    changes: Vec<(usize, LinkChange)>,
+    /// Which edges will be down once it is in force.
+    down: Vec<bool>,
+}
+
 impl Engine {
     /// Builds the engine for a topology and its plan (`Plan::new(topo, ..)`).
     /// `seed` drives losses and jitter; `now` starts the token buckets full.
     pub fn new(topo: &Topology, plan: &Plan, seed: u64, now: u64) -> Engine {
-        let routes_all = Routes::compute(topo);
-        let graph = routes_all.graph();
-        let eps = graph.endpoints().to_vec();
-        let n = eps.len();
+        let graph = topology::routing::Graph::new(topo);
+        let n = graph.endpoints().len();
         let mut edges = Vec::new();
+        let mut links = Vec::with_capacity(topo.links.len());
         for (i, link) in topo.links.iter().enumerate() {
+            let name = |site: usize| topo.sites.get(site).map(|s| s.id.clone());
+            let mut info = LinkInfo {
+                a: name(link.a).unwrap_or_default(),
+                b: name(link.b).unwrap_or_default(),
+                network: link
+                    .network
+                    .and_then(|n| topo.networks.get(n))
+                    .map(|n| n.id.clone()),
+                edges: None,
+            };
             let node = |site| {
                 graph.node(topology::Endpoint {
                     site,
                     network: link.network,
                 })
             };
-            let (Some(a), Some(b)) = (node(link.a), node(link.b)) else {
-                continue;
-            };
-            let Some(lp) = plan.links.get(i) else {
+            let (Some(a), Some(b), Some(lp)) = (node(link.a), node(link.b), plan.links.get(i))
+            else {
+                links.push(info);
                 continue;
             };
             let bucket = link
                 .rate_mbit
                 .filter(|r| *r > 0.0)
                 .map(|r| TokenBucket::new(r, now));
-            let loss = (link.loss_pct / 100.0).clamp(0.0, 1.0);
+            let loss_pct = link.loss_pct.clamp(0.0, 100.0);
             let jitter = ms_to_ns(link.jitter_ms);
+            info.edges = Some([edges.len() as u32, edges.len() as u32 + 1]);
             for (from, to, ms, router) in [
                 (a, b, link.forward_ms, lp.b_router),
                 (b, a, link.reverse_ms, lp.a_router),
@@ -186,14 +465,19 @@ impl Engine {
                     to: to as u32,
                     router,
                     via: format!("link {i}"),
-                    loss,
+                    loss: loss_pct / 100.0,
+                    loss_pct,
+                    file_loss_pct: loss_pct,
                     delay: Delay::new(ms_to_ns(ms), jitter),
+                    metric_ns: ms_to_ns(ms),
+                    down: false,
                     bucket: bucket.clone(),
                     packets: 0,
                     lost: 0,
                     rate_dropped: 0,
                 });
             }
+            links.push(info);
         }
         for (i, ix) in topo.interconnects.iter().enumerate() {
             for &n1 in &ix.networks {
@@ -219,7 +503,11 @@ impl Engine {
                         router,
                         via: format!("interconnect {i}"),
                         loss: 0.0,
+                        loss_pct: 0.0,
+                        file_loss_pct: 0.0,
                         delay: Delay::new(ms_to_ns(ix.delay_ms), 0),
+                        metric_ns: ms_to_ns(ix.delay_ms),
+                        down: false,
                         bucket: None,
                         packets: 0,
                         lost: 0,
@@ -228,43 +516,14 @@ impl Engine {
                 }
             }
         }
-        // Between two adjacent nodes routing uses the fastest edge; so do we.
-        let mut best: HashMap<(u32, u32), u32> = HashMap::new();
-        for (i, e) in edges.iter().enumerate() {
-            let slot = best.entry((e.from, e.to)).or_insert(i as u32);
-            if e.delay.base_ns < edges[*slot as usize].delay.base_ns {
-                *slot = i as u32;
-            }
-        }
-        let mut routes = vec![(0u32, 0u16); n * n];
-        let mut hops = Vec::new();
-        for (s, &se) in eps.iter().enumerate() {
-            for (t, &te) in eps.iter().enumerate() {
-                let path = routes_all.path(se, te);
-                let start = hops.len() as u32;
-                let mut ok = path.len() >= 2 && path.len() <= usize::from(u16::MAX);
-                if ok {
-                    for w in path.windows(2) {
-                        let hop = graph
-                            .node(w[0])
-                            .zip(graph.node(w[1]))
-                            .and_then(|(u, v)| best.get(&(u as u32, v as u32)));
-                        match hop {
-                            Some(&e) => hops.push(e),
-                            None => {
-                                ok = false;
-                                break;
-                            }
-                        }
-                    }
-                }
-                if ok {
-                    routes[s * n + t] = (start, (path.len() - 1) as u16);
-                } else {
-                    hops.truncate(start as usize);
-                }
-            }
-        }
+        let base = RouteBase {
+            topo: topo.clone(),
+            link_edges: links.iter().map(|l| l.edges.map(|[f, _]| f)).collect(),
+            edges: edges.iter().map(Edge::route_edge).collect(),
+        };
+        let RouteTable { routes, hops, .. } = base.run(&RoutingJob {
+            down: vec![false; edges.len()],
+        });
         let by_address = plan
             .endpoints
             .iter()
@@ -279,6 +538,8 @@ impl Engine {
             endpoint_names: plan.endpoints.iter().map(|e| e.name.clone()).collect(),
             by_address,
             edges,
+            links,
+            base,
             routes,
             hops,
             queue: BinaryHeap::new(),
@@ -288,6 +549,158 @@ impl Engine {
             stats: Stats::default(),
             icmp_ident: 0,
         }
+    }
+
+    /// Applies link changes (topology link index, change) all at once: either
+    /// every link is known and all are changed, or nothing is. Returns the
+    /// changed links' states. [`prepare`](Self::prepare), the routing job
+    /// when there is one, and [`commit`](Self::commit) in one go.
+    pub fn change_links(
+        &mut self,
+        changes: &[(usize, LinkChange)],
+    ) -> Result<Vec<LinkState>, ChangeError> {
+        let (pending, job) = self.prepare(changes)?;
+        let table = job.map(|j| self.base.run(&j));
+        Ok(self.commit(pending, table))
+    }
+
+    /// A copy of what routing runs on, for computing route tables elsewhere.
+    pub fn route_base(&self) -> RouteBase {
+        self.base.clone()
+    }
+
+    /// Checks link changes and, when links go down or come up, makes the
+    /// routing job for the new route table. Changes nothing yet.
+    pub fn prepare(
+        &self,
+        changes: &[(usize, LinkChange)],
+    ) -> Result<(PendingChange, Option<RoutingJob>), ChangeError> {
+        let mut down: Vec<bool> = self.edges.iter().map(|e| e.down).collect();
+        for &(link, c) in changes {
+            let Some(pair) = self.links.get(link).and_then(|l| l.edges) else {
+                return Err(ChangeError::NoSuchLink(link));
+            };
+            if let Some(up) = c.up {
+                for e in pair {
+                    if let Some(d) = down.get_mut(e as usize) {
+                        *d = !up;
+                    }
+                }
+            }
+        }
+        let now: Vec<bool> = self.edges.iter().map(|e| e.down).collect();
+        let job = (down != now).then(|| RoutingJob { down: down.clone() });
+        Ok((
+            PendingChange {
+                changes: changes.to_vec(),
+                down,
+            },
+            job,
+        ))
+    }
+
+    /// Puts a prepared change in force, with the route table of its routing
+    /// job (computed here when it is missing or was made for other links).
+    /// Packets on links going down are dropped; every other packet in flight
+    /// keeps its edge and arrival time and is re-anchored at the edge's far
+    /// end (see the module documentation). Returns the changed links' states.
+    pub fn commit(&mut self, pending: PendingChange, table: Option<RouteTable>) -> Vec<LinkState> {
+        let PendingChange { changes, down } = pending;
+        for &(link, c) in &changes {
+            let Some(pair) = self.links.get(link).and_then(|l| l.edges) else {
+                continue;
+            };
+            for (ei, ms) in pair.into_iter().zip([c.forward_ms, c.reverse_ms]) {
+                let Some(e) = self.edges.get_mut(ei as usize) else {
+                    continue;
+                };
+                if let Some(ms) = ms {
+                    e.delay.set_base(ms_to_ns(ms));
+                }
+                if let Some(pct) = c.loss_pct {
+                    let pct = if pct.is_finite() {
+                        pct.clamp(0.0, 100.0)
+                    } else {
+                        0.0
+                    };
+                    e.loss_pct = pct;
+                    e.loss = pct / 100.0;
+                }
+            }
+        }
+        let now: Vec<bool> = self.edges.iter().map(|e| e.down).collect();
+        if down.len() == now.len() && down != now {
+            let table = match table {
+                Some(t) if t.down == down => t,
+                _ => self.base.run(&RoutingJob { down: down.clone() }),
+            };
+            for (e, d) in self.edges.iter_mut().zip(&down) {
+                e.down = *d;
+            }
+            self.install(table);
+        }
+        changes
+            .iter()
+            .filter_map(|&(link, _)| self.link_state(link))
+            .collect()
+    }
+
+    /// Swaps in a new route table: drops the packets on edges that are down
+    /// and re-anchors every other packet in flight at the far end of the edge
+    /// it is crossing.
+    fn install(&mut self, table: RouteTable) {
+        self.routes = table.routes;
+        self.hops = table.hops;
+        let n = self.n.max(1);
+        let events = std::mem::take(&mut self.queue).into_vec();
+        let mut kept = Vec::with_capacity(events.len());
+        for mut ev in events {
+            let (down, far) = match self.edges.get(ev.edge as usize) {
+                Some(e) => (e.down, e.to as usize),
+                None => (true, 0),
+            };
+            if down {
+                self.stats.dropped_link_down += 1;
+                self.recycle(ev.buf);
+                continue;
+            }
+            let dst = ev.route as usize % n;
+            ev.route = (far * n + dst) as u32;
+            ev.next = 0;
+            kept.push(ev);
+        }
+        self.queue = BinaryHeap::from(kept);
+    }
+
+    /// The state of topology link `link`, now and as configured.
+    pub fn link_state(&self, link: usize) -> Option<LinkState> {
+        let info = self.links.get(link)?;
+        let [f, r] = info.edges?;
+        let (f, r) = (self.edges.get(f as usize)?, self.edges.get(r as usize)?);
+        Some(LinkState {
+            link,
+            between: [info.a.clone(), info.b.clone()],
+            network: info.network.clone(),
+            down: f.down,
+            current: LinkShape {
+                forward_ms: ns_to_ms(f.delay.base_ns),
+                reverse_ms: ns_to_ms(r.delay.base_ns),
+                loss_pct: f.loss_pct,
+            },
+            configured: LinkShape {
+                forward_ms: ns_to_ms(f.metric_ns),
+                reverse_ms: ns_to_ms(r.metric_ns),
+                loss_pct: f.file_loss_pct,
+            },
+        })
+    }
+
+    /// Every link whose state differs from the topology file.
+    pub fn overrides(&self) -> Vec<LinkState> {
+        (0..self.links.len())
+            .filter_map(|i| self.link_state(i))
+            .filter(LinkState::differs)
+            .collect()
     }
 
     pub fn stats(&self) -> &Stats {
@@ -368,13 +781,24 @@ impl Engine {
             return;
         }
         let buf = self.take_buf(ip.packet());
-        self.cross(buf, route as u32, 0, now, to_router);
+        self.cross(buf, s, route as u32, 0, now, to_router);
     }
 
-    /// Starts the packet across hop `hop` of its route at time `t`.
-    fn cross(&mut self, buf: Vec<u8>, route: u32, hop: u16, t: u64, to_router: bool) {
-        let (start, _) = self.routes[route as usize];
-        let e = &mut self.edges[self.hops[(start + u32::from(hop)) as usize] as usize];
+    /// Starts a packet from endpoint `src` across hop `hop` of route `route`
+    /// at time `t`.
+    fn cross(&mut self, buf: Vec<u8>, src: u32, route: u32, hop: u16, t: u64, to_router: bool) {
+        let (start, len) = self.routes[route as usize];
+        // Callers pass a hop of the route; checked all the same, so that a
+        // mistake drops a packet instead of sending it down another route.
+        let edge = match self.hops.get((start + u32::from(hop)) as usize) {
+            Some(&e) if hop < len => e,
+            _ => {
+                self.stats.dropped_no_route += 1;
+                self.recycle(buf);
+                return;
+            }
+        };
+        let e = &mut self.edges[edge as usize];
         e.packets += 1;
         if e.loss > 0.0 && self.rng.next_f64() < e.loss {
             e.lost += 1;
@@ -405,8 +829,10 @@ impl Engine {
             at,
             seq: self.seq,
             buf,
+            edge,
             route,
-            hop,
+            next: hop + 1,
+            src,
             to_router,
         });
     }
@@ -429,24 +855,33 @@ impl Engine {
         let Event {
             at,
             mut buf,
+            edge,
             route,
-            hop,
+            next,
+            src,
             to_router,
             ..
         } = ev;
-        let (start, len) = self.routes[route as usize];
-        let edge = &self.edges[self.hops[(start + u32::from(hop)) as usize] as usize];
+        let edge = &self.edges[edge as usize];
         let (node, router) = (edge.to, edge.router);
-        if hop + 1 >= len && to_router {
-            self.router_reply(buf, route, node, at);
-            return false;
-        }
-        if hop + 1 >= len {
+        // A path's only node that is its destination is its last, so arriving
+        // there is the end of the path (also for a re-anchored packet).
+        if node as usize == route as usize % self.n {
+            if to_router {
+                self.router_reply(buf, src, node, at);
+                return false;
+            }
             let site = self.endpoint_site[node as usize] as usize;
             deliver(site, &buf, at);
             self.stats.delivered += 1;
             self.recycle(buf);
             return true;
+        }
+        if next >= self.routes[route as usize].1 {
+            // Re-anchored here by a reroute that left no path onwards.
+            self.stats.dropped_no_route += 1;
+            self.recycle(buf);
+            return false;
         }
         let Ok(mut ip) = Ipv4Packet::new_checked(&mut buf[..]) else {
             self.stats.dropped_malformed += 1;
@@ -456,21 +891,20 @@ impl Engine {
         if ip.ttl() <= 1 {
             self.stats.dropped_ttl += 1;
             if !ip.is_icmp_error() && ip.frag_offset() == 0 {
-                let source = route as usize / self.n;
-                let back = node as usize * self.n + source;
+                let back = node as usize * self.n + src as usize;
                 if self.routes[back].1 > 0 {
                     let mut msg = self.pool.pop().unwrap_or_default();
                     self.icmp_ident = self.icmp_ident.wrapping_add(1);
                     wire::write_time_exceeded(&ip, router, self.icmp_ident, &mut msg);
                     self.stats.icmp_time_exceeded += 1;
-                    self.cross(msg, back as u32, 0, at, false);
+                    self.cross(msg, node, back as u32, 0, at, false);
                 }
             }
             self.recycle(buf);
             return false;
         }
         ip.decrement_ttl();
-        self.cross(buf, route, hop + 1, at, to_router);
+        self.cross(buf, src, route, next, at, to_router);
         false
     }
 
@@ -478,9 +912,8 @@ impl Engine {
     /// an echo request is answered with an echo reply, UDP (traceroute's last
     /// probe) with port unreachable, both from the router's address and back
     /// along the shortest path from `node`; anything else is dropped.
-    fn router_reply(&mut self, buf: Vec<u8>, route: u32, node: u32, at: u64) {
-        let source = route as usize / self.n;
-        let back = node as usize * self.n + source;
+    fn router_reply(&mut self, buf: Vec<u8>, src: u32, node: u32, at: u64) {
+        let back = node as usize * self.n + src as usize;
         let Ok(ip) = Ipv4Packet::new_checked(&buf[..]) else {
             self.stats.dropped_malformed += 1;
             self.recycle(buf);
@@ -513,7 +946,7 @@ impl Engine {
         }
         self.stats.router_replies += 1;
         self.recycle(buf);
-        self.cross(msg, back as u32, 0, at, false);
+        self.cross(msg, node, back as u32, 0, at, false);
     }
 }
 
@@ -803,6 +1236,344 @@ interconnects:
             (e.stats().router_replies, e.stats().dropped_to_router),
             (2, 1)
         );
+    }
+
+    /// a -- b 5 ms (link 0), a -- c 7 ms (link 1), c -- b 7 ms (link 2), and d
+    /// hanging off b (link 3, 1 ms): a -> b goes direct, a -> c direct, and
+    /// without a -- b, a -> b goes by way of c (14 ms).
+    fn triangle() -> (Plan, Engine) {
+        lab("version: 1
+sites:
+  - {id: a, kind: city, location: [30, 100]}
+  - {id: b, kind: city, location: [31, 101]}
+  - {id: c, kind: city, location: [32, 102]}
+  - {id: d, kind: city, location: [33, 103]}
+links:
+  - {between: [a, b], delay_ms: 5}
+  - {between: [a, c], delay_ms: 7}
+  - {between: [c, b], delay_ms: 7}
+  - {between: [b, d], delay_ms: 1}
+")
+    }
+
+    const D: [u8; 4] = [198, 18, 3, 1];
+
+    fn set(e: &mut Engine, link: usize, c: LinkChange) -> Vec<LinkState> {
+        e.change_links(&[(link, c)]).unwrap()
+    }
+
+    fn ttl(p: &[u8]) -> u8 {
+        Ipv4Packet::new_checked(p).unwrap().ttl()
+    }
+
+    #[test]
+    fn a_delay_change_applies_per_direction_to_packets_sent_after_it() {
+        let (_, mut e) = triangle();
+        e.ingress(0, &udp(A, B, 64, 60), 0); // on a -> b when it changes
+        e.ingress(0, &udp(A, C, 64, 60), 0); // on another link
+        let st = set(
+            &mut e,
+            0,
+            LinkChange {
+                forward_ms: Some(20.0),
+                ..LinkChange::default()
+            },
+        );
+        assert_eq!(st[0].current.forward_ms, 20.0);
+        assert_eq!(st[0].current.reverse_ms, 5.0);
+        assert_eq!(st[0].configured.forward_ms, 5.0);
+        e.ingress(0, &udp(A, B, 64, 60), MS);
+        e.ingress(1, &udp(B, A, 64, 60), MS);
+        let got: Vec<(usize, u64, u8)> = drain(&mut e)
+            .iter()
+            .map(|(s, p, t)| (*s, *t, ttl(p)))
+            .collect();
+        // The packet already on the link keeps its 5 ms; the new one takes 20,
+        // still on the direct path (routing keeps its configured metric), and
+        // the other direction is as before.
+        assert_eq!(
+            got,
+            [
+                (1, 5 * MS, 64),
+                (0, 6 * MS, 64),
+                (2, 7 * MS, 64),
+                (1, 21 * MS, 64)
+            ]
+        );
+        assert_eq!(e.overrides().len(), 1);
+        // Back to the file's value: no longer an override.
+        set(
+            &mut e,
+            0,
+            LinkChange {
+                forward_ms: Some(5.0),
+                ..LinkChange::default()
+            },
+        );
+        assert!(e.overrides().is_empty());
+    }
+
+    #[test]
+    fn down_drops_what_is_on_the_link_and_reroutes_the_rest() {
+        let (plan, mut e) = triangle();
+        e.ingress(0, &udp(A, B, 64, 60), 0); // on a -> b: lost with the link
+        e.ingress(1, &udp(B, A, 64, 60), 0); // on b -> a: lost too
+        e.ingress(0, &udp(A, C, 64, 60), 0); // on a -> c: untouched
+        e.ingress(3, &udp(D, A, 64, 60), 0); // on d -> b, then b -> a: rerouted at b
+        let st = set(
+            &mut e,
+            0,
+            LinkChange {
+                up: Some(false),
+                ..LinkChange::default()
+            },
+        );
+        assert!(st[0].down);
+        assert_eq!(e.stats().dropped_link_down, 2);
+        e.ingress(0, &udp(A, B, 64, 60), MS);
+        let got: Vec<(usize, u64, u8)> = drain(&mut e)
+            .iter()
+            .map(|(s, p, t)| (*s, *t, ttl(p)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                // a -> c as scheduled.
+                (2, 7 * MS, 64),
+                // a -> c -> b: 14 ms, one router (c) on the way.
+                (1, 15 * MS, 63),
+                // d -> b (1 ms), then from b the new way: b -> c -> a (14 ms),
+                // lowered at b and c.
+                (0, 15 * MS, 62),
+            ]
+        );
+        assert_eq!(e.stats().dropped_link_down, 2);
+        assert_eq!(e.overrides().len(), 1);
+        // Traceroute now sees c's router first: the one at c on a -- c (link 1).
+        e.ingress(0, &udp(A, B, 1, 60), 100 * MS);
+        let out = drain(&mut e);
+        let ip = Ipv4Packet::new_checked(&out[0].1[..]).unwrap();
+        assert_eq!(ip.src(), plan.links[1].b_router);
+        assert_eq!(out[0].2, 114 * MS);
+        // Up again: the direct path and its 5 ms are back.
+        let st = set(
+            &mut e,
+            0,
+            LinkChange {
+                up: Some(true),
+                ..LinkChange::default()
+            },
+        );
+        assert!(!st[0].down);
+        assert!(e.overrides().is_empty());
+        e.ingress(0, &udp(A, B, 64, 60), 200 * MS);
+        let out = drain(&mut e);
+        assert_eq!((out[0].0, out[0].2, ttl(&out[0].1)), (1, 205 * MS, 64));
+    }
+
+    #[test]
+    fn a_packet_under_way_when_a_link_comes_up_goes_on_from_where_it_is() {
+        // a -- b 5 ms, b -- d 1 ms, and a shortcut a -- d 2 ms that starts down.
+        let (_, mut e) = lab("version: 1
+sites:
+  - {id: a, kind: city, location: [30, 100]}
+  - {id: b, kind: city, location: [31, 101]}
+  - {id: c, kind: city, location: [32, 102]}
+  - {id: d, kind: city, location: [33, 103]}
+links:
+  - {between: [a, b], delay_ms: 5}
+  - {between: [b, d], delay_ms: 1}
+  - {between: [a, d], delay_ms: 2}
+");
+        let (down, up) = (
+            LinkChange {
+                up: Some(false),
+                ..LinkChange::default()
+            },
+            LinkChange {
+                up: Some(true),
+                ..LinkChange::default()
+            },
+        );
+        set(&mut e, 2, down);
+        e.ingress(0, &udp(A, D, 64, 60), 0); // a -> b -> d, on a -> b
+        set(&mut e, 2, up);
+        // The source's path is now the shortcut, which the packet has missed:
+        // from b it goes on to d, the shortest way from where it is.
+        e.ingress(0, &udp(A, D, 64, 60), MS);
+        let got: Vec<(usize, u64, u8)> = drain(&mut e)
+            .iter()
+            .map(|(s, p, t)| (*s, *t, ttl(p)))
+            .collect();
+        assert_eq!(got, [(3, 3 * MS, 64), (3, 6 * MS, 63)]);
+        assert_eq!(e.stats().dropped_no_route, 0);
+    }
+
+    #[test]
+    fn a_change_is_in_force_at_commit_with_routes_computed_elsewhere() {
+        let (_, mut e) = triangle();
+        let base = e.route_base();
+        let down = [(
+            0,
+            LinkChange {
+                up: Some(false),
+                ..LinkChange::default()
+            },
+        )];
+        let (pending, job) = e.prepare(&down).unwrap();
+        // Prepared, not yet in force: a -> b still direct.
+        e.ingress(0, &udp(A, B, 64, 60), 0);
+        let job = job.expect("a link going down needs new routes");
+        let table = std::thread::spawn(move || base.run(&job)).join().unwrap();
+        e.commit(pending, Some(table));
+        assert_eq!(e.stats().dropped_link_down, 1);
+        e.ingress(0, &udp(A, B, 64, 60), MS);
+        let out = drain(&mut e);
+        assert_eq!((out[0].2, ttl(&out[0].1)), (15 * MS, 63));
+        // A table made for other links is not trusted: commit routes itself.
+        let up = [(
+            0,
+            LinkChange {
+                up: Some(true),
+                ..LinkChange::default()
+            },
+        )];
+        let (pending, _) = e.prepare(&up).unwrap();
+        let (_, stale) = e.prepare(&down).unwrap();
+        assert!(stale.is_none(), "link 0 is down already");
+        let stale = e.route_base().run(&RoutingJob {
+            down: vec![true; 8],
+        });
+        e.commit(pending, Some(stale));
+        e.ingress(0, &udp(A, B, 64, 60), 100 * MS);
+        let out = drain(&mut e);
+        assert_eq!((out[0].2, ttl(&out[0].1)), (105 * MS, 64));
+        // No up or down: no routing job.
+        let (_, job) = e
+            .prepare(&[(
+                1,
+                LinkChange {
+                    loss_pct: Some(1.0),
+                    ..LinkChange::default()
+                },
+            )])
+            .unwrap();
+        assert!(job.is_none());
+    }
+
+    #[test]
+    fn a_packet_left_without_a_path_is_dropped_where_it_arrives() {
+        let (_, mut e) = triangle();
+        e.ingress(0, &udp(A, D, 64, 60), 0); // on a -> b, then b -> d
+        set(
+            &mut e,
+            3,
+            LinkChange {
+                up: Some(false),
+                ..LinkChange::default()
+            },
+        );
+        assert!(drain(&mut e).is_empty());
+        assert_eq!(
+            (e.stats().dropped_no_route, e.stats().dropped_link_down),
+            (1, 0)
+        );
+        e.ingress(0, &udp(A, D, 64, 60), MS);
+        assert_eq!(e.stats().dropped_no_route, 2);
+    }
+
+    #[test]
+    fn full_loss_drops_everything_and_keeps_the_route() {
+        let (_, mut e) = triangle();
+        set(
+            &mut e,
+            0,
+            LinkChange {
+                loss_pct: Some(100.0),
+                ..LinkChange::default()
+            },
+        );
+        for i in 0..100 {
+            e.ingress(0, &udp(A, B, 64, 60), i * MS);
+        }
+        assert!(drain(&mut e).is_empty());
+        assert_eq!(e.stats().dropped_loss, 100);
+        let st = e.overrides();
+        assert_eq!(
+            (st[0].current.loss_pct, st[0].configured.loss_pct),
+            (100.0, 0.0)
+        );
+        set(
+            &mut e,
+            0,
+            LinkChange {
+                loss_pct: Some(0.0),
+                ..LinkChange::default()
+            },
+        );
+        e.ingress(0, &udp(A, B, 64, 60), 200 * MS);
+        assert_eq!(drain(&mut e).len(), 1);
+    }
+
+    #[test]
+    fn an_unknown_link_changes_nothing() {
+        let (_, mut e) = triangle();
+        let down = LinkChange {
+            up: Some(false),
+            ..LinkChange::default()
+        };
+        assert_eq!(
+            e.change_links(&[(0, down), (9, down)]),
+            Err(ChangeError::NoSuchLink(9))
+        );
+        assert!(e.overrides().is_empty());
+    }
+
+    proptest::proptest! {
+        /// Any mix of traffic and link changes: nothing panics, every packet
+        /// ends delivered or counted as dropped, and the queue drains.
+        #[test]
+        fn every_packet_is_accounted_for_whatever_changes(
+            ops in proptest::collection::vec((0u8..6, 0usize..5, 0u8..4, 0u8..4, 0u64..20), 1..200)
+        ) {
+            let (_, mut e) = triangle();
+            let addr = [A, B, C, D];
+            let mut now = 0;
+            for (op, link, x, y, dt) in ops {
+                now += dt * MS / 4;
+                match op {
+                    0 | 1 => {
+                        let (s, t) = (x as usize, y as usize);
+                        e.ingress(s, &udp(addr[s], addr[t], 64, 60), now);
+                    }
+                    2 => {
+                        let c = LinkChange { up: Some(x % 2 == 0), ..LinkChange::default() };
+                        let _ = e.change_links(&[(link, c)]);
+                    }
+                    3 => {
+                        let c = LinkChange {
+                            forward_ms: Some(f64::from(x) * 3.0),
+                            reverse_ms: Some(f64::from(y)),
+                            ..LinkChange::default()
+                        };
+                        let _ = e.change_links(&[(link, c)]);
+                    }
+                    _ => {
+                        e.poll(now, &mut |_, _, _| {});
+                    }
+                }
+            }
+            let mut polls = 0;
+            while let Some(t) = e.next_deadline() {
+                e.poll(t, &mut |_, _, _| {});
+                polls += 1;
+                proptest::prop_assert!(polls < 10_000, "the queue does not drain");
+            }
+            let s = e.stats();
+            let dropped = s.dropped_no_route + s.dropped_link_down + s.dropped_ttl
+                + s.dropped_loss + s.dropped_rate + s.dropped_overload;
+            proptest::prop_assert_eq!(s.received, s.delivered + dropped);
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The errors netlab's commands report: one line each, mapped to exit status 2
 //! by the binary.
 
+use crate::control::ControlError;
 use crate::plan::PlanError;
 use topology::error::LoadError;
 
@@ -33,6 +34,21 @@ pub enum Error {
     /// Bringing a lab up failed; everything made so far was removed.
     #[error("{0}")]
     Setup(String),
+    /// A `link set` that cannot be carried out (checked before asking the
+    /// forwarder, and by the forwarder again); nothing was changed.
+    #[error("lab {lab:?}: {source}")]
+    Control {
+        lab: String,
+        #[source]
+        source: ControlError,
+    },
+    #[error("the forwarder of lab {lab:?} is not running, so its links cannot change (`netlab status --name {lab}`; `netlab down --name {lab}` cleans up)")]
+    ForwarderDown { lab: String },
+    /// The forwarder answered with an error; nothing was changed.
+    #[error("the forwarder of lab {lab:?} refused: {message}")]
+    Refused { lab: String, message: String },
+    #[error("the forwarder of lab {lab:?} did not answer within {secs} s; the change may or may not be in force (see {log})")]
+    NoAnswer { lab: String, secs: u64, log: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -10,8 +10,21 @@
 //! sleeps end and wakes that much (plus a little) early. Spinning is capped at
 //! a quarter of the time, so a busy lab falls back to plain precise sleeps
 //! instead of burning a core.
+//!
+//! Control: the loop's epoll set also holds the lab's control socket (see
+//! `control`), so a `netlab link set` request wakes it at once, whether it
+//! sleeps or spins. Requests are handled one at a time. A delay or loss change
+//! is put in force between two packets. A link going down or up needs new
+//! shortest paths, which take milliseconds on a large lab: a control thread
+//! computes them while forwarding goes on, and the loop swaps the table in
+//! between two packets when it is ready (microseconds). Then the control
+//! thread rewrites the overrides file, and only then answers: once the client
+//! has its answer, the change is in force and `status` shows it.
 
-use crate::engine::{EdgeStats, Engine, Stats};
+use crate::control::{self, Answer};
+use crate::engine::{
+    EdgeStats, Engine, LinkState, PendingChange, RouteBase, RouteTable, RoutingJob, Stats,
+};
 use crate::error::{Context, Error, Result};
 use crate::plan::{Plan, TUN_NAME};
 use crate::state::LabDir;
@@ -19,7 +32,9 @@ use crate::sys::{clock, netns, tap, tun};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::{Arc, Mutex};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 /// Longest the loop sleeps with nothing scheduled (it also publishes counters).
@@ -39,6 +54,13 @@ const READ_BATCH: usize = 32;
 const RT_PRIORITY: i32 = 10;
 /// How often counters are published to `status.json`.
 const PUBLISH_NS: u64 = 1_000_000_000;
+/// The epoll tokens of the control socket and of the control thread's
+/// wake-ups (sites use their index).
+const CONTROL_TOKEN: u64 = u64::MAX;
+const ROUTING_TOKEN: u64 = u64::MAX - 1;
+/// Most control requests handled per wake-up, so a flood of them cannot hold
+/// up forwarding for long.
+const CONTROL_BATCH: usize = 16;
 
 /// A site's devices as the forwarder holds them.
 #[derive(Debug)]
@@ -163,6 +185,10 @@ pub struct Status {
     /// The current early-wake margin, microseconds.
     pub wake_margin_us: f64,
     pub edges: Vec<EdgeStats>,
+    /// Links whose state differs from the topology file (`netlab link set`);
+    /// absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<LinkState>,
 }
 
 /// Percentiles of delivery lateness, microseconds.
@@ -274,6 +300,8 @@ pub fn serve(lab: &str) -> Result<()> {
     let sites = setup(&plan)?;
     let seed = clock::real_ns() ^ u64::from(std::process::id()).rotate_left(32);
     let engine = Engine::new(&topo, &plan, seed, clock::mono_ns());
+    // Before "ready": once `up` returns, `link set` must find the socket.
+    let control = ControlPort::open(&dir, engine.route_base())?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready")
         .and_then(|_| out.flush())
@@ -284,7 +312,250 @@ pub fn serve(lab: &str) -> Result<()> {
         // SAFETY: dup2 onto descriptor 1; both descriptors are open.
         unsafe { libc::dup2(null.as_raw_fd(), 1) };
     }
-    run(engine, &sites, &dir)
+    run(engine, control, &plan, &sites, &dir)
+}
+
+/// The lab's control socket and the changes under way: requests are
+/// handled one at a time, in order. A change that needs new routes is sent to
+/// the control thread, and the socket is left unread (out of the epoll set)
+/// until the table is back and the change is committed, so a later request
+/// always sees the earlier one in force.
+struct ControlPort {
+    sock: UnixDatagram,
+    buf: Vec<u8>,
+    worker: Worker,
+    waiting: Option<Waiting>,
+}
+
+/// A change whose route table is being computed.
+struct Waiting {
+    pending: PendingChange,
+    client: SocketAddr,
+    started: u64,
+}
+
+/// Work for the control thread, which keeps whatever takes milliseconds off
+/// the forwarding thread: shortest paths of a large lab (5 ms for the
+/// national topology in a release build, 50 in a debug one), and writing
+/// files.
+enum Work {
+    /// Compute a route table; it comes back on `tables`, with a wake-up.
+    Route(RoutingJob),
+    /// A change is in force: write the overrides, then answer the client.
+    Finish {
+        overrides: Vec<LinkState>,
+        answer: Answer,
+        client: SocketAddr,
+    },
+}
+
+/// The control thread's ends: work in, tables out, and a socket that turns
+/// readable when a table is ready (it is in the epoll set).
+struct Worker {
+    work: mpsc::Sender<Work>,
+    tables: mpsc::Receiver<Option<RouteTable>>,
+    wake: UnixDatagram,
+}
+
+impl Worker {
+    fn spawn(base: RouteBase, sock: UnixDatagram, dir: LabDir) -> Result<Worker> {
+        let (work, work_rx) = mpsc::channel::<Work>();
+        let (table_tx, tables) = mpsc::channel();
+        let (wake, wake_tx) =
+            UnixDatagram::pair().context(|| "cannot make the control thread's socket".into())?;
+        wake.set_nonblocking(true)
+            .context(|| "cannot make the control thread's socket non-blocking".into())?;
+        std::thread::Builder::new()
+            .name("control".into())
+            .spawn(move || {
+                while let Ok(w) = work_rx.recv() {
+                    match w {
+                        Work::Route(job) => {
+                            // A panic would leave the forwarder waiting: it
+                            // gets None and computes the table itself.
+                            let table =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    base.run(&job)
+                                }))
+                                .ok();
+                            if table_tx.send(table).is_err() {
+                                return;
+                            }
+                            let _ = wake_tx.send(&[1]);
+                        }
+                        Work::Finish {
+                            overrides,
+                            answer,
+                            client,
+                        } => finish(&dir, &sock, &overrides, &answer, &client),
+                    }
+                }
+            })
+            .map_err(|e| Error::Setup(format!("cannot start the control thread: {e}")))?;
+        Ok(Worker { work, tables, wake })
+    }
+}
+
+/// Persists the overrides, then answers: once the client has its answer,
+/// `status` shows the change.
+fn finish(
+    dir: &LabDir,
+    sock: &UnixDatagram,
+    overrides: &[LinkState],
+    answer: &Answer,
+    client: &SocketAddr,
+) {
+    if let Err(e) = dir.write_overrides(overrides) {
+        eprintln!("netlab forwarder: cannot write the link overrides ({e})");
+    }
+    reply(sock, client, answer);
+}
+
+/// Answers a client. Non-blocking: a client that went away or does not read
+/// loses its answer; nothing waits for it.
+fn reply(sock: &UnixDatagram, client: &SocketAddr, answer: &Answer) {
+    if let Ok(bytes) = serde_json::to_vec(answer) {
+        let _ = sock.send_to_addr(&bytes, client);
+    }
+}
+
+/// Adds `fd` to the epoll set with `token`, or changes what it waits for
+/// (`events` 0: nothing, so a readable descriptor does not wake the loop).
+fn epoll_set(
+    ep: &OwnedFd,
+    op: libc::c_int,
+    fd: i32,
+    events: u32,
+    token: u64,
+) -> std::io::Result<()> {
+    let mut ev = libc::epoll_event { events, u64: token };
+    // SAFETY: both descriptors are open; ev is valid for the call.
+    let r = unsafe { libc::epoll_ctl(ep.as_raw_fd(), op, fd, &mut ev) };
+    crate::sys::cvt(r).map(|_| ())
+}
+
+impl ControlPort {
+    /// Binds the lab's control socket, for root only (so is the lab), and
+    /// starts the control thread.
+    fn open(dir: &LabDir, base: RouteBase) -> Result<ControlPort> {
+        let path = dir.file(control::SOCKET);
+        let _ = std::fs::remove_file(&path);
+        let sock =
+            UnixDatagram::bind(&path).context(|| format!("cannot bind {}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .context(|| format!("cannot restrict {}", path.display()))?;
+        sock.set_nonblocking(true)
+            .context(|| "cannot make the control socket non-blocking".into())?;
+        let answers = sock
+            .try_clone()
+            .context(|| "cannot share the control socket".into())?;
+        Ok(ControlPort {
+            sock,
+            buf: vec![0u8; control::MAX_MESSAGE],
+            worker: Worker::spawn(base, answers, dir.clone())?,
+            waiting: None,
+        })
+    }
+
+    fn register(&self, ep: &OwnedFd) -> Result<()> {
+        let rd = libc::EPOLLIN as u32;
+        let (sock, wake) = (self.sock.as_raw_fd(), self.worker.wake.as_raw_fd());
+        epoll_set(ep, libc::EPOLL_CTL_ADD, sock, rd, CONTROL_TOKEN)
+            .context(|| "epoll_ctl (control socket)".into())?;
+        epoll_set(ep, libc::EPOLL_CTL_ADD, wake, rd, ROUTING_TOKEN)
+            .context(|| "epoll_ctl (control thread socket)".into())
+    }
+
+    /// Handles the requests waiting on the socket, up to a batch, until one
+    /// needs new routes.
+    fn serve(&mut self, ep: &OwnedFd, engine: &mut Engine, plan: &Plan, dir: &LabDir) {
+        for _ in 0..CONTROL_BATCH {
+            if self.waiting.is_some() {
+                return;
+            }
+            let (n, client) = match self.sock.recv_from(&mut self.buf) {
+                Ok(got) => got,
+                // Nothing (more) waiting; other errors are the client's problem.
+                Err(_) => return,
+            };
+            let started = clock::mono_ns();
+            let prepared = control::changes(plan, &self.buf[..n])
+                .map_err(control::refuse)
+                .and_then(|c| engine.prepare(&c).map_err(control::refuse));
+            match prepared {
+                Err(answer) => reply(&self.sock, &client, &answer),
+                Ok((pending, None)) => {
+                    let links = engine.commit(pending, None);
+                    self.done(engine, dir, client, links, started);
+                }
+                Ok((pending, Some(job))) => {
+                    if self.worker.work.send(Work::Route(job)).is_err() {
+                        // No control thread: route here rather than not at all.
+                        let links = engine.commit(pending, None);
+                        self.done(engine, dir, client, links, started);
+                        continue;
+                    }
+                    self.waiting = Some(Waiting {
+                        pending,
+                        client,
+                        started,
+                    });
+                    let fd = self.sock.as_raw_fd();
+                    let _ = epoll_set(ep, libc::EPOLL_CTL_MOD, fd, 0, CONTROL_TOKEN);
+                }
+            }
+        }
+    }
+
+    /// The control thread has a table: the waiting change goes in force, and
+    /// the socket is read again.
+    fn routed(&mut self, ep: &OwnedFd, engine: &mut Engine, plan: &Plan, dir: &LabDir) {
+        let mut byte = [0u8; 8];
+        while self.worker.wake.recv(&mut byte).is_ok() {}
+        let Ok(table) = self.worker.tables.try_recv() else {
+            return;
+        };
+        let Some(w) = self.waiting.take() else {
+            return;
+        };
+        let links = engine.commit(w.pending, table);
+        self.done(engine, dir, w.client, links, w.started);
+        let fd = self.sock.as_raw_fd();
+        let _ = epoll_set(
+            ep,
+            libc::EPOLL_CTL_MOD,
+            fd,
+            libc::EPOLLIN as u32,
+            CONTROL_TOKEN,
+        );
+        // Requests that came meanwhile.
+        self.serve(ep, engine, plan, dir);
+    }
+
+    /// A change is in force: the control thread persists and acknowledges it.
+    fn done(
+        &self,
+        engine: &Engine,
+        dir: &LabDir,
+        client: SocketAddr,
+        links: Vec<LinkState>,
+        started: u64,
+    ) {
+        let apply_us = clock::mono_ns().saturating_sub(started) as f64 / 1e3;
+        let work = Work::Finish {
+            overrides: engine.overrides(),
+            answer: Answer::Ok { links, apply_us },
+            client,
+        };
+        if let Err(mpsc::SendError(Work::Finish {
+            overrides,
+            answer,
+            client,
+        })) = self.worker.work.send(work)
+        {
+            finish(dir, &self.sock, &overrides, &answer, &client);
+        }
+    }
 }
 
 /// How early to wake before a release: a high percentile of how late recent
@@ -354,7 +625,13 @@ const DRAIN_NS: u64 = 10_000_000;
 const MAX_DRAIN: usize = 1024;
 
 /// The forwarding loop. Returns only on a fatal error.
-fn run(mut engine: Engine, sites: &[SiteIo], dir: &LabDir) -> Result<()> {
+fn run(
+    mut engine: Engine,
+    mut control: ControlPort,
+    plan: &Plan,
+    sites: &[SiteIo],
+    dir: &LabDir,
+) -> Result<()> {
     // SAFETY: epoll_create1 takes a flag and returns a new descriptor or -1.
     let ep = crate::sys::cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
         .context(|| "epoll_create1".into())?;
@@ -376,6 +653,7 @@ fn run(mut engine: Engine, sites: &[SiteIo], dir: &LabDir) -> Result<()> {
         };
         crate::sys::cvt(r).context(|| "epoll_ctl".into())?;
     }
+    control.register(&ep)?;
 
     let shared: Arc<Mutex<Option<Status>>> = Arc::new(Mutex::new(None));
     {
@@ -395,7 +673,7 @@ fn run(mut engine: Engine, sites: &[SiteIo], dir: &LabDir) -> Result<()> {
             .map_err(|e| Error::Setup(format!("cannot start the status thread: {e}")))?;
     }
 
-    // After spawning the status thread, which must not inherit these.
+    // After spawning the status and control threads, which must not inherit these.
     if let Err(e) = clock::set_timer_slack(1) {
         eprintln!("netlab forwarder: cannot set timer slack ({e}); timing will be coarser");
     }
@@ -403,7 +681,7 @@ fn run(mut engine: Engine, sites: &[SiteIo], dir: &LabDir) -> Result<()> {
         eprintln!("netlab forwarder: cannot use SCHED_FIFO ({e}); wake-ups may be late under load");
     }
     let started = clock::mono_ns();
-    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 2 * sites.len().max(1)];
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 2 * sites.len() + 2];
     let mut batch = tap::Batch::new(READ_BATCH);
     let mut scratch = vec![0u8; tap::MAX_PACKET];
     let mut lateness = Lateness::new();
@@ -478,6 +756,7 @@ fn run(mut engine: Engine, sites: &[SiteIo], dir: &LabDir) -> Result<()> {
                 tap_drops,
                 wake_margin_us: margin.get() as f64 / 1000.0,
                 edges: engine.edge_stats(),
+                overrides: engine.overrides(),
             };
             if let Ok(mut s) = shared.lock() {
                 *s = Some(status);
@@ -508,6 +787,14 @@ fn run(mut engine: Engine, sites: &[SiteIo], dir: &LabDir) -> Result<()> {
         }
 
         for ev in &events[..n] {
+            if ev.u64 == CONTROL_TOKEN {
+                control.serve(&ep, &mut engine, plan, dir);
+                continue;
+            }
+            if ev.u64 == ROUTING_TOKEN {
+                control.routed(&ep, &mut engine, plan, dir);
+                continue;
+            }
             let site = ev.u64 as usize;
             let Some(io) = sites.get(site) else { continue };
             dirty[site] = true;

@@ -1,5 +1,6 @@
 //! The commands: bring a lab up, take it down (also after a crash), report its
-//! state and addresses, run a command in a site's namespace.
+//! state and addresses, run a command in a site's namespace, change a running
+//! lab's links.
 //!
 //! `up` checks everything it can before making anything (topology, plan,
 //! privileges, name), then takes the lab's name by creating its state
@@ -7,6 +8,8 @@
 //! waits for it to say "ready". Whatever fails after that point, `up` removes
 //! all it made with the same code as `down`, so nothing is left half made.
 
+use crate::control::{self, Answer, LinkSet, Request};
+use crate::engine::LinkState;
 use crate::error::{Context, Error, Result};
 use crate::forwarder::Status;
 use crate::plan::{self, Plan};
@@ -14,6 +17,7 @@ use crate::state::{self, LabDir, FORWARDER_ARG};
 use crate::sys::{netns, privileges};
 use std::io::Read;
 use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixDatagram;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -23,6 +27,9 @@ use std::time::{Duration, Instant};
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `down` waits for a process to end after SIGTERM, then SIGKILL.
 const TERM_GRACE: Duration = Duration::from_secs(2);
+/// How long `link set` waits for the forwarder's answer. It answers within
+/// microseconds to milliseconds; this only bounds a forwarder that hangs.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The topology source named on the command line: its text and the name used
 /// in error messages.
@@ -274,6 +281,8 @@ pub struct LabStatus {
     /// Namespaces of the lab that exist.
     pub namespaces: Vec<String>,
     pub status: Option<Status>,
+    /// Links changed by `netlab link set` (as the forwarder last wrote them).
+    pub overrides: Vec<LinkState>,
 }
 
 /// `netlab status --name LAB`.
@@ -286,10 +295,16 @@ pub fn status(lab: &str) -> Result<LabStatus> {
     }
     let pid = dir.read_pid();
     let running = pid.is_some_and(|p| state::forwarder_alive(p, lab));
+    let overrides = dir.read_overrides();
     let status = dir
         .read_to_string("status.json")
         .ok()
-        .and_then(|s| serde_json::from_str(&s).ok());
+        .and_then(|s| serde_json::from_str::<Status>(&s).ok())
+        .map(|mut s| {
+            // Written on every change, where status.json lags up to a second.
+            s.overrides = overrides.clone();
+            s
+        });
     Ok(LabStatus {
         lab: lab.into(),
         plan: dir.read_plan().ok(),
@@ -297,7 +312,131 @@ pub fn status(lab: &str) -> Result<LabStatus> {
         running,
         namespaces,
         status,
+        overrides,
     })
+}
+
+/// What `link set` did.
+#[derive(Debug)]
+pub struct LinkSetReport {
+    pub lab: String,
+    /// The request as given (`forward` = `a -> b` as written).
+    pub request: LinkSet,
+    /// The changed links' states, as the forwarder reported them.
+    pub links: Vec<LinkState>,
+    /// From the forwarder reading the request to the change being in force.
+    pub apply_us: f64,
+    /// From sending the request to reading the answer.
+    pub round_trip: Duration,
+}
+
+/// `netlab link set A B ...`: changes the link(s) between two sites of a
+/// running lab and returns once the forwarder has them in force. Everything
+/// that can be checked here is checked before the forwarder is asked, and the
+/// forwarder checks again; on any error nothing changed.
+pub fn link_set(lab: &str, request: LinkSet) -> Result<LinkSetReport> {
+    let control_error = |source| Error::Control {
+        lab: lab.into(),
+        source,
+    };
+    plan::check_lab_name(lab)?;
+    let dir = LabDir::of(lab);
+    if !dir.exists() {
+        return Err(Error::NoSuchLab(lab.into()));
+    }
+    // Before anything is sent: JSON cannot carry NaN, so it must not get that far.
+    request.check().map_err(control_error)?;
+    // The control socket and the lab's directory are root's.
+    privileges::check().map_err(Error::NotPrivileged)?;
+    let plan = dir.read_plan()?;
+    request.resolve(&plan).map_err(control_error)?;
+    let alive = dir
+        .read_pid()
+        .is_some_and(|pid| state::forwarder_alive(pid, lab));
+    if !alive {
+        return Err(Error::ForwarderDown { lab: lab.into() });
+    }
+    let bytes = serde_json::to_vec(&Request::LinkSet(request.clone()))
+        .map_err(|e| Error::Setup(format!("cannot encode the request: {e}")))?;
+    let (answer, round_trip) = ask(&dir, &bytes)?;
+    match answer {
+        Answer::Ok { links, apply_us } => Ok(LinkSetReport {
+            lab: lab.into(),
+            request,
+            links,
+            apply_us,
+            round_trip,
+        }),
+        Answer::Error { message } => Err(Error::Refused {
+            lab: lab.into(),
+            message,
+        }),
+    }
+}
+
+/// Removes the client's socket file when the request is over.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Sends one request datagram to the lab's forwarder and waits for the answer.
+fn ask(dir: &LabDir, request: &[u8]) -> Result<(Answer, Duration)> {
+    let lab = dir.lab.clone();
+    // A path of our own for the answer: pathname sockets work from any
+    // network namespace (abstract ones do not), and the directory is root's.
+    let me = dir.file(&format!(".client-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&me);
+    let sock = UnixDatagram::bind(&me)
+        .context(|| format!("cannot make a socket for the answer at {}", me.display()))?;
+    let _cleanup = RemoveOnDrop(me);
+    sock.set_read_timeout(Some(ANSWER_TIMEOUT))
+        .context(|| "cannot set a socket timeout".into())?;
+    let target = dir.file(control::SOCKET);
+    let sent = Instant::now();
+    if let Err(e) = sock.send_to(request, &target) {
+        // No socket, or nobody reading it: the forwarder is gone (or is an
+        // older one without a control socket).
+        return Err(match e.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                Error::ForwarderDown { lab }
+            }
+            _ => Error::Io {
+                what: format!("cannot reach the forwarder at {}", target.display()),
+                source: e,
+            },
+        });
+    }
+    let mut buf = vec![0u8; control::MAX_MESSAGE];
+    let n = match sock.recv(&mut buf) {
+        Ok(n) => n,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            return Err(Error::NoAnswer {
+                lab,
+                secs: ANSWER_TIMEOUT.as_secs(),
+                log: dir.file("forwarder.log").display().to_string(),
+            })
+        }
+        Err(e) => {
+            return Err(Error::Io {
+                what: "cannot read the forwarder's answer".into(),
+                source: e,
+            })
+        }
+    };
+    let round_trip = sent.elapsed();
+    let answer = serde_json::from_slice(&buf[..n]).map_err(|e| Error::Setup(format!(
+        "the forwarder of lab {lab:?} gave an unreadable answer ({e}); the change may or may not be in force"
+    )))?;
+    Ok((answer, round_trip))
 }
 
 /// Every lab with a state directory or namespaces left behind.

@@ -2,7 +2,8 @@
 //! topology file.
 //!
 //! Pure parts (tested without root): the address plan (`plan`), packet views and
-//! ICMP (`wire`), link shaping (`shaping`) and the forwarding engine (`engine`).
+//! ICMP (`wire`), link shaping (`shaping`), the forwarding engine (`engine`)
+//! and the requests that change a running lab's links (`control`).
 //! I/O parts, kept thin: namespaces and TUN devices (`sys`), the lab's state
 //! directory (`state`), the forwarder process (`forwarder`), the commands
 //! (`lab`) and the measurements of `netlab selftest` (`selftest`).
@@ -26,6 +27,7 @@ macro_rules! outln {
     }};
 }
 
+pub mod control;
 pub mod engine;
 pub mod plan;
 pub mod shaping;

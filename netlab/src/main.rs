@@ -3,7 +3,9 @@
 //! lab found broken or a selftest target missed, 2 error).
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand};
+use netlab::control::LinkSet;
+use netlab::engine::LinkChange;
 use netlab::plan::DEFAULT_LAB;
 use netlab::{lab, out, outln};
 use std::process::ExitCode;
@@ -73,6 +75,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Change a running lab's links.
+    Link {
+        #[command(subcommand)]
+        command: LinkCmd,
+    },
     /// Remove a lab: forwarder, processes in its namespaces, namespaces, devices, state.
     /// Works after a crash and when run twice.
     Down {
@@ -97,6 +104,55 @@ enum Cmd {
     Forward {
         #[arg(long)]
         name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum LinkCmd {
+    /// Change the link(s) between sites A and B in the running forwarder: delay per direction,
+    /// loss, down or up. Returns once the change is in force.
+    ///
+    /// Packets already on a link keep their arrival time; a link taken down loses what is on it,
+    /// and routing goes around it until it is up again. Delay and loss do not change routing.
+    /// `netlab status` lists every link that differs from the topology file.
+    ///
+    /// Exit status: 0 in force; 2 on an unknown lab, site, network or link, a bad value, or a
+    /// forwarder that is not running (nothing changed).
+    #[command(group(
+        ArgGroup::new("what")
+            .required(true)
+            .multiple(true)
+            .args(["delay", "forward", "reverse", "loss", "down", "up"])
+    ))]
+    Set {
+        /// Lab name.
+        #[arg(long, default_value = DEFAULT_LAB)]
+        name: String,
+        /// A site at one end.
+        a: String,
+        /// The site at the other end.
+        b: String,
+        /// Only this carrier's link (default: every link between A and B).
+        #[arg(long)]
+        network: Option<String>,
+        /// One-way delay in ms, both directions.
+        #[arg(long, value_name = "MS", allow_negative_numbers = true, conflicts_with_all = ["forward", "reverse"])]
+        delay: Option<f64>,
+        /// One-way delay in ms from A to B (as written here).
+        #[arg(long, value_name = "MS", allow_negative_numbers = true)]
+        forward: Option<f64>,
+        /// One-way delay in ms from B to A.
+        #[arg(long, value_name = "MS", allow_negative_numbers = true)]
+        reverse: Option<f64>,
+        /// Loss in percent (0 to 100), each direction.
+        #[arg(long, value_name = "PCT", allow_negative_numbers = true)]
+        loss: Option<f64>,
+        /// Take the link out: packets on it are lost, routing goes around it.
+        #[arg(long, conflicts_with = "up")]
+        down: bool,
+        /// Bring the link back.
+        #[arg(long)]
+        up: bool,
     },
 }
 
@@ -168,7 +224,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             }
             let s = lab::status(&name)?;
             if json {
-                outln!("{}", serde_json::to_string_pretty(&s.status)?);
+                outln!("{}", netlab::report::status_json(&s)?);
             } else {
                 out!("{}", netlab::report::status(&s));
             }
@@ -177,6 +233,42 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Cmd::Link {
+            command:
+                LinkCmd::Set {
+                    name,
+                    a,
+                    b,
+                    network,
+                    delay,
+                    forward,
+                    reverse,
+                    loss,
+                    down,
+                    up,
+                },
+        } => {
+            let request = LinkSet {
+                a,
+                b,
+                network,
+                change: LinkChange {
+                    forward_ms: delay.or(forward),
+                    reverse_ms: delay.or(reverse),
+                    loss_pct: loss,
+                    up: if down {
+                        Some(false)
+                    } else if up {
+                        Some(true)
+                    } else {
+                        None
+                    },
+                },
+            };
+            let r = lab::link_set(&name, request)?;
+            outln!("{}", netlab::report::link_set(&r));
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Down { name } => {
             let r = lab::down(&name)?;

@@ -1,6 +1,7 @@
 //! What the commands print, as plain text for people.
 
-use crate::lab::{LabStatus, UpReport};
+use crate::engine::LinkState;
+use crate::lab::{LabStatus, LinkSetReport, UpReport};
 use std::fmt::Write as _;
 
 /// `netlab up`: the lab, then every site with its namespace and addresses.
@@ -73,6 +74,15 @@ pub fn status_line(st: &LabStatus) -> String {
 pub fn status(st: &LabStatus) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{}", status_line(st));
+    if !st.overrides.is_empty() {
+        let _ = writeln!(
+            s,
+            "links changed from the topology file (`netlab link set`):"
+        );
+        for l in &st.overrides {
+            let _ = writeln!(s, "  {}", describe_override(l));
+        }
+    }
     let Some(f) = &st.status else {
         return s;
     };
@@ -97,6 +107,9 @@ pub fn status(st: &LabStatus) -> String {
         f.tap_drops,
         f.write_errors
     );
+    if t.dropped_link_down > 0 {
+        let _ = writeln!(s, "dropped on links taken down: {}", t.dropped_link_down);
+    }
     let l = &f.lateness;
     let _ = writeln!(
         s,
@@ -114,4 +127,91 @@ pub fn status(st: &LabStatus) -> String {
         }
     }
     s
+}
+
+/// `netlab status --json`: the forwarder's counters (fields in their
+/// declared order), with the link overrides as last written; `null` before
+/// the forwarder first published, unless links were changed already.
+pub fn status_json(st: &LabStatus) -> serde_json::Result<String> {
+    match &st.status {
+        None if !st.overrides.is_empty() => {
+            serde_json::to_string_pretty(&serde_json::json!({ "overrides": st.overrides }))
+        }
+        status => serde_json::to_string_pretty(status),
+    }
+}
+
+/// A link's name: `link 0 a -- b` (and `(network)` where there are carriers).
+fn link_name(l: &LinkState) -> String {
+    let [a, b] = &l.between;
+    match &l.network {
+        Some(n) => format!("link {} {a} -- {b} ({n})", l.link),
+        None => format!("link {} {a} -- {b}", l.link),
+    }
+}
+
+/// One line for a link that differs from the topology file: only what differs.
+pub fn describe_override(l: &LinkState) -> String {
+    let [a, b] = &l.between;
+    let (now, file) = (&l.current, &l.configured);
+    let mut parts = Vec::new();
+    if l.down {
+        parts.push("down".to_string());
+    }
+    if now.forward_ms != file.forward_ms {
+        parts.push(format!(
+            "{a} -> {b} {} ms (file {} ms)",
+            now.forward_ms, file.forward_ms
+        ));
+    }
+    if now.reverse_ms != file.reverse_ms {
+        parts.push(format!(
+            "{b} -> {a} {} ms (file {} ms)",
+            now.reverse_ms, file.reverse_ms
+        ));
+    }
+    if now.loss_pct != file.loss_pct {
+        parts.push(format!(
+            "loss {} % (file {} %)",
+            now.loss_pct, file.loss_pct
+        ));
+    }
+    format!("{}: {}", link_name(l), parts.join(", "))
+}
+
+/// `netlab link set`: one line, what changed (in the order the command named
+/// the sites) and how long the forwarder took.
+pub fn link_set(r: &LinkSetReport) -> String {
+    let q = &r.request;
+    let c = &q.change;
+    let (a, b) = (&q.a, &q.b);
+    let mut parts = Vec::new();
+    match (c.forward_ms, c.reverse_ms) {
+        (Some(f), Some(r)) if f == r => parts.push(format!("delay {f} ms each way")),
+        (f, r) => {
+            if let Some(f) = f {
+                parts.push(format!("{a} -> {b} {f} ms"));
+            }
+            if let Some(r) = r {
+                parts.push(format!("{b} -> {a} {r} ms"));
+            }
+        }
+    }
+    if let Some(l) = c.loss_pct {
+        parts.push(format!("loss {l} %"));
+    }
+    match c.up {
+        Some(false) => parts.push("down".into()),
+        Some(true) => parts.push("up".into()),
+        None => {}
+    }
+    let links: Vec<String> = r.links.iter().map(link_name).collect();
+    format!(
+        "lab {}: {}: {}; in force after {:.0} us in the forwarder (answered in {:.2} ms)",
+        r.lab,
+        links.join(", "),
+        parts.join(", "),
+        r.apply_us,
+        r.round_trip.as_secs_f64() * 1e3
+    )
 }

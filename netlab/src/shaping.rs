@@ -129,6 +129,18 @@ impl Delay {
         }
     }
 
+    /// A new base delay for packets that start crossing from now on (`netlab
+    /// link set`). Packets already scheduled keep their arrival time. The FIFO
+    /// floor is reset, so after a cut the first new packets may overtake ones
+    /// sent before it, as they would on a real path that got shorter, instead
+    /// of queueing behind the old delay.
+    pub fn set_base(&mut self, base_ns: u64) {
+        if base_ns != self.base_ns {
+            self.base_ns = base_ns;
+            self.last_arrival = 0;
+        }
+    }
+
     /// When a packet that starts crossing at `depart` arrives at the far end.
     pub fn arrival(&mut self, depart: u64, rng: &mut Rng) -> u64 {
         let mut d = self.base_ns as f64;
@@ -224,6 +236,20 @@ mod tests {
         let mut r = Rng::new(3);
         assert_eq!(d.arrival(1000, &mut r), 5_001_000);
         assert_eq!(d.arrival(2000, &mut r), 5_002_000);
+    }
+
+    #[test]
+    fn a_new_base_delay_counts_for_later_packets_and_may_overtake() {
+        let mut d = Delay::new(20_000_000, 0);
+        let mut r = Rng::new(3);
+        assert_eq!(d.arrival(0, &mut r), 20_000_000);
+        d.set_base(5_000_000);
+        // Sent after the cut, arrives before the packet sent before it.
+        assert_eq!(d.arrival(1_000_000, &mut r), 6_000_000);
+        assert_eq!(d.arrival(2_000_000, &mut r), 7_000_000);
+        // The same delay again keeps the FIFO floor.
+        d.set_base(5_000_000);
+        assert_eq!(d.arrival(1_000_000, &mut r), 7_000_000);
     }
 
     proptest! {

@@ -4,8 +4,14 @@
 //!
 //! Files: `topology.yaml` (the source text, re-read by the forwarder),
 //! `plan.json` (`plan::Plan`), `addresses.txt` (the plan for people),
-//! `forwarder.pid`, `forwarder.log`, `status.json` (counters, once a second).
+//! `forwarder.pid`, `forwarder.log`, `status.json` (counters, once a second),
+//! `control.sock` (the forwarder's control socket, see `control`) and
+//! `overrides.json` (links changed by `netlab link set`: every link whose state
+//! differs from the topology file, as `engine::LinkState`s, written by the
+//! forwarder before it acknowledges a change, so `status` reads it even while
+//! the forwarder is busy).
 
+use crate::engine::LinkState;
 use crate::error::{Context, Error, Result};
 use crate::plan::Plan;
 use std::io;
@@ -13,6 +19,8 @@ use std::path::{Path, PathBuf};
 
 /// Parent of every lab's state directory.
 pub const RUN_DIR: &str = "/run/hubmesh-netlab";
+/// The links changed by `netlab link set`, in the lab's directory.
+pub const OVERRIDES: &str = "overrides.json";
 
 /// A lab's state directory.
 #[derive(Debug, Clone)]
@@ -95,6 +103,20 @@ impl LabDir {
                 self.file("plan.json").display()
             ))
         })
+    }
+
+    /// The links `netlab link set` changed (none when the file is missing or
+    /// unreadable: a lab whose links were never changed has no such file).
+    pub fn read_overrides(&self) -> Vec<LinkState> {
+        std::fs::read(self.file(OVERRIDES))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn write_overrides(&self, links: &[LinkState]) -> io::Result<()> {
+        let json = serde_json::to_vec_pretty(links).map_err(io::Error::other)?;
+        self.write_atomic(OVERRIDES, &json)
     }
 
     pub fn read_pid(&self) -> Option<u32> {
