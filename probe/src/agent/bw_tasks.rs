@@ -4,7 +4,7 @@
 //! pair it runs the test forward, then reverse, against the target's server.
 //! Each direction is one result, spooled like a window.
 
-use super::log;
+use super::log::log;
 use super::results::{lock, SharedResults};
 use crate::bw::{run_client, BwError, BwProtocol, BwReport, BwRequest, Direction};
 use protocol::api::{BwResult, BwTask, ResultBody};

@@ -4,7 +4,7 @@
 //! result spooled like a window. Hop addresses are named by site on the
 //! controller, which knows the topology.
 
-use super::log;
+use super::log::log;
 use super::results::{lock, SharedResults};
 use crate::icmp::{self, PingOptions, TraceOptions};
 use protocol::api::{

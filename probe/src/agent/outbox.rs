@@ -4,7 +4,9 @@
 //! (probe, seq)). A 400 on a batch narrows it down to one item at a time; an
 //! item refused alone is moved aside (`rejected/`); 401/403 is fatal.
 
-use super::{fatal, log, AgentError, Spool};
+use super::log::log;
+use super::spool::Spool;
+use super::{is_refusal, AgentError};
 use protocol::api::UploadAck;
 use protocol::client::ClientError;
 use std::future::Future;
@@ -88,7 +90,7 @@ impl<T> Outbox<'_, T> {
                         *single = false;
                     }
                 }
-                Err(e) if fatal(&e) => return Err(AgentError::Refused(e)),
+                Err(e) if is_refusal(&e) => return Err(AgentError::Refused(e)),
                 Err(e) if e.status() == Some(400) => {
                     if seqs.len() > 1 {
                         log(&format!("a batch was refused ({e}): uploading one by one"));

@@ -4,8 +4,10 @@
 //! `POST /v1/results` and deleted only once acknowledged, by the same
 //! [`Outbox`] as windows; a result refused as malformed is moved aside.
 
+use super::log::log;
 use super::outbox::Outbox;
-use super::{log, AgentError, Spool};
+use super::spool::Spool;
+use super::AgentError;
 use protocol::api::{ResultBody, ResultUpload};
 use protocol::client::{Client, ClientError};
 use serde::Serialize;

@@ -198,7 +198,9 @@ impl Spool {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::*;
+    use std::fs;
+
+    use super::Spool;
 
     #[test]
     fn numbers_persist_and_are_never_reused() {
