@@ -10,6 +10,7 @@ mod cli;
 use cli::check::CheckArgs;
 use cli::plan::PlanArgs;
 use cli::report::ReportArgs;
+use cli::series::SeriesArgs;
 use cli::serve::ServeArgs;
 use cli::suggest::SuggestArgs;
 use cli::token::TokenArgs;
@@ -49,6 +50,13 @@ enum Command {
     /// (`--server`). Exit status: 0 when no route violates its budget, 1 when any
     /// does, 2 on bad input.
     Report(ReportArgs),
+    /// A route's history: forward and reverse one-way percentiles, RTT, loss
+    /// and jitter per step, from exactly merged histograms.
+    ///
+    /// From a running controller (`--server`) or its store (`--db` with
+    /// `--config`). Exit status: 0, or 2 on bad input (an unknown endpoint, a
+    /// bad duration or step).
+    Series(SeriesArgs),
     /// Run the controller: HTTP API for probes, SQLite storage, routes and metrics.
     ///
     /// Reloads the configuration on SIGHUP or when a file changes; stops on
@@ -65,6 +73,7 @@ fn main() -> ExitCode {
         Command::Suggest(a) => cli::suggest::run(a),
         Command::Check(a) => cli::check::run(a),
         Command::Report(a) => cli::report::run(a),
+        Command::Series(a) => cli::series::run(a),
         Command::Serve(a) => cli::serve::run(a),
         Command::Token(a) => cli::token::run(a),
     }

@@ -5,6 +5,7 @@
 pub(crate) mod check;
 pub(crate) mod plan;
 pub(crate) mod report;
+pub(crate) mod series;
 pub(crate) mod serve;
 pub(crate) mod suggest;
 pub(crate) mod token;

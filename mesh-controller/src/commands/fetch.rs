@@ -1,5 +1,5 @@
-//! `--server`: a plain HTTP/1.1 GET of a running controller's `/v1/report`
-//! (for `report`, `check` and `suggest`).
+//! `--server`: a plain HTTP/1.1 GET of a running controller's API
+//! (`/v1/report` for `report`, `check` and `suggest`; `/v1/series`).
 
 use crate::server::report::{ReportFormat, VIOLATIONS_HEADER};
 use std::time::Duration;
@@ -20,6 +20,60 @@ pub fn fetch(
     budgets: Option<&str>,
     suggest: Option<&SuggestOptions>,
 ) -> Result<Fetched, String> {
+    let mut query = vec![
+        ("since", format!("{}s", since.as_secs().max(1))),
+        ("format", format.as_str().to_string()),
+    ];
+    if let Some(b) = budgets {
+        query.push(("budgets", b.to_string()));
+    }
+    if let Some(o) = suggest {
+        query.push(("k", o.k.to_string()));
+        query.push(("route_factor", o.route_factor.to_string()));
+    }
+    let a = get(url, "/v1/report", &query)?;
+    let violations = a
+        .header(VIOLATIONS_HEADER)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok(Fetched {
+        body: a.body,
+        violations,
+    })
+}
+
+/// A 200 answer: its headers (names lower-cased) and body.
+#[derive(Debug)]
+pub struct Answer {
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Percent-encodes a query value (everything but RFC 3986 unreserved).
+pub fn encode_query_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// GETs `{url}{path}?{query}` over plain HTTP/1.1; anything but 200 is an
+/// error naming the status and the controller's reason.
+pub fn get(url: &str, path: &str, query: &[(&str, String)]) -> Result<Answer, String> {
     use std::io::{Read, Write};
     let rest = url
         .strip_prefix("http://")
@@ -34,17 +88,12 @@ pub fn fetch(
     } else {
         format!("{host}:80")
     };
-    let mut path = format!(
-        "{prefix}/v1/report?since={}s&format={}",
-        since.as_secs().max(1),
-        format.as_str()
-    );
-    if let Some(b) = budgets {
-        path.push_str("&budgets=");
-        path.push_str(b);
-    }
-    if let Some(o) = suggest {
-        path.push_str(&format!("&k={}&route_factor={}", o.k, o.route_factor));
+    let mut path = format!("{prefix}{path}");
+    for (i, (k, v)) in query.iter().enumerate() {
+        path.push(if i == 0 { '?' } else { '&' });
+        path.push_str(k);
+        path.push('=');
+        path.push_str(&encode_query_value(v));
     }
     let timeout = Duration::from_secs(120);
     let addrs: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&addr)
@@ -75,28 +124,29 @@ pub fn fetch(
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| format!("--server {url}: no status line"))?;
-    let (mut violations, mut chunked) = (0u64, false);
+    let mut headers = Vec::new();
     for l in lines {
         if let Some((k, v)) = l.split_once(':') {
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            if k == VIOLATIONS_HEADER {
-                violations = v.parse().unwrap_or(0);
-            } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
-                chunked = true;
-            }
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
     if chunked {
         body = dechunk(&body).ok_or_else(|| format!("--server {url}: bad chunked body"))?;
     }
     let body = String::from_utf8(body).map_err(|_| format!("--server {url}: body is not UTF-8"))?;
     if status != 200 {
+        // The controller's errors are `{"error": code, "reason": text}`.
+        let reason = serde_json::from_str::<protocol::api::ApiError>(&body)
+            .map(|e| e.reason)
+            .unwrap_or_else(|_| body.trim().to_string());
         return Err(format!(
-            "--server {url}: {path} answered {status}: {}",
-            body.trim()
+            "--server {url}: {path} answered {status}: {reason}"
         ));
     }
-    Ok(Fetched { body, violations })
+    Ok(Answer { headers, body })
 }
 
 fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {

@@ -112,6 +112,42 @@ impl Levels {
     }
 }
 
+impl Levels {
+    /// The rows a series at `step` reads for `[from, until)`: hourly rows
+    /// when the step is whole hours; otherwise fine rows, and hourly rows for
+    /// the hours whose fine rows retention may have dropped (those before
+    /// `fine_kept_from`, rounded out to whole hours).
+    pub fn plan_series(&self, from: u64, until: u64, step: u64, fine_kept_from: u64) -> Vec<Span> {
+        if from >= until {
+            return Vec::new();
+        }
+        if step.is_multiple_of(COARSE_MS) {
+            return vec![Span {
+                level_ms: COARSE_MS,
+                from: floor(from, COARSE_MS),
+                until,
+            }];
+        }
+        let fine_from = ceil(fine_kept_from, COARSE_MS).max(floor(from, self.fine_ms));
+        let mut out = Vec::new();
+        if from < fine_from {
+            out.push(Span {
+                level_ms: COARSE_MS,
+                from: floor(from, COARSE_MS),
+                until: fine_from.min(until),
+            });
+        }
+        if fine_from < until {
+            out.push(Span {
+                level_ms: self.fine_ms,
+                from: fine_from,
+                until,
+            });
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +208,24 @@ mod tests {
         assert_eq!(
             plan,
             vec![coarse(base, base + H), fine(base + H, base + H + 30 * M)]
+        );
+    }
+
+    #[test]
+    fn series_read_fine_rows_where_kept_and_hours_before() {
+        let l = Levels::default();
+        let base = 1000 * H;
+        assert_eq!(
+            l.plan_series(base + 30 * M, base + 5 * H, 5 * M, 0),
+            vec![fine(base + 30 * M, base + 5 * H)]
+        );
+        assert_eq!(
+            l.plan_series(base + 30 * M, base + 5 * H, H, 0),
+            vec![coarse(base, base + 5 * H)]
+        );
+        assert_eq!(
+            l.plan_series(base + 30 * M, base + 5 * H, 5 * M, base + 2 * H + 10 * M),
+            vec![coarse(base, base + 3 * H), fine(base + 3 * H, base + 5 * H)]
         );
     }
 

@@ -9,6 +9,7 @@
 pub mod buckets;
 pub mod pair;
 pub mod rollup;
+pub mod series;
 
 pub use buckets::{Levels, Span, COARSE_MS, DEFAULT_FINE_MS};
 pub use pair::{directions, PairStats};

@@ -10,6 +10,7 @@ pub mod measured;
 pub mod prometheus;
 pub mod report;
 pub mod secrets;
+pub mod series;
 pub mod serve;
 pub mod store;
 pub mod targets;

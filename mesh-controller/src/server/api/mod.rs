@@ -7,6 +7,7 @@ pub use probe_calls::FUTURE_SLACK_MS;
 mod reads;
 mod report;
 mod results;
+pub mod series;
 
 use crate::server::config::Config;
 use crate::server::prometheus::{ErrorReason, ServerCounters};
@@ -173,6 +174,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/bw/task", get(results::bw_task))
         .route("/v1/routes", get(reads::routes))
         .route("/v1/probes", get(reads::probes))
+        .route("/v1/series", get(series::series_handler))
         .route("/metrics", get(reads::metrics))
         .route("/healthz", get(reads::healthz))
         .route("/", get(report::page))

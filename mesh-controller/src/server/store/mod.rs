@@ -137,11 +137,11 @@ pub struct Merged {
     pub windows: u64,
 }
 
-fn to_i64(x: u64) -> i64 {
+pub(crate) fn to_i64(x: u64) -> i64 {
     i64::try_from(x).unwrap_or(i64::MAX)
 }
 
-fn to_u64(x: i64) -> u64 {
+pub(crate) fn to_u64(x: i64) -> u64 {
     u64::try_from(x).unwrap_or(0)
 }
 
