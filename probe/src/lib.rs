@@ -5,6 +5,7 @@ pub mod wire;
 
 pub mod agent;
 pub mod bw;
+pub(crate) mod bytes;
 pub mod clock;
 pub mod flood;
 pub mod icmp;

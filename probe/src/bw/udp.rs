@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::arrivals::Arrivals;
-use super::datagram::{Header, HELLO_SEQ};
+use super::datagram::{DatagramError, DatagramPacket, Header, HEADER_LEN, HELLO_SEQ};
 use super::pacer::Pacer;
 
 /// How long a receiver waits for stragglers once the sender said it finished.
@@ -21,6 +21,11 @@ const BATCH: usize = 64;
 const QUEUE_FULL_WAIT: Duration = Duration::from_micros(100);
 /// Receive buffer asked for (the kernel caps it at net.core.rmem_max).
 pub const RCVBUF: usize = 4 << 20;
+
+/// The header of a received datagram, if it is test traffic.
+fn parse(data: &[u8]) -> Result<Header, DatagramError> {
+    Header::parse(&DatagramPacket::new_checked(data)?)
+}
 
 fn since(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
@@ -37,7 +42,7 @@ pub fn send_paced(
     stop: &AtomicBool,
     sent_bytes: &AtomicU64,
 ) -> u64 {
-    let mut buf = vec![0u8; payload.max(super::datagram::HEADER_LEN)];
+    let mut buf = vec![0u8; payload.max(HEADER_LEN)];
     let epoch = Instant::now();
     let mut pacer = Pacer::new(rate_bps, buf.len());
     let mut seq = 0u64;
@@ -60,7 +65,9 @@ pub fn send_paced(
                 seq,
                 send_ns: since(epoch),
             };
-            header.emit(&mut buf);
+            if let Ok(mut packet) = DatagramPacket::new_checked(&mut buf[..]) {
+                header.emit(&mut packet);
+            }
             match socket.send(&buf) {
                 Ok(n) => {
                     seq += 1;
@@ -118,7 +125,7 @@ pub fn receive(
             continue;
         }
         let data = buf.get(..n).unwrap_or(&[]);
-        let Some(h) = Header::parse(data) else {
+        let Ok(h) = parse(data) else {
             continue;
         };
         if h.cookie != cookie || h.seq == HELLO_SEQ {
@@ -133,13 +140,13 @@ pub fn receive(
 
 /// The client's hello for a reverse test (on its connected socket).
 pub fn send_hello(socket: &UdpSocket, cookie: [u8; 8]) -> io::Result<()> {
-    let mut buf = [0u8; super::datagram::HEADER_LEN];
-    Header {
+    let mut buf = [0u8; HEADER_LEN];
+    let hello = Header {
         cookie,
         seq: HELLO_SEQ,
         send_ns: 0,
-    }
-    .emit(&mut buf);
+    };
+    hello.emit(&mut DatagramPacket::new_checked(&mut buf[..]).map_err(io::Error::other)?);
     socket.send(&buf).map(|_| ())
 }
 
@@ -157,8 +164,8 @@ pub fn await_hello(
     while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
         if let Ok((n, src)) = socket.recv_from(&mut buf) {
             let ok = src.ip() == from
-                && Header::parse(buf.get(..n).unwrap_or(&[]))
-                    .is_some_and(|h| h.cookie == cookie && h.seq == HELLO_SEQ);
+                && parse(buf.get(..n).unwrap_or(&[]))
+                    .is_ok_and(|h| h.cookie == cookie && h.seq == HELLO_SEQ);
             if ok {
                 return Some(src);
             }

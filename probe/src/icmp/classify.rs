@@ -152,19 +152,16 @@ impl Matcher {
         if !self.known_seq(seq) {
             return Ok(Answer::Unrelated);
         }
-        let (time_exceeded, unreachable, port_unreachable) = match self.family {
-            Family::V4 => (11, 3, 3),
-            Family::V6 => (3, 1, 4),
-        };
-        Ok(if icmp_type == time_exceeded {
+        let types = self.family.types();
+        Ok(if icmp_type == types.time_exceeded {
             Answer::Expired { seq }
-        } else if icmp_type == unreachable
-            && code == port_unreachable
+        } else if icmp_type == types.unreachable
+            && code == types.port_unreachable
             && offender == Some(self.target)
             && self.protocol == ProbeProtocol::Udp
         {
             Answer::Reached { seq }
-        } else if icmp_type == unreachable {
+        } else if icmp_type == types.unreachable {
             Answer::Unreachable { seq, code }
         } else {
             Answer::Unrelated

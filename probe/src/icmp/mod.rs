@@ -4,6 +4,7 @@
 //! receive timestamps, hops named by the site the topology places them at.
 
 mod classify;
+pub mod ip_header;
 pub mod packet;
 mod ping;
 pub mod report;

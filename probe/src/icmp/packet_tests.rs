@@ -7,6 +7,12 @@ use super::*;
 use proptest::prelude::*;
 use std::net::Ipv6Addr;
 
+/// The ICMP checksum of `b` as pnet computes it: an implementation
+/// independent of ours, so the fixtures below check ours too.
+fn pnet_checksum(b: &[u8]) -> Option<u16> {
+    pnet_packet::icmp::IcmpPacket::new(b).map(|p| pnet_packet::icmp::checksum(&p))
+}
+
 const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const C: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 1);
 
@@ -229,7 +235,7 @@ fn truncated_and_malformed_input_is_an_error() {
     // A quote that is not IPv4.
     let mut bad = TIME_EXCEEDED_ICMP;
     bad[8] = 0x65;
-    let sum = IcmpPacket::new(&bad).map(|p| icmp::checksum(&p)).unwrap();
+    let sum = pnet_checksum(&bad).unwrap();
     bad[2..4].copy_from_slice(&sum.to_be_bytes());
     assert!(matches!(
         parse_icmpv4(&bad),
@@ -237,7 +243,7 @@ fn truncated_and_malformed_input_is_an_error() {
     ));
     // Other types are reported as such, not as errors.
     let mut other = [13u8, 0, 0, 0, 0, 0, 0, 0];
-    let sum = IcmpPacket::new(&other).map(|p| icmp::checksum(&p)).unwrap();
+    let sum = pnet_checksum(&other).unwrap();
     other[2..4].copy_from_slice(&sum.to_be_bytes());
     assert_eq!(
         parse_icmpv4(&other),
@@ -258,7 +264,7 @@ proptest! {
         for t in [3u8, 11] {
             let mut b = vec![t, 3, 0, 0, 0, 0, 0, 0];
             b.extend_from_slice(&bytes);
-            let sum = IcmpPacket::new(&b).map(|p| icmp::checksum(&p)).unwrap_or(0);
+            let sum = pnet_checksum(&b).unwrap_or(0);
             b[2..4].copy_from_slice(&sum.to_be_bytes());
             let _ = parse_icmpv4(&b);
         }
@@ -288,11 +294,176 @@ proptest! {
         // The same message answered (type 0, checksum fixed) parses as a reply.
         let mut reply = v4.clone();
         reply[0] = 0;
-        let sum = IcmpPacket::new(&reply).map(|p| icmp::checksum(&p)).unwrap();
+        let sum = pnet_checksum(&reply).unwrap();
         reply[2..4].copy_from_slice(&sum.to_be_bytes());
         prop_assert_eq!(
             parse_icmpv4(&reply),
             Ok(Message::EchoReply(Echo { id, seq, payload: &payload }))
         );
+    }
+}
+
+#[test]
+fn the_view_reads_and_writes_the_fields_where_the_layout_says() {
+    let p = IcmpPacket::new_checked(&ECHO_REPLY_V4[..], Family::V4).unwrap();
+    assert_eq!((p.msg_type(), p.msg_code(), p.checksum()), (0, 0, 0x2904));
+    assert_eq!((p.echo_ident(), p.echo_seq_no()), (0x1234, 1));
+    assert_eq!(p.data(), b"abcd");
+    assert_eq!(p.compute_checksum(), p.checksum());
+    let mut buf = [0u8; 12];
+    let mut w = IcmpPacket::new_checked(&mut buf[..], Family::V4).unwrap();
+    w.set_msg_type(8);
+    w.set_echo_ident(0x1234);
+    w.set_echo_seq_no(1);
+    w.data_mut().copy_from_slice(b"abcd");
+    w.fill_checksum();
+    assert_eq!(buf, ECHO_REQUEST_V4);
+    // Only type, code and checksum are promised by the length check.
+    for n in 0..4 {
+        assert!(matches!(
+            IcmpPacket::new_checked(&ECHO_REPLY_V4[..n], Family::V6),
+            Err(PacketError::Truncated {
+                what: "ICMPv6 message",
+                need: 4,
+                ..
+            })
+        ));
+    }
+    let short = IcmpPacket::new_checked(&ECHO_REPLY_V4[..5], Family::V4).unwrap();
+    assert_eq!((short.echo_seq_no(), short.data()), (0, &[][..]));
+}
+
+#[test]
+fn a_short_message_of_another_type_is_still_that_type() {
+    let mut b = [13u8, 0, 0, 0];
+    let sum = pnet_checksum(&b).unwrap();
+    b[2..4].copy_from_slice(&sum.to_be_bytes());
+    assert_eq!(
+        parse_icmpv4(&b),
+        Ok(Message::Other {
+            icmp_type: 13,
+            code: 0
+        })
+    );
+}
+
+#[test]
+fn errors_emit_a_quote_that_parses_back() {
+    let v4 = Quote {
+        src: A.into(),
+        dst: C.into(),
+        probe: QuotedProbe::Udp {
+            src_port: 33333,
+            dst_port: 33435,
+        },
+    };
+    let v6 = Quote {
+        src: v6(1).into(),
+        dst: v6(2).into(),
+        probe: QuotedProbe::Echo { id: 7, seq: 9 },
+    };
+    for (family, message) in [
+        (Family::V4, Message::TimeExceeded { code: 0, quote: v4 }),
+        (
+            Family::V4,
+            Message::Unreachable {
+                code: 3,
+                port: true,
+                quote: v4,
+            },
+        ),
+        (Family::V6, Message::TimeExceeded { code: 0, quote: v6 }),
+        (
+            Family::V6,
+            Message::Unreachable {
+                code: 1,
+                port: false,
+                quote: Quote {
+                    probe: QuotedProbe::Other { protocol: 6 },
+                    ..v6
+                },
+            },
+        ),
+        (
+            Family::V4,
+            Message::Other {
+                icmp_type: 13,
+                code: 0,
+            },
+        ),
+    ] {
+        let mut buf = vec![0u8; message.buffer_len(family)];
+        message
+            .emit(&mut IcmpPacket::new_checked(&mut buf[..], family).unwrap())
+            .unwrap();
+        assert_eq!(parse(family, &buf), Ok(message), "{family:?}");
+    }
+    // The IPv4 quote's header checksum is right (pnet's IPv4 checksum).
+    let message = Message::TimeExceeded { code: 0, quote: v4 };
+    let mut buf = vec![0u8; message.buffer_len(Family::V4)];
+    message
+        .emit(&mut IcmpPacket::new_unchecked(&mut buf[..], Family::V4))
+        .unwrap();
+    let quoted = pnet_packet::ipv4::Ipv4Packet::new(&buf[8..]).unwrap();
+    assert_eq!(quoted.get_checksum(), pnet_packet::ipv4::checksum(&quoted));
+}
+
+#[test]
+fn what_cannot_be_written_is_an_error() {
+    let quote = Quote {
+        src: v6(1).into(),
+        dst: v6(2).into(),
+        probe: QuotedProbe::Echo { id: 1, seq: 2 },
+    };
+    let mut buf = [0u8; 64];
+    let mut p = IcmpPacket::new_unchecked(&mut buf[..], Family::V4);
+    assert!(matches!(
+        Message::TimeExceeded { code: 0, quote }.emit(&mut p),
+        Err(PacketError::Unrepresentable(_))
+    ));
+    let udp_without_ports = Quote {
+        src: A.into(),
+        dst: C.into(),
+        probe: QuotedProbe::Other { protocol: 17 },
+    };
+    assert!(matches!(
+        Message::TimeExceeded {
+            code: 0,
+            quote: udp_without_ports
+        }
+        .emit(&mut p),
+        Err(PacketError::Unrepresentable(_))
+    ));
+    let echo = Message::EchoRequest(Echo {
+        id: 1,
+        seq: 2,
+        payload: &[0; 60],
+    });
+    assert!(matches!(
+        echo.emit(&mut p),
+        Err(PacketError::Truncated { need: 68, .. })
+    ));
+}
+
+proptest! {
+    #[test]
+    fn whatever_parses_emits_back_to_the_same_message(
+        bytes in proptest::collection::vec(any::<u8>(), 0..120),
+        t in prop_oneof![Just(0u8), Just(3), Just(8), Just(11), Just(13)],
+        t6 in prop_oneof![Just(1u8), Just(3), Just(128), Just(129), Just(2)],
+    ) {
+        let mut b4 = vec![t, 3, 0, 0, 0, 0, 0, 0];
+        b4.extend_from_slice(&bytes);
+        let sum = pnet_checksum(&b4).unwrap_or(0);
+        b4[2..4].copy_from_slice(&sum.to_be_bytes());
+        let mut b6 = vec![t6, 4, 0, 0, 0, 0, 0, 0];
+        b6.extend_from_slice(&bytes);
+        for (family, b) in [(Family::V4, &b4), (Family::V6, &b6), (Family::V4, &bytes), (Family::V6, &bytes)] {
+            if let Ok(message) = parse(family, b) {
+                let mut out = vec![0u8; message.buffer_len(family)];
+                message.emit(&mut IcmpPacket::new_unchecked(&mut out[..], family)).unwrap();
+                prop_assert_eq!(parse(family, &out), Ok(message));
+            }
+        }
     }
 }

@@ -5,7 +5,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::{check_len, put_bytes, slice, Error, Result};
+use super::{check_len, Error, Result};
+use crate::bytes::{put_bytes, slice};
 
 /// Octets of a STAMP HMAC (HMAC-SHA-256 truncated to 128 bits).
 pub const HMAC_LEN: usize = 16;

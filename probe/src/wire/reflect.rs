@@ -31,9 +31,9 @@ use super::tlv::{
     self, tlv_type, ClassOfService, FollowUpTelemetry, TimestampInfo, TlvFlags, TLV_HEADER_LEN,
 };
 use super::{
-    check_room, get_array, get_u16, get_u32, get_u8, put_bytes, put_u8, slice, zero, Error,
-    ErrorEstimate, Mode, ReflectorPacket, Result, SenderPacket, Timestamp,
+    check_room, Error, ErrorEstimate, Mode, ReflectorPacket, Result, SenderPacket, Timestamp,
 };
+use crate::bytes::{get_array, get_u16, get_u32, get_u8, put_bytes, put_u8, slice, zero};
 
 /// Shortest unauthenticated request reflected: Sequence Number, Timestamp and
 /// Error Estimate, the sender fields a reply carries back (14 octets).

@@ -37,9 +37,9 @@
 use super::auth::{self, HmacKey, HMAC_LEN};
 use super::sender::verify_for_mode;
 use super::tlv::{self, Tlv, TlvIter};
-use super::{
-    check_len, check_room, get_array, get_u16, get_u32, get_u8, put_bytes, put_u16, put_u32,
-    put_u8, slice, zero, Error, ErrorEstimate, Mode, Result, Timestamp,
+use super::{check_len, check_room, Error, ErrorEstimate, Mode, Result, Timestamp};
+use crate::bytes::{
+    get_array, get_u16, get_u32, get_u8, put_bytes, put_u16, put_u32, put_u8, slice, zero,
 };
 
 mod field {

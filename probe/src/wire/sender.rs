@@ -24,10 +24,8 @@
 
 use super::auth::{self, HmacKey, HMAC_LEN};
 use super::tlv::{self, Tlv, TlvIter};
-use super::{
-    check_len, check_room, get_array, get_u16, get_u32, put_bytes, put_u16, put_u32, slice, zero,
-    ErrorEstimate, Mode, Result, Timestamp,
-};
+use super::{check_len, check_room, ErrorEstimate, Mode, Result, Timestamp};
+use crate::bytes::{get_array, get_u16, get_u32, put_bytes, put_u16, put_u32, slice, zero};
 
 mod field {
     use core::ops::Range;

@@ -3,7 +3,8 @@
 
 use core::time::Duration;
 
-use super::{get_u32, Error, Result};
+use super::{Error, Result};
+use crate::bytes::get_u32;
 
 /// Seconds from the NTP epoch (1900-01-01) to the Unix epoch (1970-01-01).
 pub const NTP_UNIX_OFFSET: u64 = 2_208_988_800;

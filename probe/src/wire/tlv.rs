@@ -15,10 +15,8 @@
 //! Length counts the Value octets only.
 
 use super::auth::{self, HmacKey, HMAC_LEN};
-use super::{
-    check_len, check_room, get_u16, get_u32, get_u8, put_bytes, put_u16, put_u32, put_u8, slice,
-    zero, Error, Result, Timestamp,
-};
+use super::{check_len, check_room, Error, Result, Timestamp};
+use crate::bytes::{get_u16, get_u32, get_u8, put_bytes, put_u16, put_u32, put_u8, slice, zero};
 
 /// Octets of a TLV header (flags, type, length).
 pub const TLV_HEADER_LEN: usize = 4;
