@@ -14,4 +14,5 @@
 pub mod commands;
 pub mod escape;
 pub mod history;
+pub mod monitor;
 pub mod server;

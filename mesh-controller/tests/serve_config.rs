@@ -84,3 +84,42 @@ fn bad_configs_exit_2_with_a_position() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("mesh.yaml:15:21:"));
     assert!(!dir.path().join("secrets.yaml").exists());
 }
+
+#[test]
+fn bad_alerts_and_history_sections_exit_2_with_a_position() {
+    let with = |extra: &str| config_with(&[("cl-1", "cl")], extra);
+    // Line 16 is the first line after the generated file.
+    for (extra, at, what) in [
+        ("alerts: {for: 3 parsecs}\n", "mesh.yaml:16:", "duration"),
+        ("alerts: {loss_pct: 0}\n", "mesh.yaml:16:", "alerts.loss_pct: expected a loss percentage above 0"),
+        ("alerts: {hysteresis_ms: -1}\n", "mesh.yaml:16:", "alerts.hysteresis_ms"),
+        ("alerts: {no_data_after: 1s}\n", "mesh.yaml:16:", "alerts.no_data_after: expected 10s to 7d"),
+        ("alerts: {window: 10s}\n", "mesh.yaml:16:", "alerts.window: expected a look-back from one fine rollup bucket (60 s)"),
+        ("alerts: {evaluate_every: 1h}\n", "mesh.yaml:16:", "alerts.evaluate_every"),
+        ("alerts: {colour: red}\n", "mesh.yaml:16:", "unknown field `colour`"),
+        (
+            "alerts:\n  receivers:\n    - {name: ops, url: \"https://example.test/hook\"}\n",
+            "mesh.yaml:18:",
+            "alerts.receivers[0].url: https receivers are not supported",
+        ),
+        (
+            "alerts:\n  receivers:\n    - {name: ops, url: \"ftp://x\"}\n",
+            "mesh.yaml:18:",
+            "expected http://host:port/path",
+        ),
+        (
+            "alerts:\n  receivers:\n    - {name: ops, url: \"http://127.0.0.1:9/\"}\n    - {name: ops, url: \"http://127.0.0.1:9/\"}\n",
+            "mesh.yaml:19:",
+            "duplicate receiver \"ops\"",
+        ),
+        (
+            "alerts:\n  receivers:\n    - {name: ops, url: \"http://127.0.0.1:9/\", secret_file: missing.secret}\n",
+            "mesh.yaml:18:",
+            "alerts.receivers[0].secret_file: cannot read",
+        ),
+        ("history: {fine: 7s}\n", "mesh.yaml:16:", "history.fine: expected a fine rollup bucket"),
+    ] {
+        let err = serve_fails(&with(extra), &[]);
+        assert!(err.contains(at) && err.contains(what), "{extra}: {err}");
+    }
+}

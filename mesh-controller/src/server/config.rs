@@ -5,6 +5,7 @@
 //! topology crate's YAML locator.
 
 use crate::history::{Levels, COARSE_MS};
+use crate::monitor::alerts::AlertTiming;
 use protocol::api::{Settings, StampMode};
 use serde::de::{self, MapAccess, Visitor};
 use serde::Deserialize;
@@ -124,6 +125,45 @@ pub struct Config {
     pub sources: Vec<PathBuf>,
     /// Rollup bucket lengths (`history:`).
     pub history: Levels,
+    /// Budget alerts and their receivers (`alerts:`; evaluated with the
+    /// defaults and sent nowhere when the section is absent).
+    pub alerts: Alerts,
+}
+
+/// `alerts:`: how routes are judged over time and who is told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alerts {
+    pub timing: AlertTiming,
+    /// Look-back each evaluation judges (read in whole fine buckets).
+    pub window: Duration,
+    /// How often alerts (and events) are evaluated.
+    pub evaluate_every: Duration,
+    pub receivers: Vec<Receiver>,
+    /// Where the controller is reached, for links in notifications; default
+    /// `http://` plus the listen address.
+    pub external_url: Option<String>,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            timing: AlertTiming::default(),
+            window: Duration::from_secs(60),
+            evaluate_every: Duration::from_secs(15),
+            receivers: Vec::new(),
+            external_url: None,
+        }
+    }
+}
+
+/// A webhook receiver (Alertmanager's webhook JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receiver {
+    pub name: String,
+    /// `http://host:port/path`.
+    pub url: String,
+    /// The HMAC key (`secret_file`'s contents, trailing newline removed).
+    pub secret: Option<Vec<u8>>,
 }
 
 impl Config {
@@ -165,6 +205,46 @@ struct RawConfig {
     icmp: Option<RawIcmp>,
     #[serde(default)]
     history: Option<RawHistory>,
+    #[serde(default)]
+    alerts: Option<RawAlerts>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an alerts mapping {for, resolve_for, hysteresis_ms, loss_pct, no_data_after, window, evaluate_every, external_url, receivers}"
+)]
+struct RawAlerts {
+    #[serde(default, rename = "for")]
+    hold: Option<Dur>,
+    #[serde(default)]
+    resolve_for: Option<Dur>,
+    #[serde(default)]
+    hysteresis_ms: Option<f64>,
+    #[serde(default)]
+    loss_pct: Option<f64>,
+    #[serde(default)]
+    no_data_after: Option<Dur>,
+    #[serde(default)]
+    window: Option<Dur>,
+    #[serde(default)]
+    evaluate_every: Option<Dur>,
+    #[serde(default)]
+    external_url: Option<String>,
+    #[serde(default)]
+    receivers: Vec<RawReceiver>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a receiver mapping {name, url, secret_file}"
+)]
+struct RawReceiver {
+    name: String,
+    url: String,
+    #[serde(default)]
+    secret_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -488,8 +568,14 @@ pub fn from_str(src: &str, origin: &str, path: &Path) -> Result<Config, LoadErro
         }
     };
 
+    let alerts = match &raw.alerts {
+        None => Alerts::default(),
+        Some(a) => check_alerts(a, dir, history, &mut sources, &fail)?,
+    };
+
     let secrets = dir.join(raw.secrets.as_deref().unwrap_or("secrets.yaml"));
     Ok(Config {
+        alerts,
         history,
         bandwidth,
         icmp,
@@ -608,6 +694,144 @@ fn check_icmp(i: &RawIcmp, fail: &dyn Fn(&[Seg], String) -> LoadError) -> Result
             ));
         }
         out.max_hops = h;
+    }
+    Ok(out)
+}
+
+fn check_alerts(
+    a: &RawAlerts,
+    dir: &Path,
+    history: Levels,
+    sources: &mut Vec<PathBuf>,
+    fail: &dyn Fn(&[Seg], String) -> LoadError,
+) -> Result<Alerts, LoadError> {
+    let at = |k: &'static str| [Key("alerts"), Key(k)];
+    let mut out = Alerts::default();
+    let day = Duration::from_secs(86_400);
+    if let Some(Dur(d)) = a.hold {
+        if d > day {
+            return Err(fail(&at("for"), "expected at most 1d".to_string()));
+        }
+        out.timing.hold = d;
+    }
+    if let Some(Dur(d)) = a.resolve_for {
+        if d > day {
+            return Err(fail(&at("resolve_for"), "expected at most 1d".to_string()));
+        }
+        out.timing.resolve_for = d;
+    }
+    if let Some(h) = a.hysteresis_ms {
+        if !(h.is_finite() && (0.0..1000.0).contains(&h)) {
+            return Err(fail(
+                &at("hysteresis_ms"),
+                format!("expected 0 to 1000 ms, found {h}"),
+            ));
+        }
+        out.timing.hysteresis_ms = h;
+    }
+    if let Some(l) = a.loss_pct {
+        if !(l.is_finite() && l > 0.0 && l <= 100.0) {
+            return Err(fail(
+                &at("loss_pct"),
+                format!("expected a loss percentage above 0 and at most 100, found {l}"),
+            ));
+        }
+        out.timing.loss_pct = l;
+    }
+    if let Some(Dur(d)) = a.no_data_after {
+        if d < Duration::from_secs(10) || d > 7 * day {
+            return Err(fail(&at("no_data_after"), "expected 10s to 7d".to_string()));
+        }
+        out.timing.no_data_after = d;
+    }
+    if let Some(Dur(d)) = a.window {
+        if d < Duration::from_millis(history.fine_ms) || d > day {
+            return Err(fail(
+                &at("window"),
+                format!(
+                    "expected a look-back from one fine rollup bucket ({} s) to 1d",
+                    history.fine_ms / 1000
+                ),
+            ));
+        }
+        out.window = d;
+    }
+    if let Some(Dur(d)) = a.evaluate_every {
+        if d < Duration::from_secs(1) || d > Duration::from_secs(600) {
+            return Err(fail(
+                &at("evaluate_every"),
+                "expected 1s to 10m".to_string(),
+            ));
+        }
+        out.evaluate_every = d;
+    }
+    if let Some(u) = &a.external_url {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(fail(
+                &at("external_url"),
+                format!("expected an http:// or https:// URL, found {u:?}"),
+            ));
+        }
+        out.external_url = Some(u.trim_end_matches('/').to_string());
+    }
+    for (i, r) in a.receivers.iter().enumerate() {
+        let rat = |k: &'static str| [Key("alerts"), Key("receivers"), Index(i), Key(k)];
+        if !valid_id(&r.name) {
+            return Err(fail(
+                &rat("name"),
+                format!(
+                    "invalid receiver name {:?} (expected 1 to 64 lowercase letters a-z, digits and '-')",
+                    r.name
+                ),
+            ));
+        }
+        if let Some(j) = out.receivers.iter().position(|o| o.name == r.name) {
+            return Err(fail(
+                &rat("name"),
+                format!("duplicate receiver {:?} (first at receivers[{j}])", r.name),
+            ));
+        }
+        let rest = r.url.strip_prefix("http://").ok_or_else(|| {
+            let why = if r.url.starts_with("https://") {
+                "https receivers are not supported by this build (no TLS yet): use http:// to a receiver on a trusted network"
+            } else {
+                "expected http://host:port/path"
+            };
+            fail(&rat("url"), format!("{why}, found {:?}", r.url))
+        })?;
+        let host = rest.split('/').next().unwrap_or("");
+        if host.is_empty() {
+            return Err(fail(
+                &rat("url"),
+                format!("expected http://host:port/path, found {:?}", r.url),
+            ));
+        }
+        let secret = match &r.secret_file {
+            None => None,
+            Some(f) => {
+                let file = dir.join(f);
+                let text = std::fs::read(&file).map_err(|e| {
+                    fail(
+                        &rat("secret_file"),
+                        format!("cannot read {}: {e}", file.display()),
+                    )
+                })?;
+                let key = text.trim_ascii_end().to_vec();
+                if key.is_empty() {
+                    return Err(fail(
+                        &rat("secret_file"),
+                        format!("{} is empty", file.display()),
+                    ));
+                }
+                sources.push(file);
+                Some(key)
+            }
+        };
+        out.receivers.push(Receiver {
+            name: r.name.clone(),
+            url: r.url.clone(),
+            secret,
+        });
     }
     Ok(out)
 }

@@ -7,6 +7,7 @@ pub mod bwsched;
 pub mod config;
 pub mod console;
 pub mod measured;
+pub mod monitor;
 pub mod prometheus;
 pub mod report;
 pub mod secrets;

@@ -114,6 +114,117 @@ pub struct ResultFigures {
     /// Look-back of `throughput` (seconds).
     pub throughput_since_s: u64,
     pub icmp: Vec<crate::server::report::IcmpRoute>,
+    /// Alerts firing now.
+    pub firing: Vec<crate::server::store::alerts::Episode>,
+    /// Webhook deliveries per receiver: (waiting, delivered, given up).
+    pub deliveries: std::collections::HashMap<String, (u64, u64, u64)>,
+    /// When each direction of travel was last measured (Unix ms).
+    pub last_measured: std::collections::HashMap<(Endpoint, Endpoint), u64>,
+}
+
+/// Alerts firing, routes over budget, when routes were last measured, and
+/// the webhook queue.
+fn monitoring(out: &mut String, config: &Config, routes: &RouteTable, results: &ResultFigures) {
+    family(
+        out,
+        "hubmesh_alert_firing",
+        "gauge",
+        "1 for every alert firing now (labels as in its notifications; from/to are the route's endpoints in topology order, direction says which way).",
+    );
+    for e in &results.firing {
+        let l = |k: &str| esc(e.labels.get(k).map_or("", String::as_str));
+        let _ = writeln!(
+            out,
+            "hubmesh_alert_firing{{alertname=\"{}\",from=\"{}\",to=\"{}\",direction=\"{}\",rule=\"{}\",severity=\"{}\"}} 1",
+            l("alertname"),
+            l("from"),
+            l("to"),
+            l("direction"),
+            l("rule"),
+            l("severity")
+        );
+    }
+    family(
+        out,
+        "hubmesh_route_over_budget",
+        "gauge",
+        "1 for every measured route over its budget now (verdict violation), by its rule.",
+    );
+    for r in routes
+        .routes
+        .iter()
+        .filter(|r| r.verdict == Verdict::Violation)
+    {
+        let _ = writeln!(
+            out,
+            "hubmesh_route_over_budget{{{},rule=\"{}\"}} 1",
+            route_labels(&r.from, &r.to),
+            esc(r.rule.as_deref().unwrap_or(""))
+        );
+    }
+    family(
+        out,
+        "hubmesh_route_last_measured_timestamp_seconds",
+        "gauge",
+        "When each route a budget covers was last measured (end of its latest window, Unix seconds); absent for routes never measured.",
+    );
+    let topo = &config.topology;
+    let eps = topology::analysis::endpoints(topo);
+    for &from in &eps {
+        for &to in &eps {
+            if from == to || topology::budgets::rule_for(topo, &config.budgets, from, to).is_none()
+            {
+                continue;
+            }
+            if let Some(ms) = results.last_measured.get(&(from, to)) {
+                let _ = writeln!(
+                    out,
+                    "hubmesh_route_last_measured_timestamp_seconds{{{}}} {}",
+                    pair_labels(config, from, to),
+                    *ms as f64 / 1000.0
+                );
+            }
+        }
+    }
+    let mut receivers: Vec<&str> = config
+        .alerts
+        .receivers
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    receivers.extend(results.deliveries.keys().map(String::as_str));
+    receivers.sort_unstable();
+    receivers.dedup();
+    family(
+        out,
+        "hubmesh_webhook_queue",
+        "gauge",
+        "Webhook notifications waiting to be delivered, per receiver.",
+    );
+    for r in &receivers {
+        let (waiting, _, _) = results.deliveries.get(*r).copied().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "hubmesh_webhook_queue{{receiver=\"{}\"}} {waiting}",
+            esc(r)
+        );
+    }
+    family(
+        out,
+        "hubmesh_webhook_deliveries_total",
+        "counter",
+        "Webhook notifications by outcome: delivered, or given up after retrying for a day.",
+    );
+    for r in &receivers {
+        let (_, delivered, given_up) = results.deliveries.get(*r).copied().unwrap_or_default();
+        for (outcome, n) in [("delivered", delivered), ("given-up", given_up)] {
+            let _ = writeln!(
+                out,
+                "hubmesh_webhook_deliveries_total{{receiver=\"{}\",outcome=\"{outcome}\"}} {n}",
+                esc(r)
+            );
+        }
+    }
 }
 
 /// The whole exposition.
@@ -319,6 +430,8 @@ pub fn render(
             );
         }
     }
+
+    monitoring(&mut out, config, routes, results);
 
     family(
         &mut out,

@@ -168,7 +168,6 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
             })
         }
     }
-    let state = api::AppState::new(live, store);
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -176,9 +175,12 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
             source,
         })?;
     let addr = listener.local_addr()?;
+    let state = api::AppState::new(live, store, format!("http://{addr}"));
     eprintln!("mesh-controller: listening on http://{addr}");
     tokio::spawn(watch(state.clone(), opts.config.clone()));
     tokio::spawn(retention(state.clone()));
+    tokio::spawn(crate::server::monitor::evaluate_loop(state.clone()));
+    tokio::spawn(crate::server::monitor::deliver_loop(state.clone()));
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;

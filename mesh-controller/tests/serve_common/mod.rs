@@ -337,3 +337,102 @@ pub fn db_totals(db: &Path) -> (u64, u64, u64) {
     let sent = merged.values().map(|m| m.window.counters.sent).sum();
     (raw, coarse, sent)
 }
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+/// A webhook receiver on loopback: records every POST; answers 503 to the
+/// first `fail_first` requests, 200 to the rest.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    pub got: Arc<Mutex<Vec<Received>>>,
+    pub refused: Arc<Mutex<u32>>,
+}
+
+impl Receiver {
+    pub fn start(fail_first: u32) -> Receiver {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let refused = Arc::new(Mutex::new(0u32));
+        let (g, r) = (got.clone(), refused.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                let Some(req) = read_request(&mut conn) else {
+                    continue;
+                };
+                let fail = {
+                    let mut n = r.lock().unwrap();
+                    if *n < fail_first {
+                        *n += 1;
+                        true
+                    } else {
+                        false
+                    }
+                };
+                let status = if fail {
+                    "503 Service Unavailable"
+                } else {
+                    g.lock().unwrap().push(req);
+                    "200 OK"
+                };
+                let _ = conn.write_all(
+                    format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .as_bytes(),
+                );
+            }
+        });
+        Receiver { addr, got, refused }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+fn read_request(conn: &mut TcpStream) -> Option<Received> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = conn.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.lines();
+    let path = lines.next()?.split_whitespace().nth(1)?.to_string();
+    let headers: BTreeMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers.get("content-length")?.parse().ok()?;
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < len {
+        let n = conn.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some(Received {
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}

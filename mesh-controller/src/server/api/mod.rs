@@ -2,6 +2,7 @@
 //! token checks, error answers and the router. Probe calls live in
 //! `probe_calls`, the operator's reads (routes, probes, metrics) in `reads`.
 
+pub mod alerts;
 mod probe_calls;
 pub use probe_calls::FUTURE_SLACK_MS;
 mod reads;
@@ -53,13 +54,20 @@ pub struct AppState {
     pub counters: ServerCounters,
     /// The bandwidth slot each probe was last given a test in.
     pub bw_given: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// Where the controller listens, as a URL (links in notifications when
+    /// `alerts.external_url` is not set).
+    pub listen_url: String,
+    /// Wakes the webhook sender when notifications were queued.
+    pub delivery_wake: tokio::sync::Notify,
 }
 
 pub type Shared = Arc<AppState>;
 
 impl AppState {
-    pub fn new(live: Live, store: Store) -> Shared {
+    pub fn new(live: Live, store: Store, listen_url: String) -> Shared {
         Arc::new(AppState {
+            listen_url,
+            delivery_wake: tokio::sync::Notify::new(),
             live: RwLock::new(Arc::new(live)),
             store,
             counters: ServerCounters::default(),
@@ -175,6 +183,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/routes", get(reads::routes))
         .route("/v1/probes", get(reads::probes))
         .route("/v1/series", get(series::series_handler))
+        .route("/v1/alerts", get(alerts::alerts_handler))
         .route("/metrics", get(reads::metrics))
         .route("/healthz", get(reads::healthz))
         .route("/", get(report::page))

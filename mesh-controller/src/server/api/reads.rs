@@ -135,6 +135,9 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
                 ),
                 throughput_since_s: THROUGHPUT_SINCE.as_secs(),
                 icmp: crate::server::report::icmp(&config, &store::results_since(c, "ping", from)?),
+                firing: store::alerts::episodes(c, true, None)?,
+                deliveries: store::alerts::delivery_counts(c)?,
+                last_measured: crate::server::monitor::last_measured(c, &config)?,
             };
             Ok(crate::server::prometheus::render(
                 &config,

@@ -141,6 +141,64 @@ INSERT INTO meta (key, value)
     WHERE EXISTS (SELECT 1 FROM windows) OR EXISTS (SELECT 1 FROM coarse_windows);
 ",
     },
+    Migration {
+        version: 6,
+        name: "monitoring: alert states and episodes, webhook deliveries, events",
+        sql: "
+-- Alerts not inactive: where each stands (labels: a JSON object).
+CREATE TABLE alert_states (
+    fingerprint TEXT PRIMARY KEY,
+    labels TEXT NOT NULL,
+    state TEXT NOT NULL,
+    since_ms INTEGER NOT NULL,
+    good_since_ms INTEGER,
+    updated_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+-- One row per firing: resolved_ms stays null while it fires.
+CREATE TABLE alert_episodes (
+    id INTEGER PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    pending_since_ms INTEGER NOT NULL,
+    fired_ms INTEGER NOT NULL,
+    resolved_ms INTEGER,
+    value REAL,
+    threshold REAL
+);
+CREATE INDEX alert_episodes_by_resolved ON alert_episodes (resolved_ms);
+CREATE INDEX alert_episodes_by_fingerprint ON alert_episodes (fingerprint, fired_ms);
+-- Webhook notifications to send, in id order per receiver, with retries.
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
+    episode INTEGER NOT NULL,
+    receiver TEXT NOT NULL,
+    status TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    next_ms INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    delivered_ms INTEGER,
+    given_up_ms INTEGER,
+    last_error TEXT
+);
+CREATE INDEX deliveries_open ON deliveries (delivered_ms, given_up_ms, receiver, id);
+-- What changed: level shifts and path changes (detail: JSON), `linked` the
+-- event one is attributed to; `key` makes recording an event idempotent.
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    from_ep TEXT NOT NULL,
+    to_ep TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    detected_ms INTEGER NOT NULL,
+    detail TEXT NOT NULL,
+    linked INTEGER,
+    key TEXT NOT NULL UNIQUE
+);
+CREATE INDEX events_by_time ON events (at_ms);
+",
+    },
 ];
 
 /// The schema version this build writes.

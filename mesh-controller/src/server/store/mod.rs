@@ -11,6 +11,7 @@
 //! `spawn_blocking` with pooled read connections, so nothing blocks the
 //! runtime.
 
+pub mod alerts;
 mod backfill;
 pub mod migrations;
 mod results;
@@ -243,6 +244,11 @@ impl Db {
 
     pub fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// A transaction on the read-write connection.
+    pub fn transaction(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        Ok(self.conn.transaction()?)
     }
 
     /// Sets the rollup bucket lengths for what is ingested from now on.

@@ -45,6 +45,8 @@ enum Job {
         endpoints: HashMap<String, String>,
         reply: Reply<BackfillStats>,
     },
+    /// Any other write (alerts, events, deliveries), run in turn.
+    Exec(Box<dyn FnOnce(&mut Db) + Send>),
 }
 
 /// Handle to the store, cheap to clone.
@@ -63,6 +65,7 @@ impl std::fmt::Debug for Job {
             Job::Results { .. } => "Results",
             Job::Retain { .. } => "Retain",
             Job::Backfill { .. } => "Backfill",
+            Job::Exec(_) => "Exec",
         })
     }
 }
@@ -142,6 +145,21 @@ impl Store {
         self.ask(|reply| Job::Retain { retention, reply }).await
     }
 
+    /// Runs `f` on the writer's connection, in turn with the other writes.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Db) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Exec(Box::new(move |db| {
+                let _ = tx.send(f(db));
+            })))
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// Runs `f` on a pooled read connection, off the async runtime.
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
@@ -204,6 +222,7 @@ fn writer_loop(mut db: Db, rx: mpsc::Receiver<Job>) {
                 Job::Retain { retention, reply } => {
                     let _ = reply.send(db.retain(now, &retention));
                 }
+                Job::Exec(run) => run(&mut db),
                 Job::Backfill {
                     levels,
                     endpoints,

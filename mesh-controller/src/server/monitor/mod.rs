@@ -1,0 +1,192 @@
+//! The controller's monitoring duties, run in the background of `serve`:
+//! evaluating the budget alerts every `alerts.evaluate_every` over the
+//! rollups of the last `alerts.window` ([`alerting`]), finding what changed
+//! ([`events`]), and sending the queued webhooks with retries ([`webhook`]).
+//! None of it blocks ingest: reads go through the read pool, writes are small
+//! jobs of the store's writer.
+
+pub mod alerting;
+pub mod webhook;
+
+use crate::history::buckets;
+use crate::server::api::Shared;
+use crate::server::config::Config;
+use crate::server::measured::{endpoint_names, open_end, Measured};
+use crate::server::store::{self, alerts, now_ms, rollups, StoreError};
+use rusqlite::Connection;
+use std::collections::HashMap;
+use std::time::Duration;
+use topology::Endpoint;
+
+/// When each direction of travel was last measured: the end of the latest
+/// window of sessions either way (both measure it).
+pub fn last_measured(
+    conn: &Connection,
+    config: &Config,
+) -> Result<HashMap<(Endpoint, Endpoint), u64>, StoreError> {
+    let names = endpoint_names(&config.topology);
+    let window_ms = config.settings.window_s * 1000;
+    let mut out: HashMap<(Endpoint, Endpoint), u64> = HashMap::new();
+    for d in rollups::directions_seen(conn)? {
+        let (Some(&a), Some(&b)) = (names.get(&d.sender), names.get(&d.reflector)) else {
+            continue;
+        };
+        let end = d.last_ms.saturating_add(window_ms);
+        for key in [(a, b), (b, a)] {
+            let e = out.entry(key).or_insert(end);
+            *e = (*e).max(end);
+        }
+    }
+    Ok(out)
+}
+
+/// One evaluation of the alerts: reads, judges, stores the changes; returns
+/// how many alerts changed.
+pub async fn evaluate_alerts(state: &Shared, now: u64) -> Result<usize, StoreError> {
+    let config = state.live().config.clone();
+    let external = config
+        .alerts
+        .external_url
+        .clone()
+        .unwrap_or_else(|| state.listen_url.clone());
+    let changes = state
+        .store
+        .read(move |c| {
+            let window = u64::try_from(config.alerts.window.as_millis()).unwrap_or(u64::MAX);
+            let from = buckets::floor(now.saturating_sub(window), config.history.fine_ms);
+            let measured = Measured::load_range(c, &config, from, open_end(now), now)?;
+            let last = last_measured(c, &config)?;
+            let states = alerts::states(c)?;
+            Ok(alerting::evaluate(&alerting::Inputs {
+                config: &config,
+                measured: &measured,
+                last_measured: &last,
+                states: &states,
+                external_url: &external,
+                now,
+            }))
+        })
+        .await?;
+    let n = changes.len();
+    let notices = changes.iter().any(|c| c.notice.is_some());
+    if n > 0 {
+        for c in changes
+            .iter()
+            .filter_map(|c| c.notice.as_ref().map(|n| (c, n)))
+        {
+            let (c, n) = c;
+            eprintln!(
+                "mesh-controller: alert {} {} {} -> {} ({}): {}",
+                c.labels.get("alertname").map_or("", String::as_str),
+                n.status,
+                c.labels.get("from").map_or("", String::as_str),
+                c.labels.get("to").map_or("", String::as_str),
+                c.labels.get("direction").map_or("", String::as_str),
+                n.annotations.get("summary").map_or("", String::as_str),
+            );
+        }
+        state
+            .store
+            .write(move |db| db.apply_alert_changes(&changes, now))
+            .await?;
+    }
+    if notices {
+        state.delivery_wake.notify_one();
+    }
+    Ok(n)
+}
+
+/// Evaluates the alerts every `alerts.evaluate_every`, forever.
+pub async fn evaluate_loop(state: Shared) {
+    loop {
+        let period = state.live().config.alerts.evaluate_every;
+        if let Err(e) = evaluate_alerts(&state, now_ms()).await {
+            eprintln!("mesh-controller: alert evaluation failed: {e}");
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
+/// Sends queued webhooks, oldest first per receiver, retrying with backoff;
+/// wakes when an evaluation queues more, and at least every second.
+pub async fn deliver_loop(state: Shared) {
+    loop {
+        let now = now_ms();
+        let mut wake = now + 1_000;
+        match state.store.read(alerts::next_deliveries).await {
+            Err(e) => eprintln!("mesh-controller: webhook queue: {e}"),
+            Ok(due) => {
+                let receivers = state.live().config.alerts.receivers.clone();
+                let mut sends = tokio::task::JoinSet::new();
+                for d in due {
+                    if d.next_ms > now {
+                        wake = wake.min(d.next_ms);
+                        continue;
+                    }
+                    let receiver = receivers.iter().find(|r| r.name == d.receiver).cloned();
+                    sends.spawn(async move {
+                        let outcome = match &receiver {
+                            Some(r) => {
+                                webhook::post(&r.url, d.id, &d.body, r.secret.as_deref()).await
+                            }
+                            None => Err("receiver no longer configured".to_string()),
+                        };
+                        (d, receiver.is_some(), outcome)
+                    });
+                }
+                while let Some(done) = sends.join_next().await {
+                    let Ok((d, configured, outcome)) = done else {
+                        continue;
+                    };
+                    let at = now_ms();
+                    let result = match outcome {
+                        Ok(_) => {
+                            // The receiver's next notification can go at once.
+                            wake = now;
+                            state.store.write(move |db| db.delivered(d.id, at)).await
+                        }
+                        Err(e) => {
+                            let give_up = !configured
+                                || at.saturating_sub(d.created_ms)
+                                    > u64::try_from(webhook::GIVE_UP_AFTER.as_millis())
+                                        .unwrap_or(u64::MAX);
+                            let next = (!give_up).then(|| {
+                                let jitter = rand::random::<f64>();
+                                at + u64::try_from(webhook::backoff(d.attempts, jitter).as_millis())
+                                    .unwrap_or(u64::MAX)
+                            });
+                            eprintln!(
+                                "mesh-controller: webhook {} to {} (attempt {}): {e}{}",
+                                d.status,
+                                d.receiver,
+                                d.attempts + 1,
+                                if give_up {
+                                    "; given up"
+                                } else {
+                                    "; will retry"
+                                }
+                            );
+                            if let Some(n) = next {
+                                wake = wake.min(n);
+                            }
+                            state
+                                .store
+                                .write(move |db| db.delivery_failed(d.id, at, &e, next))
+                                .await
+                        }
+                    };
+                    if let Err(e) = result {
+                        eprintln!("mesh-controller: webhook bookkeeping: {e}");
+                    }
+                }
+            }
+        }
+        let wait = Duration::from_millis(wake.saturating_sub(now_ms()).clamp(10, 1_000));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = state.delivery_wake.notified() => {}
+        }
+    }
+}
+
+pub use store::alerts::Episode;
