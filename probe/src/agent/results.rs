@@ -2,7 +2,7 @@
 //! way to the controller: a [`Spool`] of their own (`SPOOL/results/`, its own
 //! sequence numbers, fsynced before any upload), uploaded in order through
 //! `POST /v1/results` and deleted only once acknowledged, by the same
-//! [`Outbox`] as windows; a result refused as malformed is moved aside.
+//! `Outbox` as windows; a result refused as malformed is moved aside.
 
 use super::log::log;
 use super::outbox::Outbox;
@@ -100,7 +100,7 @@ impl Results {
 }
 
 /// Uploads spooled results, oldest first, until none is left or a call
-/// fails (see [`Outbox`]).
+/// fails (see `Outbox`).
 pub async fn upload(
     client: &Client,
     probe: &str,

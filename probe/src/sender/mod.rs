@@ -28,7 +28,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use machine::{Clocks, Core, Next, Outcome, Setup, Transmit, WindowCut};
+pub use machine::{
+    Clocks, Core, Next, Outcome, Setup, Transmit, WindowCut, DEFAULT_TIMEOUT, MIN_WINDOW,
+};
 pub use output::{render_table, to_json};
 pub use packet::{PacketBuilder, PacketError, PacketSpec, MAX_SIZE};
 pub use run::{run, run_windowed, StampError, WindowSink};
