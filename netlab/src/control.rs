@@ -21,8 +21,8 @@
 //! applies to every link between the two sites. Anything malformed is answered
 //! with an error, never a panic, and changes nothing.
 
+use crate::address_plan::AddressPlan;
 use crate::engine::{Engine, LinkChange, LinkState};
-use crate::plan::Plan;
 use serde::{Deserialize, Serialize};
 
 /// The control socket's name in the lab's state directory.
@@ -137,7 +137,7 @@ impl LinkSet {
 
     /// The links this request changes, each with the change in the link's
     /// own direction (topology file order).
-    pub fn resolve(&self, plan: &Plan) -> Result<Vec<(usize, LinkChange)>, ControlError> {
+    pub fn resolve(&self, plan: &AddressPlan) -> Result<Vec<(usize, LinkChange)>, ControlError> {
         for name in [&self.a, &self.b] {
             if plan.site(name).is_none() {
                 return Err(ControlError::UnknownSite {
@@ -212,7 +212,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, ControlError> {
 
 /// Reads a request datagram and checks it against the plan: the changes it
 /// asks for, per link in the link's own direction.
-pub fn changes(plan: &Plan, bytes: &[u8]) -> Result<Vec<(usize, LinkChange)>, ControlError> {
+pub fn changes(plan: &AddressPlan, bytes: &[u8]) -> Result<Vec<(usize, LinkChange)>, ControlError> {
     match parse_request(bytes)? {
         Request::LinkSet(ls) => {
             ls.check()?;
@@ -232,7 +232,7 @@ pub fn refuse(message: impl ToString) -> Answer {
 /// splits this to compute routes off its thread): checks it, applies it, and
 /// answers (`apply_us` is left 0 for the caller, which holds the clock).
 /// Returns whether anything changed.
-pub fn handle(engine: &mut Engine, plan: &Plan, bytes: &[u8]) -> (Answer, bool) {
+pub fn handle(engine: &mut Engine, plan: &AddressPlan, bytes: &[u8]) -> (Answer, bool) {
     let result = changes(plan, bytes)
         .map_err(refuse)
         .and_then(|c| engine.change_links(&c).map_err(refuse));
@@ -254,15 +254,15 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn lab(src: &str) -> (Plan, Engine) {
+    fn lab(src: &str) -> (AddressPlan, Engine) {
         let topo = topology::load::from_str(src, "t.yaml").unwrap();
-        let plan = Plan::new(&topo, "t").unwrap();
+        let plan = AddressPlan::new(&topo, "t").unwrap();
         let engine = Engine::new(&topo, &plan, 7, 0);
         (plan, engine)
     }
 
     /// a -- b, c -- a (listed c first), and d on its own.
-    fn sites() -> (Plan, Engine) {
+    fn sites() -> (AddressPlan, Engine) {
         lab("version: 1
 sites:
   - {id: a, kind: city, location: [30, 100]}
@@ -275,7 +275,7 @@ links:
 ")
     }
 
-    fn carriers() -> (Plan, Engine) {
+    fn carriers() -> (AddressPlan, Engine) {
         lab("version: 1
 sites:
   - {id: x, kind: city, location: [25, 102.7]}

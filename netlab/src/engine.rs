@@ -43,7 +43,7 @@
 //! happen only on a user's change, so it cannot circle. A packet whose far end
 //! has no path left to its destination is dropped there as `dropped_no_route`.
 
-use crate::plan::Plan;
+use crate::address_plan::AddressPlan;
 use crate::shaping::{ms_to_ns, Delay, Rng, TokenBucket};
 use crate::wire::{self, Ipv4Packet};
 use serde::{Deserialize, Serialize};
@@ -420,9 +420,9 @@ pub struct PendingChange {
 }
 
 impl Engine {
-    /// Builds the engine for a topology and its plan (`Plan::new(topo, ..)`).
+    /// Builds the engine for a topology and its plan (`AddressPlan::new(topo, ..)`).
     /// `seed` drives losses and jitter; `now` starts the token buckets full.
-    pub fn new(topo: &Topology, plan: &Plan, seed: u64, now: u64) -> Engine {
+    pub fn new(topo: &Topology, plan: &AddressPlan, seed: u64, now: u64) -> Engine {
         let graph = topology::routing::Graph::new(topo);
         let n = graph.endpoints().len();
         let mut edges = Vec::new();
@@ -957,14 +957,14 @@ mod tests {
 
     const MS: u64 = 1_000_000;
 
-    fn lab(src: &str) -> (Plan, Engine) {
+    fn lab(src: &str) -> (AddressPlan, Engine) {
         let topo = topology::load::from_str(src, "t.yaml").unwrap();
-        let plan = Plan::new(&topo, "t").unwrap();
+        let plan = AddressPlan::new(&topo, "t").unwrap();
         let engine = Engine::new(&topo, &plan, 7, 0);
         (plan, engine)
     }
 
-    fn three() -> (Plan, Engine) {
+    fn three() -> (AddressPlan, Engine) {
         lab("version: 1
 sites:
   - {id: a, kind: city, location: [30, 100]}
@@ -1241,7 +1241,7 @@ interconnects:
     /// a -- b 5 ms (link 0), a -- c 7 ms (link 1), c -- b 7 ms (link 2), and d
     /// hanging off b (link 3, 1 ms): a -> b goes direct, a -> c direct, and
     /// without a -- b, a -> b goes by way of c (14 ms).
-    fn triangle() -> (Plan, Engine) {
+    fn triangle() -> (AddressPlan, Engine) {
         lab("version: 1
 sites:
   - {id: a, kind: city, location: [30, 100]}

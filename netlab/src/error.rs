@@ -1,8 +1,8 @@
 //! The errors netlab's commands report: one line each, mapped to exit status 2
 //! by the binary.
 
+use crate::address_plan::AddressPlanError;
 use crate::control::ControlError;
-use crate::plan::PlanError;
 use topology::error::LoadError;
 
 #[derive(Debug, thiserror::Error)]
@@ -11,7 +11,7 @@ pub enum Error {
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
-    Plan(#[from] PlanError),
+    AddressPlan(#[from] AddressPlanError),
     /// No root and no usable user namespace.
     #[error("{0}")]
     NotPrivileged(String),

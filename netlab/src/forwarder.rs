@@ -21,12 +21,12 @@
 //! thread rewrites the overrides file, and only then answers: once the client
 //! has its answer, the change is in force and `status` shows it.
 
+use crate::address_plan::{AddressPlan, TUN_NAME};
 use crate::control::{self, Answer};
 use crate::engine::{
     EdgeStats, Engine, LinkState, PendingChange, RouteBase, RouteTable, RoutingJob, Stats,
 };
 use crate::error::{Context, Error, Result};
-use crate::plan::{Plan, TUN_NAME};
 use crate::state::LabDir;
 use crate::sys::{clock, netns, tap, tun};
 use serde::{Deserialize, Serialize};
@@ -74,7 +74,7 @@ pub struct SiteIo {
 
 /// Creates the lab's namespaces and TUN devices and configures addresses and
 /// routes. Returns each site's devices, in plan order.
-pub fn setup(plan: &Plan) -> Result<Vec<SiteIo>> {
+pub fn setup(plan: &AddressPlan) -> Result<Vec<SiteIo>> {
     let names: Vec<String> = plan.sites.iter().map(|s| s.namespace.clone()).collect();
     netns::add_all(&names).context(|| "cannot create the lab's network namespaces".into())?;
     let mut fds = Vec::with_capacity(plan.sites.len());
@@ -139,7 +139,7 @@ fn make_tun() -> std::io::Result<SiteIo> {
 /// policy rules, so that traffic it sends from one of its addresses to another
 /// (carrier to carrier in one place) leaves through the TUN and crosses the
 /// emulated networks instead of being delivered locally.
-pub fn site_script(plan: &Plan, i: usize) -> String {
+pub fn site_script(plan: &AddressPlan, i: usize) -> String {
     let addrs = plan.site_addresses(i);
     let mut s = format!("link set lo up\nlink set {TUN_NAME} up\n");
     for a in &addrs {
@@ -296,7 +296,7 @@ pub fn serve(lab: &str) -> Result<()> {
     let text = dir.read_to_string("topology.yaml")?;
     let origin = dir.file("topology.yaml").display().to_string();
     let topo = topology::load::from_str(&text, &origin)?;
-    let plan = Plan::new(&topo, lab)?;
+    let plan = AddressPlan::new(&topo, lab)?;
     let sites = setup(&plan)?;
     let seed = clock::real_ns() ^ u64::from(std::process::id()).rotate_left(32);
     let engine = Engine::new(&topo, &plan, seed, clock::mono_ns());
@@ -468,7 +468,7 @@ impl ControlPort {
 
     /// Handles the requests waiting on the socket, up to a batch, until one
     /// needs new routes.
-    fn serve(&mut self, ep: &OwnedFd, engine: &mut Engine, plan: &Plan, dir: &LabDir) {
+    fn serve(&mut self, ep: &OwnedFd, engine: &mut Engine, plan: &AddressPlan, dir: &LabDir) {
         for _ in 0..CONTROL_BATCH {
             if self.waiting.is_some() {
                 return;
@@ -509,7 +509,7 @@ impl ControlPort {
 
     /// The control thread has a table: the waiting change goes in force, and
     /// the socket is read again.
-    fn routed(&mut self, ep: &OwnedFd, engine: &mut Engine, plan: &Plan, dir: &LabDir) {
+    fn routed(&mut self, ep: &OwnedFd, engine: &mut Engine, plan: &AddressPlan, dir: &LabDir) {
         let mut byte = [0u8; 8];
         while self.worker.wake.recv(&mut byte).is_ok() {}
         let Ok(table) = self.worker.tables.try_recv() else {
@@ -628,7 +628,7 @@ const MAX_DRAIN: usize = 1024;
 fn run(
     mut engine: Engine,
     mut control: ControlPort,
-    plan: &Plan,
+    plan: &AddressPlan,
     sites: &[SiteIo],
     dir: &LabDir,
 ) -> Result<()> {
@@ -843,7 +843,7 @@ links:
             "t.yaml",
         )
         .unwrap();
-        let plan = Plan::new(&topo, "l").unwrap();
+        let plan = AddressPlan::new(&topo, "l").unwrap();
         let x = site_script(&plan, 0);
         assert!(
             x.contains("address add 198.18.0.1/32 dev hm0\naddress add 198.18.0.2/32 dev hm0\n")

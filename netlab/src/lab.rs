@@ -8,11 +8,11 @@
 //! waits for it to say "ready". Whatever fails after that point, `up` removes
 //! all it made with the same code as `down`, so nothing is left half made.
 
+use crate::address_plan::{self, AddressPlan};
 use crate::control::{self, Answer, LinkSet, Request};
 use crate::engine::LinkState;
 use crate::error::{Context, Error, Result};
 use crate::forwarder::Status;
-use crate::plan::{self, Plan};
 use crate::state::{self, LabDir, FORWARDER_ARG};
 use crate::sys::{netns, privileges};
 use std::io::Read;
@@ -49,14 +49,14 @@ pub fn read_topology(arg: &str) -> Result<(String, String)> {
 /// What `up` made.
 #[derive(Debug)]
 pub struct UpReport {
-    pub plan: Plan,
+    pub plan: AddressPlan,
     pub pid: u32,
     pub elapsed: Duration,
 }
 
 /// `netlab up TOPOLOGY --name LAB`.
 pub fn up(topology_arg: &str, lab: &str) -> Result<UpReport> {
-    plan::check_lab_name(lab)?;
+    address_plan::check_lab_name(lab)?;
     let (text, origin) = read_topology(topology_arg)?;
     up_text(&text, &origin, lab)
 }
@@ -64,12 +64,12 @@ pub fn up(topology_arg: &str, lab: &str) -> Result<UpReport> {
 /// Brings lab `lab` up from topology file text; `origin` names it in errors.
 pub fn up_text(text: &str, origin: &str, lab: &str) -> Result<UpReport> {
     let started = Instant::now();
-    plan::check_lab_name(lab)?;
+    address_plan::check_lab_name(lab)?;
     let topo = topology::load::from_str(text, origin)?;
-    let plan = Plan::new(&topo, lab)?;
+    let plan = AddressPlan::new(&topo, lab)?;
     privileges::check().map_err(Error::NotPrivileged)?;
     let dir = LabDir::create(lab)?;
-    let leftovers = netns::list_with_prefix(&plan::namespace_prefix(lab));
+    let leftovers = netns::list_with_prefix(&address_plan::namespace_prefix(lab));
     if !leftovers.is_empty() {
         let _ = dir.remove();
         return Err(Error::InUse {
@@ -90,7 +90,7 @@ pub fn up_text(text: &str, origin: &str, lab: &str) -> Result<UpReport> {
     }
 }
 
-fn start(dir: &LabDir, text: &str, plan: &Plan) -> Result<u32> {
+fn start(dir: &LabDir, text: &str, plan: &AddressPlan) -> Result<u32> {
     dir.write("topology.yaml", text.as_bytes())?;
     dir.write_plan(plan)?;
     let log = std::fs::File::create(dir.file("forwarder.log"))
@@ -196,7 +196,7 @@ pub struct DownReport {
 
 /// `netlab down --name LAB`: removes everything of the lab; safe to repeat.
 pub fn down(lab: &str) -> Result<DownReport> {
-    plan::check_lab_name(lab)?;
+    address_plan::check_lab_name(lab)?;
     privileges::check().map_err(Error::NotPrivileged)?;
     teardown(lab)
 }
@@ -216,7 +216,7 @@ pub fn teardown(lab: &str) -> Result<DownReport> {
             report.forwarder_stopped = true;
         }
     }
-    let mut names = netns::list_with_prefix(&plan::namespace_prefix(lab));
+    let mut names = netns::list_with_prefix(&address_plan::namespace_prefix(lab));
     if let Ok(plan) = dir.read_plan() {
         names.extend(plan.sites.iter().map(|s| s.namespace.clone()));
     }
@@ -275,7 +275,7 @@ fn stop_process(pid: u32) {
 #[derive(Debug)]
 pub struct LabStatus {
     pub lab: String,
-    pub plan: Option<Plan>,
+    pub plan: Option<AddressPlan>,
     pub pid: Option<u32>,
     pub running: bool,
     /// Namespaces of the lab that exist.
@@ -287,9 +287,9 @@ pub struct LabStatus {
 
 /// `netlab status --name LAB`.
 pub fn status(lab: &str) -> Result<LabStatus> {
-    plan::check_lab_name(lab)?;
+    address_plan::check_lab_name(lab)?;
     let dir = LabDir::of(lab);
-    let namespaces = netns::list_with_prefix(&plan::namespace_prefix(lab));
+    let namespaces = netns::list_with_prefix(&address_plan::namespace_prefix(lab));
     if !dir.exists() && namespaces.is_empty() {
         return Err(Error::NoSuchLab(lab.into()));
     }
@@ -339,7 +339,7 @@ pub fn link_set(lab: &str, request: LinkSet) -> Result<LinkSetReport> {
         lab: lab.into(),
         source,
     };
-    plan::check_lab_name(lab)?;
+    address_plan::check_lab_name(lab)?;
     let dir = LabDir::of(lab);
     if !dir.exists() {
         return Err(Error::NoSuchLab(lab.into()));
@@ -453,8 +453,8 @@ pub fn all_labs() -> Vec<String> {
 }
 
 /// The plan of a lab that is up.
-pub fn plan_of(lab: &str) -> Result<Plan> {
-    plan::check_lab_name(lab)?;
+pub fn plan_of(lab: &str) -> Result<AddressPlan> {
+    address_plan::check_lab_name(lab)?;
     let dir = LabDir::of(lab);
     if !dir.exists() {
         return Err(Error::NoSuchLab(lab.into()));
@@ -462,7 +462,7 @@ pub fn plan_of(lab: &str) -> Result<Plan> {
     dir.read_plan()
 }
 
-fn unknown_site(plan: &Plan, name: &str) -> Error {
+fn unknown_site(plan: &AddressPlan, name: &str) -> Error {
     let mut known: Vec<&str> = plan.sites.iter().map(|s| s.id.as_str()).collect();
     if known.len() > 12 {
         known.truncate(12);

@@ -1,7 +1,7 @@
 //! hubmesh netlab: an emulated WAN (network namespaces + TUN) built from a
 //! topology file.
 //!
-//! Pure parts (tested without root): the address plan (`plan`), packet views and
+//! Pure parts (tested without root): the address plan (`address_plan`), packet views and
 //! ICMP (`wire`), link shaping (`shaping`), the forwarding engine (`engine`)
 //! and the requests that change a running lab's links (`control`).
 //! I/O parts, kept thin: namespaces and TUN devices (`sys`), the lab's state
@@ -27,9 +27,9 @@ macro_rules! outln {
     }};
 }
 
+pub mod address_plan;
 pub mod control;
 pub mod engine;
-pub mod plan;
 pub mod shaping;
 pub mod wire;
 

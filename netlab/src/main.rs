@@ -4,9 +4,9 @@
 
 use anyhow::Result;
 use clap::{ArgGroup, Parser, Subcommand};
+use netlab::address_plan::DEFAULT_LAB;
 use netlab::control::LinkSet;
 use netlab::engine::LinkChange;
-use netlab::plan::DEFAULT_LAB;
 use netlab::{lab, out, outln};
 use std::process::ExitCode;
 

@@ -17,9 +17,9 @@
 //! Every lab is made under a name of its own (`selftest-PID`, `selftest-PID-n`)
 //! and removed at the end, also on error.
 
+use crate::address_plan::AddressPlan;
 use crate::error::{Context, Error, Result};
 use crate::lab;
-use crate::plan::Plan;
 use crate::sys::{clock, privileges, udp};
 use std::net::{SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -107,13 +107,13 @@ pub fn summarize(errors_ns: &[i64], sent: u64) -> ErrorSummary {
     }
 }
 
-fn sock_addr(plan: &Plan, site: &str) -> Result<SocketAddrV4> {
+fn sock_addr(plan: &AddressPlan, site: &str) -> Result<SocketAddrV4> {
     plan.endpoint(site)
         .map(|e| SocketAddrV4::new(e.address, PORT))
         .ok_or_else(|| Error::Setup(format!("selftest lab has no site {site}")))
 }
 
-fn ns_of(plan: &Plan, site: &str) -> Result<String> {
+fn ns_of(plan: &AddressPlan, site: &str) -> Result<String> {
     plan.site(site)
         .map(|s| s.namespace.clone())
         .ok_or_else(|| Error::Setup(format!("selftest lab has no site {site}")))
@@ -200,7 +200,7 @@ fn nonblocking(s: &UdpSocket) -> Result<()> {
 }
 
 /// Part 1: added-delay error at `pps` over the 5 ms link.
-fn precision(plan: &Plan, seconds: f64, pps: f64) -> Result<ErrorSummary> {
+fn precision(plan: &AddressPlan, seconds: f64, pps: f64) -> Result<ErrorSummary> {
     let rx = udp::bind_in(&ns_of(plan, "b")?, sock_addr(plan, "b")?)
         .context(|| "receiver socket".into())?;
     let mut src = sock_addr(plan, "a")?;
@@ -248,7 +248,7 @@ fn precision(plan: &Plan, seconds: f64, pps: f64) -> Result<ErrorSummary> {
 
 /// Part 2: as many packets as one sender can push through for `seconds`.
 /// Returns (packets/s delivered, forwarder CPU share, sent, received).
-fn capacity(plan: &Plan, pid: u32, seconds: f64) -> Result<(f64, f64, u64, u64)> {
+fn capacity(plan: &AddressPlan, pid: u32, seconds: f64) -> Result<(f64, f64, u64, u64)> {
     let mut rx_addr = sock_addr(plan, "b")?;
     rx_addr.set_port(PORT + 1);
     let rx = udp::bind_in(&ns_of(plan, "b")?, rx_addr).context(|| "receiver socket".into())?;
@@ -303,7 +303,7 @@ fn capacity(plan: &Plan, pid: u32, seconds: f64) -> Result<(f64, f64, u64, u64)>
 
 /// Part 3's traffic: `pps` spread over every ordered pair of sites.
 /// Returns (sent, received, forwarder CPU share).
-fn national_load(plan: &Plan, pid: u32, seconds: f64, pps: f64) -> Result<(u64, u64, f64)> {
+fn national_load(plan: &AddressPlan, pid: u32, seconds: f64, pps: f64) -> Result<(u64, u64, f64)> {
     let mut socks = Vec::new();
     let mut addrs = Vec::new();
     for s in &plan.sites {

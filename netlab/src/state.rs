@@ -3,7 +3,7 @@
 //! the directory is the lab's lock: a second `up` of the same name fails there.
 //!
 //! Files: `topology.yaml` (the source text, re-read by the forwarder),
-//! `plan.json` (`plan::Plan`), `addresses.txt` (the plan for people),
+//! `plan.json` (`plan::AddressPlan`), `addresses.txt` (the plan for people),
 //! `forwarder.pid`, `forwarder.log`, `status.json` (counters, once a second),
 //! `control.sock` (the forwarder's control socket, see `control`) and
 //! `overrides.json` (links changed by `netlab link set`: every link whose state
@@ -11,9 +11,9 @@
 //! forwarder before it acknowledges a change, so `status` reads it even while
 //! the forwarder is busy).
 
+use crate::address_plan::AddressPlan;
 use crate::engine::LinkState;
 use crate::error::{Context, Error, Result};
-use crate::plan::Plan;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -88,14 +88,14 @@ impl LabDir {
         std::fs::read_to_string(&p).context(|| format!("cannot read {}", p.display()))
     }
 
-    pub fn write_plan(&self, plan: &Plan) -> Result<()> {
+    pub fn write_plan(&self, plan: &AddressPlan) -> Result<()> {
         let json = serde_json::to_vec_pretty(plan)
             .map_err(|e| Error::Setup(format!("cannot encode the plan: {e}")))?;
         self.write("plan.json", &json)?;
         self.write("addresses.txt", plan.describe().as_bytes())
     }
 
-    pub fn read_plan(&self) -> Result<Plan> {
+    pub fn read_plan(&self) -> Result<AddressPlan> {
         let text = self.read_to_string("plan.json")?;
         serde_json::from_str(&text).map_err(|e| {
             Error::Setup(format!(

@@ -13,29 +13,10 @@
 
 mod common;
 
-use common::{retry, Lab, Server};
+use common::{logs, retry, sibling_bin, spawn_logged, Lab, TempDir};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
-
-/// A workspace binary beside `netlab`. Missing: a failure under CI (the
-/// workspace is built first there), otherwise a skip with the reason.
-fn sibling_bin(name: &str) -> Option<PathBuf> {
-    let p = Path::new(common::bin()).with_file_name(name);
-    if p.exists() {
-        return Some(p);
-    }
-    let msg = format!(
-        "the {name} binary is not built beside netlab ({}); run scripts/test.sh",
-        p.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg}");
-    }
-    eprintln!("skipped: {msg}");
-    None
-}
 
 /// Sites of the lab, each with one probe (id = site).
 const SITES: [&str; 4] = ["cl", "city-a", "city-b", "r"];
@@ -59,59 +40,6 @@ fn configured_ms(from: &str, to: &str) -> f64 {
     }
 }
 
-/// A temporary directory of this test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let p = std::env::temp_dir().join(format!("hubmesh-mesh-e2e-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("temp dir");
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Starts `args` in `site` with stdout and stderr going to `log`.
-fn spawn_logged(lab: &Lab, site: &str, args: &[&str], log: &Path) -> Server {
-    let out = std::fs::File::create(log).expect("log file");
-    let err = out.try_clone().expect("log file");
-    let child = lab
-        .cmd(site, args)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("spawn");
-    Server(child)
-}
-
-/// The logs of the controller and the agents, for a failure message.
-fn logs(dir: &Path) -> String {
-    let mut s = String::new();
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
-        .unwrap_or_default();
-    names.sort();
-    for p in names {
-        if p.extension().is_some_and(|e| e == "log") {
-            let text = std::fs::read_to_string(&p).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(15).collect();
-            s += &format!("--- {}\n", p.display());
-            for l in tail.into_iter().rev() {
-                s += l;
-                s += "\n";
-            }
-        }
-    }
-    s
-}
-
 #[test]
 fn agents_measure_the_lab_and_the_report_flags_exactly_the_slow_route() {
     require_lab!();
@@ -124,7 +52,7 @@ fn agents_measure_the_lab_and_the_report_flags_exactly_the_slow_route() {
     let (probe, controller) = (probe.to_str().unwrap(), controller.to_str().unwrap());
 
     let lab = Lab::up("mesh.yaml", "mesh");
-    let dir = TempDir::new();
+    let dir = TempDir::new("mesh-e2e");
     let work = dir.0.as_path();
     let addrs: Vec<String> = SITES.iter().map(|s| lab.addr(s)).collect();
 

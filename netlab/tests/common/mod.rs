@@ -236,3 +236,74 @@ pub fn reap_stale() {
         }
     }
 }
+
+/// A workspace binary beside `netlab`. Missing: a failure under CI (the
+/// workspace is built first there), otherwise a skip with the reason.
+pub fn sibling_bin(name: &str) -> Option<PathBuf> {
+    let p = Path::new(bin()).with_file_name(name);
+    if p.exists() {
+        return Some(p);
+    }
+    let msg = format!(
+        "the {name} binary is not built beside netlab ({}); run scripts/test.sh",
+        p.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg}");
+    }
+    eprintln!("skipped: {msg}");
+    None
+}
+
+/// A temporary directory of this test, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("hubmesh-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Starts `args` in `site` with stdout and stderr going to `log`.
+pub fn spawn_logged(lab: &Lab, site: &str, args: &[&str], log: &Path) -> Server {
+    let out = std::fs::File::create(log).expect("log file");
+    let err = out.try_clone().expect("log file");
+    let child = lab
+        .cmd(site, args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("spawn");
+    Server(child)
+}
+
+/// The logs of the controller and the agents, for a failure message.
+pub fn logs(dir: &Path) -> String {
+    let mut s = String::new();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default();
+    names.sort();
+    for p in names {
+        if p.extension().is_some_and(|e| e == "log") {
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(15).collect();
+            s += &format!("--- {}\n", p.display());
+            for l in tail.into_iter().rev() {
+                s += l;
+                s += "\n";
+            }
+        }
+    }
+    s
+}

@@ -45,7 +45,7 @@ pub const DEFAULT_LAB: &str = "default";
 
 /// Why a lab cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
+pub enum AddressPlanError {
     #[error("bad lab name {0:?}: expected 1 to {MAX_LAB_NAME} of a-z, 0-9 and '-', starting with a letter or digit")]
     LabName(String),
     #[error("the topology has {0} sites; a lab holds at most {MAX_SITES}")]
@@ -61,7 +61,7 @@ pub enum PlanError {
 }
 
 /// Checks a lab name: it becomes part of namespace names and a directory name.
-pub fn check_lab_name(name: &str) -> Result<(), PlanError> {
+pub fn check_lab_name(name: &str) -> Result<(), AddressPlanError> {
     let ok = !name.is_empty()
         && name.len() <= MAX_LAB_NAME
         && name
@@ -71,7 +71,7 @@ pub fn check_lab_name(name: &str) -> Result<(), PlanError> {
     if ok {
         Ok(())
     } else {
-        Err(PlanError::LabName(name.to_string()))
+        Err(AddressPlanError::LabName(name.to_string()))
     }
 }
 
@@ -91,7 +91,7 @@ pub fn namespace(lab: &str, site: &str) -> String {
 pub struct SitePlan {
     pub id: String,
     pub namespace: String,
-    /// Indices into `Plan::endpoints`; the first one's address is the default source.
+    /// Indices into `AddressPlan::endpoints`; the first one's address is the default source.
     pub endpoints: Vec<usize>,
 }
 
@@ -100,7 +100,7 @@ pub struct SitePlan {
 pub struct EndpointPlan {
     /// `site` or `site@network`.
     pub name: String,
-    /// Index into `Plan::sites`.
+    /// Index into `AddressPlan::sites`.
     pub site: usize,
     pub network: Option<String>,
     pub address: Ipv4Addr,
@@ -130,7 +130,7 @@ pub struct PortPlan {
 
 /// The whole plan of one lab.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
+pub struct AddressPlan {
     pub lab: String,
     pub sites: Vec<SitePlan>,
     /// In routing's endpoint order (`topology::routing::Graph::endpoints`), so an
@@ -142,21 +142,21 @@ pub struct Plan {
     pub ports: Vec<PortPlan>,
 }
 
-impl Plan {
-    pub fn new(topo: &Topology, lab: &str) -> Result<Plan, PlanError> {
+impl AddressPlan {
+    pub fn new(topo: &Topology, lab: &str) -> Result<AddressPlan, AddressPlanError> {
         check_lab_name(lab)?;
         if topo.sites.len() > MAX_SITES {
-            return Err(PlanError::TooManySites(topo.sites.len()));
+            return Err(AddressPlanError::TooManySites(topo.sites.len()));
         }
         if topo.networks.len() > MAX_NETWORKS {
-            return Err(PlanError::TooManyNetworks(topo.networks.len()));
+            return Err(AddressPlanError::TooManyNetworks(topo.networks.len()));
         }
         if topo.links.len() > MAX_LINKS {
-            return Err(PlanError::TooManyLinks(topo.links.len()));
+            return Err(AddressPlanError::TooManyLinks(topo.links.len()));
         }
         let nports: usize = topo.interconnects.iter().map(|i| i.networks.len()).sum();
         if nports > MAX_PORTS {
-            return Err(PlanError::TooManyPorts(nports));
+            return Err(AddressPlanError::TooManyPorts(nports));
         }
         let mut sites: Vec<SitePlan> = topo
             .sites
@@ -208,7 +208,7 @@ impl Plan {
                 });
             }
         }
-        Ok(Plan {
+        Ok(AddressPlan {
             lab: lab.to_string(),
             sites,
             endpoints,
@@ -337,7 +337,7 @@ interconnects:
 
     #[test]
     fn single_network_plan() {
-        let p = Plan::new(&topo(THREE), "t1").unwrap();
+        let p = AddressPlan::new(&topo(THREE), "t1").unwrap();
         let names: Vec<_> = p
             .endpoints
             .iter()
@@ -365,7 +365,7 @@ interconnects:
 
     #[test]
     fn carriers_get_one_address_each() {
-        let p = Plan::new(&topo(CARRIERS), "lab").unwrap();
+        let p = AddressPlan::new(&topo(CARRIERS), "lab").unwrap();
         let names: Vec<_> = p.endpoints.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["x@t", "x@u", "y@u", "z@t", "z@u"]);
         // The network fixes the last octet, whatever else the site has.
@@ -419,7 +419,7 @@ interconnects:
         use std::net::IpAddr;
         use topology::lab_addresses::lab_site_of;
         for t in [topo(THREE), topo(CARRIERS), topology::national::national()] {
-            let p = Plan::new(&t, "x").unwrap();
+            let p = AddressPlan::new(&t, "x").unwrap();
             let mut expected: Vec<(Ipv4Addr, &str)> = Vec::new();
             for e in &p.endpoints {
                 expected.push((e.address, p.sites[e.site].id.as_str()));
@@ -446,10 +446,10 @@ interconnects:
     #[test]
     fn national_fits() {
         let topo = topology::national::national();
-        let p = Plan::new(&topo, "default").unwrap();
+        let p = AddressPlan::new(&topo, "default").unwrap();
         assert_eq!(p.sites.len(), topo.sites.len());
         let json = serde_json::to_string(&p).unwrap();
-        let back: Plan = serde_json::from_str(&json).unwrap();
+        let back: AddressPlan = serde_json::from_str(&json).unwrap();
         assert_eq!(back, p);
     }
 }
