@@ -6,3 +6,6 @@
 
 pub mod alertmanager;
 pub mod alerts;
+pub mod attribution;
+pub mod level_shift;
+pub mod path_change;

@@ -39,6 +39,8 @@ pub struct Page<'a> {
     pub notes: &'a HashMap<(String, String), String>,
     /// Reload the page every this many seconds (`<meta http-equiv=refresh>`).
     pub refresh_s: Option<u32>,
+    /// Tables that lead the page (firing alerts, events), before the map.
+    pub lead: &'a [Section],
     /// Further tables, after the violations.
     pub sections: &'a [Section],
     /// Measured paths (traceroutes) to draw on the map: a label and the site
@@ -172,6 +174,9 @@ pub fn report_html(p: &Page<'_>) -> String {
     let _ = writeln!(out, "<style>{CSS}</style>\n</head>\n<body>");
     let _ = writeln!(out, "<h1>{}</h1>", markup(p.title));
     let _ = writeln!(out, "<p class=\"sub\">{}</p>", markup(p.subtitle));
+    for sec in p.lead {
+        section(&mut out, sec);
+    }
     summary(&mut out, p);
     out.push_str("<h2>Map</h2>\n");
     map_svg(&mut out, p);
@@ -654,6 +659,7 @@ mod tests {
             suggestions: &[],
             notes: &notes,
             refresh_s: Some(30),
+            lead: &[],
             sections: &[
                 Section {
                     id: "x".into(),

@@ -3,6 +3,7 @@
 //! `probe_calls`, the operator's reads (routes, probes, metrics) in `reads`.
 
 pub mod alerts;
+pub mod events;
 mod probe_calls;
 pub use probe_calls::FUTURE_SLACK_MS;
 mod reads;
@@ -184,6 +185,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/probes", get(reads::probes))
         .route("/v1/series", get(series::series_handler))
         .route("/v1/alerts", get(alerts::alerts_handler))
+        .route("/v1/events", get(events::events_handler))
         .route("/metrics", get(reads::metrics))
         .route("/healthz", get(reads::healthz))
         .route("/", get(report::page))

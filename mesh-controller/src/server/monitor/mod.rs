@@ -5,7 +5,10 @@
 //! None of it blocks ingest: reads go through the read pool, writes are small
 //! jobs of the store's writer.
 
+pub mod alert_list;
 pub mod alerting;
+pub mod event_list;
+pub mod events;
 pub mod webhook;
 
 use crate::history::buckets;
@@ -96,12 +99,63 @@ pub async fn evaluate_alerts(state: &Shared, now: u64) -> Result<usize, StoreErr
     Ok(n)
 }
 
-/// Evaluates the alerts every `alerts.evaluate_every`, forever.
+/// Looks for level shifts and path changes; records the new ones, linked;
+/// returns how many.
+pub async fn find_events(state: &Shared, now: u64) -> Result<usize, StoreError> {
+    let config = state.live().config.clone();
+    let c2 = config.clone();
+    let found = state
+        .store
+        .read(move |c| {
+            let mut found = events::level_shifts(c, &c2, now)?;
+            found.extend(events::path_changes(c, &c2, now)?);
+            Ok(found)
+        })
+        .await?;
+    if found.is_empty() {
+        return Ok(0);
+    }
+    let ids = state
+        .store
+        .write(move |db| events::record(db, &found, &config, now))
+        .await?;
+    if !ids.is_empty() {
+        let list = state
+            .store
+            .read(move |c| {
+                store::events::events_since(c, 0, None).map(|v| {
+                    v.into_iter()
+                        .filter(|e| ids.contains(&e.id))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .await?;
+        for e in &list {
+            eprintln!(
+                "mesh-controller: event {} {} -> {} ({}) at {}",
+                e.detail.kind(),
+                e.from,
+                e.to,
+                e.direction,
+                e.at_ms
+            );
+        }
+        return Ok(list.len());
+    }
+    Ok(0)
+}
+
+/// Evaluates the alerts and looks for events every
+/// `alerts.evaluate_every`, forever.
 pub async fn evaluate_loop(state: Shared) {
     loop {
         let period = state.live().config.alerts.evaluate_every;
-        if let Err(e) = evaluate_alerts(&state, now_ms()).await {
+        let now = now_ms();
+        if let Err(e) = evaluate_alerts(&state, now).await {
             eprintln!("mesh-controller: alert evaluation failed: {e}");
+        }
+        if let Err(e) = find_events(&state, now).await {
+            eprintln!("mesh-controller: event detection failed: {e}");
         }
         tokio::time::sleep(period).await;
     }

@@ -163,7 +163,16 @@ pub fn build_with(
         .map(|r| (r.from.clone(), r.to.clone()))
         .collect();
     let results = super::results::sections(conn, config, since_ms, &interesting)?;
+    let alerts = crate::server::monitor::alert_list::list(
+        conn,
+        crate::server::monitor::alert_list::Which::Firing,
+        since_ms,
+    )?
+    .alerts;
+    let events = crate::server::monitor::event_list::list(conn, since_ms, None)?.events;
     Ok(Report {
+        alerts,
+        events,
         throughput: results.throughput,
         icmp: results.icmp,
         paths: results.paths,

@@ -16,7 +16,9 @@ mod results;
 
 pub use build::{build, build_with};
 pub use render::{html, render, since_text};
-pub use results::{icmp, throughput, IcmpRoute, MeasuredPath, Throughput};
+pub use results::{
+    icmp, throughput, trace_sites, trace_usable, IcmpRoute, MeasuredPath, Throughput,
+};
 
 use crate::server::config::{parse_duration, Config};
 use serde::{Deserialize, Serialize};
@@ -157,6 +159,12 @@ pub struct Report {
     /// The latest traceroute of each detour and each route over budget, by site.
     #[serde(default)]
     pub paths: Vec<MeasuredPath>,
+    /// Alerts firing now (they lead the text formats).
+    #[serde(default)]
+    pub alerts: Vec<crate::server::monitor::alert_list::AlertView>,
+    /// What changed in the look-back, newest first.
+    #[serde(default)]
+    pub events: Vec<crate::server::monitor::event_list::EventView>,
     /// Look-back of the measurements (seconds).
     pub since_s: u64,
 }

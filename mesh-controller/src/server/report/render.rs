@@ -403,6 +403,22 @@ pub fn html(r: &Report, topo: &Topology, subtitle: &str, refresh_s: Option<u32>)
         }
     }
     let notes = notes(r);
+    let lead = [
+        console::Section {
+            id: "alerts".into(),
+            title: "Firing alerts".into(),
+            headers: ALERT_HEADERS.iter().map(|h| h.to_lowercase()).collect(),
+            rows: alert_rows(r),
+            empty: "No alert is firing.".into(),
+        },
+        console::Section {
+            id: "events".into(),
+            title: format!("Events, last {}", since_text(r.since_s)),
+            headers: EVENT_HEADERS.iter().map(|h| h.to_lowercase()).collect(),
+            rows: event_rows(r),
+            empty: "No level shift or path change.".into(),
+        },
+    ];
     let mut sections = vec![console::Section {
         id: "inter-carrier".into(),
         title: "Inter-carrier in a city".into(),
@@ -452,6 +468,7 @@ pub fn html(r: &Report, topo: &Topology, subtitle: &str, refresh_s: Option<u32>)
         suggestions: &r.suggestions,
         notes: &notes,
         refresh_s,
+        lead: &lead,
         sections: &sections,
         paths: &paths,
     })
@@ -467,6 +484,88 @@ pub fn since_text(s: u64) -> String {
     }
 }
 
+const ALERT_HEADERS: [&str; 6] = [
+    "ALERT",
+    "ROUTE",
+    "DIRECTION",
+    "RULE",
+    "FIRING SINCE",
+    "SUMMARY",
+];
+const EVENT_HEADERS: [&str; 5] = ["TIME", "KIND", "ROUTE", "DIRECTION", "WHAT"];
+
+fn alert_rows(r: &Report) -> Vec<Vec<String>> {
+    r.alerts
+        .iter()
+        .map(|a| {
+            vec![
+                a.alertname.clone(),
+                format!("{} -> {}", a.from, a.to),
+                a.direction.clone(),
+                a.rule.clone(),
+                a.starts_at.clone().unwrap_or_default(),
+                a.annotations.get("summary").cloned().unwrap_or_default(),
+            ]
+        })
+        .collect()
+}
+
+fn event_rows(r: &Report) -> Vec<Vec<String>> {
+    r.events
+        .iter()
+        .map(|e| {
+            vec![
+                e.at_time.clone(),
+                e.kind.clone(),
+                format!("{} -> {}", e.from, e.to),
+                e.direction.clone(),
+                e.summary.clone(),
+            ]
+        })
+        .collect()
+}
+
+/// What leads every text format: firing alerts, then what changed.
+fn lead_text(r: &Report, md: bool) -> String {
+    let mut out = String::new();
+    let mut part = |title: String, headers: &[&str], rows: Vec<Vec<String>>, none: &str| {
+        if md {
+            out.push_str(&format!("### {title}\n\n"));
+            if rows.is_empty() {
+                out.push_str(&format!("{none}\n\n"));
+            } else {
+                out.push_str(&md_table(headers, rows));
+                out.push('\n');
+            }
+        } else {
+            out.push_str(&format!("{}\n", title.to_uppercase()));
+            if rows.is_empty() {
+                out.push_str(&format!("{none}\n\n"));
+            } else {
+                out.push_str(&text_table(headers, rows, &[]));
+                out.push('\n');
+            }
+        }
+    };
+    part(
+        format!("Firing alerts ({})", r.alerts.len()),
+        &ALERT_HEADERS,
+        alert_rows(r),
+        "None.",
+    );
+    part(
+        format!(
+            "Events, last {} ({})",
+            since_text(r.since_s),
+            r.events.len()
+        ),
+        &EVENT_HEADERS,
+        event_rows(r),
+        "No level shift or path change.",
+    );
+    out
+}
+
 /// Renders a report in the requested format.
 pub fn render(r: &Report, topo: &Topology, format: ReportFormat) -> String {
     match format {
@@ -477,7 +576,8 @@ pub fn render(r: &Report, topo: &Topology, format: ReportFormat) -> String {
             s
         }
         ReportFormat::Table => {
-            let mut out = render::routes_table(&r.table());
+            let mut out = lead_text(r, false);
+            out.push_str(&render::routes_table(&r.table()));
             out.push_str("\nMEASURED (last ");
             out.push_str(&since_text(r.since_s));
             out.push_str(")\n");
@@ -508,7 +608,8 @@ pub fn render(r: &Report, topo: &Topology, format: ReportFormat) -> String {
             out
         }
         ReportFormat::Md => {
-            let mut out = render::routes_markdown(&r.table());
+            let mut out = lead_text(r, true);
+            out.push_str(&render::routes_markdown(&r.table()));
             out.push_str(&format!(
                 "\n### Measured (last {})\n\n",
                 since_text(r.since_s)

@@ -197,33 +197,7 @@ pub fn paths(
     latest
         .into_iter()
         .map(|((from, to), (r, t))| {
-            let site_name = |name: &str| name.split('@').next().unwrap_or(name).to_string();
-            let hops: Vec<TraceHop> = t
-                .hops
-                .iter()
-                .map(|h| {
-                    let mut h = h.clone();
-                    if h.site.is_none() {
-                        h.site = h
-                            .address
-                            .as_deref()
-                            .and_then(|a| a.parse().ok())
-                            .and_then(|ip| topology::lab_addresses::site_of(topo, ip))
-                            .map(str::to_string);
-                    }
-                    h
-                })
-                .collect();
-            let mut sites = vec![site_name(&from)];
-            for s in hops.iter().filter_map(|h| h.site.clone()) {
-                if sites.last() != Some(&s) {
-                    sites.push(s);
-                }
-            }
-            let dest = site_name(&to);
-            if t.reached && sites.last() != Some(&dest) {
-                sites.push(dest);
-            }
+            let (hops, sites) = trace_sites(topo, &from, &to, t);
             MeasuredPath {
                 from,
                 to,
@@ -234,6 +208,52 @@ pub fn paths(
             }
         })
         .collect()
+}
+
+/// A trace's hops with the site of every address the topology knows, and the
+/// sites the path crosses, in order: the source, every hop the topology can
+/// name (consecutive repeats merged), and the destination when it was
+/// reached. `from` and `to` are endpoint or site names.
+pub fn trace_sites(
+    topo: &topology::Topology,
+    from: &str,
+    to: &str,
+    t: &protocol::api::TraceResult,
+) -> (Vec<TraceHop>, Vec<String>) {
+    let site_name = |name: &str| name.split('@').next().unwrap_or(name).to_string();
+    let hops: Vec<TraceHop> = t
+        .hops
+        .iter()
+        .map(|h| {
+            let mut h = h.clone();
+            if h.site.is_none() {
+                h.site = h
+                    .address
+                    .as_deref()
+                    .and_then(|a| a.parse().ok())
+                    .and_then(|ip| topology::lab_addresses::site_of(topo, ip))
+                    .map(str::to_string);
+            }
+            h
+        })
+        .collect();
+    let mut sites = vec![site_name(from)];
+    for s in hops.iter().filter_map(|h| h.site.clone()) {
+        if sites.last() != Some(&s) {
+            sites.push(s);
+        }
+    }
+    let dest = site_name(to);
+    if t.reached && sites.last() != Some(&dest) {
+        sites.push(dest);
+    }
+    (hops, sites)
+}
+
+/// Whether a trace tells its path: it reached the destination and every hop
+/// before the last answered.
+pub fn trace_usable(t: &protocol::api::TraceResult) -> bool {
+    t.reached && t.hops.iter().rev().skip(1).all(|h| h.address.is_some())
 }
 
 /// The report's sections built from results.

@@ -13,6 +13,7 @@
 
 pub mod alerts;
 mod backfill;
+pub mod events;
 pub mod migrations;
 mod results;
 mod retention;
