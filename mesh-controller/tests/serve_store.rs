@@ -163,3 +163,73 @@ fn an_old_database_is_migrated_on_open() {
     let err = Db::open(&path).unwrap_err().to_string();
     assert!(err.contains("newer"), "{err}");
 }
+
+/// A database from before rollups (schema 4) is rolled up when `serve` starts
+/// on it: its windows show in the route table, `report --db` refuses it
+/// until then.
+#[test]
+fn a_database_from_before_rollups_is_rolled_up_on_start() {
+    use serve_common::{config_with, Ctl};
+    let mut ctl = Ctl::start(
+        &config_with(&[("cl-1", "cl"), ("a-1", "city-a")], ""),
+        &["cl-1", "a-1"],
+    );
+    ctl.kill9();
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", ctl.db.display()));
+    }
+    let now = now_ms();
+    {
+        let mut conn = rusqlite::Connection::open(&ctl.db).unwrap();
+        migrations::migrate_to(&mut conn, 4, now as i64).unwrap();
+        let w = window(100, 0, 2.0, 3.0, unsync_clock());
+        for seq in 1..=3u64 {
+            conn.execute(
+                "INSERT INTO windows (probe, seq, target, start_ms, duration_ms, received_ms, sent, replies, window)
+                 VALUES ('cl-1', ?1, 'a-1', ?2, 10000, ?2, 100, 100, ?3)",
+                rusqlite::params![seq as i64, (now - 60_000 + seq * 1000) as i64, serde_json::to_string(&w).unwrap()],
+            )
+            .unwrap();
+        }
+    }
+    let (db, config) = (
+        ctl.db.to_str().unwrap().to_string(),
+        ctl.config.to_str().unwrap().to_string(),
+    );
+    let out = serve_common::run(&["report", "--db", &db, "--config", &config]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run `mesh-controller serve` on it once"));
+    ctl.spawn();
+    assert!(
+        ctl.log.lock().unwrap().contains("rolled up 3 raw windows"),
+        "{}",
+        ctl.log.lock().unwrap()
+    );
+    let routes = ctl.get_json("/v1/routes?measured=true");
+    let r = routes["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["from"] == "cl" && r["to"] == "city-a")
+        .unwrap_or_else(|| panic!("{routes}"))
+        .clone();
+    // No hello recorded boot ids, and the clocks say unsynchronized: RTT/2,
+    // the p99 of 5 .. 7 ms round trips halved.
+    assert_eq!(r["basis"], "rtt-half", "{r}");
+    assert!(
+        (r["one_way_ms"].as_f64().unwrap() - 3.48).abs() < 0.05,
+        "{r}"
+    );
+    // Once only: a restart rolls up nothing more.
+    ctl.kill9();
+    ctl.spawn();
+    assert_eq!(ctl.log.lock().unwrap().matches("rolled up").count(), 1);
+    let out = serve_common::run(&[
+        "report", "--db", &db, "--config", &config, "--format", "json",
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
