@@ -2,10 +2,12 @@
 //! cannot drift apart: the JSON wire types of the `/v1` API ([`api`]), the
 //! measurement window a probe fills and the controller merges ([`window`]:
 //! counters and HdrHistograms that add up exactly, and the checks an uploaded
-//! window must pass), and the agent's HTTP client ([`client`]).
+//! window and a batch of them must pass), the syntax of a probe id ([`id`]),
+//! and the agent's HTTP client ([`client`]).
 //!
 //! Pure except for [`client`], which does the network I/O of the agent's side.
 
 pub mod api;
 pub mod client;
+pub mod id;
 pub mod window;

@@ -836,17 +836,15 @@ fn check_alerts(
     Ok(out)
 }
 
+/// Ids in the configuration (probes, receivers) follow the probe id rule.
 fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    protocol::id::is_probe_id(id)
 }
 
-/// Whether `id` could name a probe (also checked on uploads).
+/// Whether `id` could name a probe (also checked on uploads): the rule is
+/// `protocol::id`'s, so the configuration and the upload checks agree.
 pub fn is_probe_id(id: &str) -> bool {
-    valid_id(id)
+    protocol::id::is_probe_id(id)
 }
 
 fn check_probes(

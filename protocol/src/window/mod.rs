@@ -1,15 +1,21 @@
 //! Measurement windows as data: counters and HdrHistograms that merge exactly,
-//! serialized the way probes upload them and the controller stores them. Pure
-//! (no sockets, no clocks read): the probe fills them, the controller merges
-//! and summarizes them.
+//! serialized the way probes upload them and the controller stores them, and
+//! the checks an uploaded batch of them must pass. Pure (no sockets, no clocks
+//! read): the probe fills them, the controller checks, merges and summarizes
+//! them.
 
 mod base64;
+mod batch;
 mod histograms;
 mod record;
 mod sparse;
 mod validate;
 
 pub use base64::{decode as base64_decode, encode as base64_encode};
+pub use batch::{
+    check_batch, check_seq_and_start, BatchError, CheckedWindow, ItemError, EARLIEST_MS,
+    FUTURE_SLACK_MS, MAX_BATCH, MAX_DURATION_MS,
+};
 pub use histograms::{
     DelayHistogram, HistogramError, Summary, HIGHEST_US, LOWEST_US, MAX_DECOMPRESSED_LEN,
     SIGNIFICANT_DIGITS,

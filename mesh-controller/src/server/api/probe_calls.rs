@@ -3,47 +3,17 @@
 //! (histogram decoding should only ever see authenticated input).
 
 use super::{authenticate, query_pairs, Refusal, Shared};
-use crate::server::config::is_probe_id;
 use crate::server::store::NewWindow;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use protocol::api::{Hello, WindowBatch};
-use protocol::window::{validate, Window};
-use serde_json::value::RawValue;
-use std::collections::HashSet;
+use protocol::api::Hello;
 use std::sync::atomic::Ordering;
 
-/// Most windows in one upload.
-pub const MAX_BATCH: usize = 10_000;
-/// Windows may start at most this far in the future (sender clock skew).
-pub const FUTURE_SLACK_MS: u64 = 86_400_000;
-/// No window starts before 2017.
-const EARLIEST_MS: u64 = 1_483_228_800_000;
-
-/// What every uploaded item (window or result) must satisfy: a sequence
-/// number in range and not repeated within its batch, a plausible start time.
-pub(super) fn check_seq_and_start(
-    seq: u64,
-    start_unix_ms: u64,
-    seen: &mut HashSet<u64>,
-    now: u64,
-) -> Result<(), String> {
-    if seq == 0 || seq > i64::MAX as u64 {
-        return Err(format!("seq {seq} out of range (1 ..= 2^63-1)"));
-    }
-    if !seen.insert(seq) {
-        return Err(format!("seq {seq} appears twice in the batch"));
-    }
-    if start_unix_ms < EARLIEST_MS || start_unix_ms > now.saturating_add(FUTURE_SLACK_MS) {
-        return Err(format!(
-            "start_unix_ms {start_unix_ms} is not a plausible time"
-        ));
-    }
-    Ok(())
-}
+/// The batch rules (and their limits) live with the window, in `protocol::window`.
+pub use protocol::window::FUTURE_SLACK_MS;
 
 pub(super) fn refuse(state: &Shared, r: Refusal) -> Response {
     state.counters.error(r.metric());
@@ -204,46 +174,16 @@ async fn windows_inner(
     Ok(Json(ack).into_response())
 }
 
-/// Parses and checks a whole batch; any problem refuses all of it.
+/// Parses and checks a whole batch (`protocol::window::check_batch`); any
+/// problem refuses all of it: 403 when the batch is another probe's, else 400.
 pub fn check_batch(probe: &str, body: &[u8]) -> Result<Vec<NewWindow>, Refusal> {
-    let batch: WindowBatch<Box<RawValue>> = parse_json(body)?;
-    if batch.probe != probe {
-        return Err(Refusal::new(
-            StatusCode::FORBIDDEN,
-            format!(
-                "this token belongs to probe {probe:?}: it cannot upload windows of {:?}",
-                batch.probe
-            ),
-        ));
-    }
-    if batch.windows.len() > MAX_BATCH {
-        return Err(Refusal::bad_request(format!(
-            "{} windows in one batch, at most {MAX_BATCH}",
-            batch.windows.len()
-        )));
-    }
     let now = crate::server::store::now_ms();
-    let mut seen = HashSet::new();
-    let mut out = Vec::with_capacity(batch.windows.len());
-    for (i, w) in batch.windows.into_iter().enumerate() {
-        let bad = |what: String| Refusal::bad_request(format!("windows[{i}]: {what}"));
-        check_seq_and_start(w.seq, w.start_unix_ms, &mut seen, now).map_err(bad)?;
-        if !is_probe_id(&w.target) {
-            return Err(bad(format!("target {:?} is not a probe id", w.target)));
-        }
-        if w.target == probe {
-            return Err(bad("a probe does not measure itself".to_string()));
-        }
-        if w.duration_ms == 0 || w.duration_ms > 86_400_000 {
-            return Err(bad(format!(
-                "duration_ms {} out of range (1 ..= 1 day)",
-                w.duration_ms
-            )));
-        }
-        let decoded: Window =
-            serde_json::from_str(w.window.get()).map_err(|e| bad(format!("window: {e}")))?;
-        validate(&decoded).map_err(|e| bad(format!("window: {e}")))?;
-        out.push(NewWindow::new(&w, &decoded));
+    match protocol::window::check_batch(probe, body, now) {
+        Ok(checked) => Ok(checked
+            .iter()
+            .map(|c| NewWindow::new(&c.upload, &c.window))
+            .collect()),
+        Err(e) if e.is_forbidden() => Err(Refusal::new(StatusCode::FORBIDDEN, e.to_string())),
+        Err(e) => Err(Refusal::bad_request(e.to_string())),
     }
-    Ok(out)
 }

@@ -2,7 +2,7 @@
 //! (bandwidth tests, pings, traces; stored all or nothing, idempotent on
 //! (probe, seq)) and `GET /v1/bw/task` (the bandwidth test to run now).
 
-use super::probe_calls::{check_seq_and_start, internal, parse_json, refuse};
+use super::probe_calls::{internal, parse_json, refuse};
 use super::{authenticate, Refusal, Shared};
 use crate::server::bwsched::{self, Decision};
 use crate::server::config::{is_probe_id, Config};
@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use protocol::api::{BwTaskAnswer, ResultBatch, ResultBody, ResultUpload};
+use protocol::window::check_seq_and_start;
 use std::collections::HashSet;
 
 /// Most results in one upload.
@@ -76,7 +77,8 @@ pub fn check_results(
     let mut seen = HashSet::new();
     for (i, r) in batch.results.iter().enumerate() {
         let bad = |what: String| Refusal::bad_request(format!("results[{i}]: {what}"));
-        check_seq_and_start(r.seq, r.start_unix_ms, &mut seen, now).map_err(bad)?;
+        check_seq_and_start(r.seq, r.start_unix_ms, &mut seen, now)
+            .map_err(|e| bad(e.to_string()))?;
         check_one(config, probe, r).map_err(bad)?;
     }
     Ok(())
