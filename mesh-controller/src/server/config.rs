@@ -43,6 +43,10 @@ pub enum TargetMode {
     /// Full mesh within a site; the first `representatives` probes of each site
     /// (in file order) also measure the representatives of every other site.
     Hierarchical { representatives: usize },
+    /// Every pair of endpoints a budget rule covers is measured by one session
+    /// (a session measures both directions), spread over the probes of each
+    /// endpoint; plus, with `representatives` > 0, the hierarchical mesh.
+    Covered { representatives: usize },
 }
 
 /// How long stored windows are kept.
@@ -352,12 +356,13 @@ struct RawMeasurement {
 enum RawTargetMode {
     FullMesh,
     Hierarchical,
+    Covered,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a targets mapping {mode: full-mesh} or {mode: hierarchical, representatives: N}"
+    expecting = "a targets mapping {mode: full-mesh}, {mode: hierarchical, representatives: N} or {mode: covered, representatives: N}"
 )]
 struct RawTargets {
     mode: RawTargetMode,
@@ -506,6 +511,18 @@ pub fn from_str(src: &str, origin: &str, path: &Path) -> Result<Config, LoadErro
                     ));
                 }
                 TargetMode::Hierarchical {
+                    representatives: r as usize,
+                }
+            }
+            (RawTargetMode::Covered, r) => {
+                let r = r.unwrap_or(0);
+                if r > 1_000 {
+                    return Err(fail(
+                        &[Key("targets"), Key("representatives")],
+                        format!("expected 0 to 1000 representatives per site, found {r}"),
+                    ));
+                }
+                TargetMode::Covered {
                     representatives: r as usize,
                 }
             }

@@ -63,30 +63,84 @@ pub fn target_indices(config: &Config) -> Vec<Vec<usize>> {
         TargetMode::FullMesh => (0..n)
             .map(|i| (0..n).filter(|&j| j != i).collect())
             .collect(),
-        TargetMode::Hierarchical { representatives } => {
-            // Representatives: the first probes of each site, in file order.
-            let mut per_site: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-            for (i, p) in config.probes.iter().enumerate() {
-                per_site.entry(p.endpoint.site).or_default().push(i);
+        TargetMode::Hierarchical { representatives } => hierarchical(config, representatives),
+        TargetMode::Covered { representatives } => {
+            let mut out = if representatives > 0 {
+                hierarchical(config, representatives)
+            } else {
+                vec![Vec::new(); n]
+            };
+            for (i, j) in covered_sessions(config) {
+                if !out[i].contains(&j) && !out[j].contains(&i) {
+                    out[i].push(j);
+                }
             }
-            let reps: HashSet<usize> = per_site
-                .values()
-                .flat_map(|v| v.iter().take(representatives).copied())
-                .collect();
-            (0..n)
-                .map(|i| {
-                    let site = config.probes[i].endpoint.site;
-                    (0..n)
-                        .filter(|&j| j != i)
-                        .filter(|&j| {
-                            config.probes[j].endpoint.site == site
-                                || (reps.contains(&i) && reps.contains(&j))
-                        })
-                        .collect()
-                })
-                .collect()
+            for t in &mut out {
+                t.sort_unstable();
+            }
+            out
         }
     }
+}
+
+/// Full mesh within a site; the first `representatives` probes of each site
+/// (file order) also measure each other across sites.
+fn hierarchical(config: &Config, representatives: usize) -> Vec<Vec<usize>> {
+    let n = config.probes.len();
+    let mut per_site: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, p) in config.probes.iter().enumerate() {
+        per_site.entry(p.endpoint.site).or_default().push(i);
+    }
+    let reps: HashSet<usize> = per_site
+        .values()
+        .flat_map(|v| v.iter().take(representatives).copied())
+        .collect();
+    (0..n)
+        .map(|i| {
+            let site = config.probes[i].endpoint.site;
+            (0..n)
+                .filter(|&j| j != i)
+                .filter(|&j| {
+                    config.probes[j].endpoint.site == site
+                        || (reps.contains(&i) && reps.contains(&j))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// One session (sender, target) per pair of probed endpoints that a budget
+/// rule covers in either direction: sent from the endpoint earlier in the
+/// topology's order, each endpoint's probes taking turns.
+pub fn covered_sessions(config: &Config) -> Vec<(usize, usize)> {
+    let topo = &config.topology;
+    let mut by_endpoint: BTreeMap<topology::Endpoint, Vec<usize>> = BTreeMap::new();
+    for (i, p) in config.probes.iter().enumerate() {
+        by_endpoint.entry(p.endpoint).or_default().push(i);
+    }
+    let order = topology::analysis::endpoints(topo);
+    let probed: Vec<(topology::Endpoint, &Vec<usize>)> = order
+        .iter()
+        .filter_map(|e| by_endpoint.get(e).map(|v| (*e, v)))
+        .collect();
+    let mut turn: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut next = |probes: &[usize]| {
+        let k = turn.entry(probes[0]).or_insert(0);
+        let p = probes[*k % probes.len()];
+        *k += 1;
+        p
+    };
+    let mut out = Vec::new();
+    for (x, &(a, pa)) in probed.iter().enumerate() {
+        for &(b, pb) in &probed[x + 1..] {
+            let covered = topology::budgets::rule_for(topo, &config.budgets, a, b).is_some()
+                || topology::budgets::rule_for(topo, &config.budgets, b, a).is_some();
+            if covered {
+                out.push((next(pa), next(pb)));
+            }
+        }
+    }
+    out
 }
 
 /// A stable 64-bit hash (FNV-1a): the same on every build and run.
@@ -203,6 +257,32 @@ mod tests {
         }
         src.push_str(targets);
         crate::server::config::from_str(&src, "t.yaml", Path::new("t.yaml")).unwrap()
+    }
+
+    #[test]
+    fn covered_measures_each_covered_pair_once_spread_over_probes() {
+        // A cluster and two cities of one real-time hub (plan-2021 covers
+        // cluster <-> city), and a city elsewhere (uncovered).
+        let src = "topology:\n  version: 1\n  hubs: [{id: rt, role: realtime}]\n  sites:\n    - {id: cl, kind: cluster, hub: rt, location: [30, 104]}\n    - {id: a, kind: city, hub: rt, location: [31, 105]}\n    - {id: b, kind: city, hub: rt, location: [32, 106]}\n    - {id: z, kind: city, location: [40, 116]}\n  budgets: plan-2021\nprobes:\n  - {id: cl-1, site: cl, stamp: 127.0.0.1:20000}\n  - {id: cl-2, site: cl, stamp: 127.0.0.1:20001}\n  - {id: a-1, site: a, stamp: 127.0.0.1:20002}\n  - {id: b-1, site: b, stamp: 127.0.0.1:20003}\n  - {id: z-1, site: z, stamp: 127.0.0.1:20004}\ntargets: {mode: covered}\n";
+        let c = crate::server::config::from_str(src, "t.yaml", Path::new("t.yaml")).unwrap();
+        let p = plan(&c);
+        let t =
+            |id: &str| -> Vec<String> { p[id].targets.iter().map(|t| t.probe.clone()).collect() };
+        // cl <-> a and cl <-> b, one session each, from the cluster's probes in turn.
+        assert_eq!(t("cl-1"), vec!["a-1"]);
+        assert_eq!(t("cl-2"), vec!["b-1"]);
+        assert!(t("a-1").is_empty() && t("b-1").is_empty() && t("z-1").is_empty());
+        let c = crate::server::config::from_str(
+            &src.replace("{mode: covered}", "{mode: covered, representatives: 1}"),
+            "t.yaml",
+            Path::new("t.yaml"),
+        )
+        .unwrap();
+        let p = plan(&c);
+        assert!(
+            p["z-1"].targets.iter().any(|t| t.probe == "cl-1"),
+            "representatives too"
+        );
     }
 
     #[test]
