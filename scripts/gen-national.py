@@ -2,8 +2,9 @@
 """Generate topology/data/national.yaml, hubmesh's embedded national topology.
 
 Reads topology/data/sites.csv and topology/data/interconnects.csv (copies of the
-project's reference data) and writes a topology file (format version 1, see
-DESIGN.md) with three carriers, each with its own backbone, exchanging traffic
+project's reference data) and topology/data/edges.csv (one edge data centre per
+city, on the carrier stated there), and writes a topology file (format version 1,
+see DESIGN.md) with three carriers, each with its own backbone, exchanging traffic
 only at the backbone direct-connect points and internet exchange centres.
 
     python3 scripts/gen-national.py           # rewrite topology/data/national.yaml
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "topology" / "data"
 SITES_CSV = DATA / "sites.csv"
 INTERCONNECTS_CSV = DATA / "interconnects.csv"
+EDGES_CSV = DATA / "edges.csv"
 OUTPUT = DATA / "national.yaml"
 
 # Same constants as topology/src/geo.rs.
@@ -62,6 +64,14 @@ HOMING = 2
 # One-way delay of crossing between carriers at an interconnect, ms.
 DIRECT_CONNECT_DELAY_MS = 0.3
 EXCHANGE_DELAY_MS = 0.2
+
+# An edge data centre stands at its city's coordinates and reaches its carrier's
+# network in that city over this much metro fibre (an assumption: no source
+# gives it): 40 km x 4.9 us/km = 0.20 ms one way.
+EDGE_METRO_FIBRE_KM = 40.0
+
+# The plan-2021 budget for an edge data centre and the users of its city.
+EDGE_BUDGET_MS = 10.0
 
 # Hub roles the national plan gives (checked against sites.csv).
 EXPECTED_ROLES = {
@@ -97,6 +107,9 @@ class Site:
     hub: str
     lat_text: str
     lon_text: str
+    # Edge sites: the city served and the carriers present (others: all).
+    serves: str = ""
+    networks: tuple[str, ...] = ()
 
     @property
     def latlon(self) -> tuple[float, float]:
@@ -110,7 +123,7 @@ class Link:
     network: str
     km: float
     rf: float
-    role: str  # "backbone" | "access" | "backbone-connect"
+    role: str  # "backbone" | "access" | "backbone-connect" | "edge"
 
     @property
     def delay_ms(self) -> float:
@@ -140,11 +153,42 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def load_edges(sites: list[Site]) -> list[Site]:
+    """The edge data centres of edges.csv, each at the coordinates and in the hub
+    of the city it serves, on the carriers it names."""
+    cities = {s.id: s for s in sites if s.kind == "city"}
+    net_ids = [c.id for c in CARRIERS]
+    edges: list[Site] = []
+    for r in read_csv(EDGES_CSV):
+        city = cities.get(r["serves"])
+        if city is None:
+            raise GenError(f"edges.csv: {r['id']}: serves {r['serves']!r}, not a city of sites.csv")
+        nets = tuple(r["networks"].split())
+        if not nets or any(n not in net_ids for n in nets) or len(set(nets)) != len(nets):
+            raise GenError(f"edges.csv: {r['id']}: bad networks {r['networks']!r} (one or more of {net_ids})")
+        if not r["basis"].strip():
+            raise GenError(f"edges.csv: {r['id']}: say where the carrier comes from (basis)")
+        edges.append(
+            Site(
+                r["id"], r["name_zh"], r["name_en"], "edge", city.hub,
+                city.lat_text, city.lon_text, serves=city.id,
+                # In carrier order, whatever the file's order.
+                networks=tuple(n for n in net_ids if n in nets),
+            )
+        )
+    served = {e.serves for e in edges}
+    missing = sorted(set(cities) - served)
+    if missing:
+        raise GenError(f"edges.csv: no edge data centre in {', '.join(missing)}")
+    return edges
+
+
 def load_data() -> (
     tuple[list[tuple[str, str, str]], list[Site], list[str], list[str], dict[tuple[str, str], str]]
 ):
-    """Hubs (id, name, role), sites, direct-connect city ids, exchange centre ids,
-    and the year each interconnect opened by (site, kind)."""
+    """Hubs (id, name, role), sites (clusters, cities, then edge data centres),
+    direct-connect city ids, exchange centre ids, and the year each interconnect
+    opened by (site, kind)."""
     rows = read_csv(SITES_CSV)
     hubs: dict[str, tuple[str, str | None]] = {}  # id -> (name, role)
     sites: list[Site] = []
@@ -174,6 +218,7 @@ def load_data() -> (
         hub_list.append((hid, name, role))
     if {h[0] for h in hub_list} != set(EXPECTED_ROLES):
         raise GenError("sites.csv: hubs differ from the eight of the national plan")
+    sites += load_edges(sites)
 
     direct, exchange = [], []
     opened: dict[tuple[str, str], str] = {}
@@ -237,6 +282,19 @@ def access_links(
     return out
 
 
+def edge_links(edges: list[Site]) -> list[Link]:
+    """Each edge data centre linked to its city on each of its carriers (metro)."""
+    return [
+        Link(e.id, e.serves, n, EDGE_METRO_FIBRE_KM, 1.0, "edge")
+        for e in edges
+        for n in e.networks
+    ]
+
+
+def on_network(site: Site, network: str) -> bool:
+    return not site.networks or network in site.networks
+
+
 def validate(
     hubs: list[tuple[str, str, str]],
     sites: list[Site],
@@ -253,6 +311,7 @@ def validate(
         for i in ids:
             if not ID_RE.match(i):
                 raise GenError(f"bad {what} id {i!r}")
+    by_id = {s.id: s for s in sites}
     for s in sites:
         if s.hub and s.hub not in hub_ids:
             raise GenError(f"site {s.id}: unknown hub {s.hub}")
@@ -267,6 +326,8 @@ def validate(
             raise GenError(f"link {l.a}-{l.b}: loop")
         if l.network not in net_ids:
             raise GenError(f"link {l.a}-{l.b}: unknown network {l.network}")
+        if not (on_network(by_id[l.a], l.network) and on_network(by_id[l.b], l.network)):
+            raise GenError(f"link {l.a}-{l.b}: {l.network} is not present at both ends")
         key = (tuple(sorted((l.a, l.b))), l.network)
         if key in seen:
             raise GenError(f"duplicate link {l.a}-{l.b} on {l.network}")
@@ -279,25 +340,28 @@ def validate(
             raise GenError(f"interconnect at unknown site {ic.site}")
         if len(ic.networks) < 2 or any(n not in net_ids for n in ic.networks):
             raise GenError(f"interconnect at {ic.site}: bad networks {ic.networks}")
+        if not all(on_network(by_id[ic.site], n) for n in ic.networks):
+            raise GenError(f"interconnect at {ic.site}: a network is not present there")
         if (ic.site, ic.kind) in ic_seen:
             raise GenError(f"duplicate interconnect {ic.kind} at {ic.site}")
         ic_seen.add((ic.site, ic.kind))
-    # Every site reachable on each carrier's backbone alone.
+    # Every site reachable on each of its carriers' backbones alone.
     for n in net_ids:
-        adj: dict[str, set[str]] = {s: set() for s in site_ids}
+        present = [s.id for s in sites if on_network(s, n)]
+        adj: dict[str, set[str]] = {s: set() for s in present}
         for l in links:
             if l.network == n:
                 adj[l.a].add(l.b)
                 adj[l.b].add(l.a)
-        seen_sites = {site_ids[0]}
-        stack = [site_ids[0]]
+        seen_sites = {present[0]}
+        stack = [present[0]]
         while stack:
             for m in adj[stack.pop()]:
                 if m not in seen_sites:
                     seen_sites.add(m)
                     stack.append(m)
-        if len(seen_sites) != len(site_ids):
-            raise GenError(f"network {n} is not connected: {sorted(set(site_ids) - seen_sites)}")
+        if len(seen_sites) != len(present):
+            raise GenError(f"network {n} is not connected: {sorted(set(present) - seen_sites)}")
 
 
 def shortest_ms(
@@ -336,6 +400,42 @@ def fmt_ms(x: float) -> str:
     return f"{x:.2f}"
 
 
+def edge_figures(
+    sites: list[Site], links: list[Link], interconnects: list[Interconnect]
+) -> list[str]:
+    """Inter-carrier edge routes (an edge on its carrier to its city's users on
+    another carrier; delays are symmetric, so one direction stands for both):
+    the range where the city has an interconnect of its own, and each city
+    without one with its slowest such route."""
+    local = {ic.site for ic in interconnects}
+    with_point: list[float] = []
+    without: list[tuple[float, str]] = []
+    for e in sites:
+        if e.kind != "edge":
+            continue
+        worst: tuple[float, str] | None = None
+        for n in e.networks:
+            best = shortest_ms(links, interconnects, (e.id, n), e.serves)
+            for m, v in best.items():
+                if m == n:
+                    continue
+                if e.serves in local:
+                    with_point.append(v)
+                elif worst is None or v > worst[0]:
+                    worst = (v, f"{e.id}@{n} -> {e.serves}@{m}")
+        if worst is not None:
+            without.append(worst)
+    lines = []
+    if with_point:
+        lines.append(
+            f"with an interconnect in the city: {fmt_ms(min(with_point))}-{fmt_ms(max(with_point))} ms"
+        )
+    for v, route in sorted(without, reverse=True):
+        over = f" (over the {EDGE_BUDGET_MS:g} ms budget)" if v > EDGE_BUDGET_MS else ""
+        lines.append(f"{route}: {fmt_ms(v)} ms{over}")
+    return lines
+
+
 def build() -> tuple[str, list[str]]:
     """The YAML text and the sanity lines (also printed)."""
     hubs, sites, direct, exchange, opened = load_data()
@@ -351,7 +451,8 @@ def build() -> tuple[str, list[str]]:
     # bring their backbones to an exchange centre to meet there). Everything else is
     # homed to its nearest direct-connect cities.
     backbone_nodes = sorted(set(direct) | set(exchange))
-    homed = [s.id for s in sites if s.id not in backbone_nodes]
+    edges = [s for s in sites if s.kind == "edge"]
+    homed = [s.id for s in sites if s.id not in backbone_nodes and s.kind != "edge"]
 
     links: list[Link] = []
     per_carrier: dict[str, tuple[int, int, int]] = {}
@@ -361,6 +462,7 @@ def build() -> tuple[str, list[str]]:
         links += bb + acc
         extra = sum(1 for l in bb if l.role == "backbone-connect")
         per_carrier[c.id] = (len(bb), extra, len(acc))
+    links += edge_links(edges)
 
     nets = tuple(c.id for c in CARRIERS)
     dc, ix = "backbone-direct-connect", "internet-exchange"
@@ -386,7 +488,11 @@ def build() -> tuple[str, list[str]]:
             if not lo <= v <= hi:
                 failures.append(f"{a} -> {b} on {n}: {v:.2f} ms, outside {lo}-{hi} ms")
 
-    text = render(hubs, sites, links, interconnects, backbone_nodes, per_carrier, sanity)
+    edge_lines = edge_figures(sites, links, interconnects)
+
+    text = render(
+        hubs, sites, links, interconnects, backbone_nodes, per_carrier, sanity, edge_lines
+    )
     if failures:
         raise GenError("inconsistent with latency-facts.md:\n  " + "\n  ".join(failures))
     return text, sanity
@@ -400,10 +506,12 @@ def render(
     backbone_nodes: list[str],
     per_carrier: dict[str, tuple[int, int, int]],
     sanity: list[str],
+    edge_lines: list[str],
 ) -> str:
     out: list[str] = []
     w = out.append
     direct_ids = [i.site for i in interconnects if i.kind == "backbone-direct-connect"]
+    n_cities = sum(1 for s in sites if s.kind == "city")
     extra_nodes = [n for n in backbone_nodes if n not in direct_ids]
     carriers_doc = "\n".join(
         f"#   {c.id:<8} k = {c.k}, backbone route factor {c.backbone_rf:.2f},"
@@ -416,8 +524,8 @@ def render(
     w(
         f"""\
 # hubmesh embedded national topology: China's national computing-hub plan (ten
-# data-center clusters in eight hub regions), 31 major cities and the three major
-# carriers' backbones.
+# data-center clusters in eight hub regions), {n_cities} major cities with an edge data
+# centre in each, and the three major carriers' backbones.
 #
 # Generated by scripts/gen-national.py; do not edit by hand. Change the generator
 # or its inputs and run `python3 scripts/gen-national.py` (CI runs it with --check).
@@ -426,8 +534,10 @@ def render(
 # are approximate city centres or cluster start areas, good to about 0.1 degree)
 # and topology/data/interconnects.csv (national backbone direct-connect cities and
 # national new-type internet exchange centres), copies of the project's reference
-# data. The links are a plausible model built from geography, not the carriers'
-# real fibre maps.
+# data, and topology/data/edges.csv (an edge data centre in every city and the
+# carrier hosting it: an assumption stated in its basis column, since no source
+# names them). The links are a plausible model built from geography, not the
+# carriers' real fibre maps.
 #
 # Links, per carrier (each carrier has its own backbone; `network:` says whose):
 # - backbone nodes: the {len(direct_ids)} direct-connect cities plus the exchange centres
@@ -437,6 +547,10 @@ def render(
 #   link between two pieces would be added until it is connected.
 # - every other site (clusters and cities) is homed to its {HOMING} nearest direct-connect
 #   cities on every carrier ("access" links), however far (Urumqi, Harbin).
+# - every edge data centre stands at its city's coordinates, on the carrier(s)
+#   edges.csv names, linked to its city on each of them over {EDGE_METRO_FIBRE_KM:g} km of
+#   metro fibre (assumed; {fmt_ms(EDGE_METRO_FIBRE_KM * FIBRE_US_PER_KM / 1000.0)} ms). Its users are the city site on every
+#   carrier, so on any other carrier the traffic crosses at an interconnect.
 # - delay_ms = great-circle km x route factor x 4.9 us/km, rounded to 0.01 ms; the
 #   trailing comment gives the distance and route factor.
 # The carriers differ in backbone density (k) and directness (route factor):
@@ -455,19 +569,31 @@ def render(
     )
     for line in sanity:
         w(f"#   {line}\n")
+    w(
+        "#\n# Inter-carrier edge routes (an edge data centre and its city's users on another\n"
+        f"# carrier; plan-2021 holds them to {EDGE_BUDGET_MS:g} ms one way), shortest one-way delay:\n"
+    )
+    for line in edge_lines:
+        w(f"#   {line}\n")
     w("\nversion: 1\n\nhubs:\n")
     for hid, name, role in hubs:
         w(f"  - {{id: {hid}, name: {name}, role: {role}}}\n")
 
     w("\nsites:\n")
-    for kind, title in (("cluster", "data-center clusters"), ("city", "major cities")):
+    for kind, title in (
+        ("cluster", "data-center clusters"),
+        ("city", "major cities"),
+        ("edge", "edge data centres, one per city (carriers assumed: edges.csv)"),
+    ):
         w(f"  # {title}\n")
         for s in sites:
             if s.kind != kind:
                 continue
             hub = f", hub: {s.hub}" if s.hub else ""
+            serves = f", serves: {s.serves}" if s.serves else ""
+            nets = f", networks: [{', '.join(s.networks)}]" if s.networks else ""
             w(
-                f"  - {{id: {s.id}, name: {s.name}, kind: {s.kind}{hub},"
+                f"  - {{id: {s.id}, name: {s.name}, kind: {s.kind}{hub}{serves}{nets},"
                 f" location: [{s.lat_text}, {s.lon_text}]}}  # {s.name_en}\n"
             )
 
@@ -491,6 +617,13 @@ def render(
                     f"  - {{between: [{l.a}, {l.b}], network: {l.network},"
                     f" delay_ms: {fmt_ms(l.delay_ms)}}}  # {l.km:.0f} km x {l.rf:.2f}\n"
                 )
+    w("  # edge data centres to their city, on each carrier hosting them: metro fibre (assumed)\n")
+    for l in links:
+        if l.role == "edge":
+            w(
+                f"  - {{between: [{l.a}, {l.b}], network: {l.network},"
+                f" delay_ms: {fmt_ms(l.delay_ms)}}}  # {l.km:.0f} km of metro fibre\n"
+            )
 
     w("\ninterconnects:  # in the order of interconnects.csv, with the year each opened\n")
     for ic in interconnects:

@@ -284,6 +284,45 @@ fn routes_file_is_rejudged_from_its_delays() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
 
+/// The embedded topology fails the gate on Urumqi's edge routes (10 ms, the
+/// carriers meet in Xining); with the exchange point `suggest` proposes there,
+/// it passes.
+#[test]
+fn national_edge_routes_gate_and_the_exchange_point_passes() {
+    let out = run(&["check", "--topology", "national"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    for (from, to) in [
+        ("urumqi-edge@telecom", "urumqi@unicom"),
+        ("urumqi@unicom", "urumqi-edge@telecom"),
+        ("urumqi-edge@telecom", "urumqi@mobile"),
+        ("urumqi@mobile", "urumqi-edge@telecom"),
+    ] {
+        assert!(
+            has_row(&text, &["violation", from, to]),
+            "{from} -> {to}: {text}"
+        );
+    }
+    assert!(text.contains("edge-to-its-city"), "{text}");
+    assert!(text.contains("4 violations"), "{text}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tail = "\nbudgets: plan-2021\n";
+    assert!(topology::national::NATIONAL_YAML.ends_with(tail));
+    let with_exchange = topology::national::NATIONAL_YAML.replace(
+        tail,
+        "  - {site: urumqi, kind: internet-exchange, networks: [telecom, unicom, mobile], delay_ms: 0.3}\n\nbudgets: plan-2021\n",
+    );
+    let f = write(dir.path(), "urumqi-exchange.yaml", &with_exchange);
+    let out = run(&["check", "--topology", &f]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("check passed: 510 routes (510 ok,"),
+        "{}",
+        stdout(&out)
+    );
+}
+
 #[test]
 fn bad_input_exit_2() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -140,6 +140,43 @@ fn national_2023_suggestions_fix_violations_plan_reports() {
     );
 }
 
+/// On the embedded topology against plan-2021 the only routes over budget are
+/// Urumqi's edge data centre and the city's users on the other carriers, who
+/// meet in Xining: the first suggestion is an exchange point in Urumqi.
+#[test]
+fn national_exchange_point_fixes_the_edge_routes() {
+    let out = run(&["suggest", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    assert_eq!(v["summary"]["violations_before"], 4);
+    assert_eq!(v["summary"]["violations_after"], 0);
+    let s = v["suggestions"].as_array().expect("suggestions");
+    assert_eq!(s[0]["kind"], "exchange-point");
+    assert_eq!(s[0]["sites"], serde_json::json!(["urumqi"]));
+    let fixes = s[0]["fixes"].as_array().expect("fixes");
+    assert_eq!(fixes.len(), 4);
+    for f in fixes {
+        assert_eq!(f["rule"], "edge-to-its-city", "{f}");
+        assert_eq!(f["budget_ms"], 10.0);
+        assert!(f["before_ms"].as_f64().is_some_and(|b| b > 20.0), "{f}");
+        // Metro fibre to the city and the new crossing there.
+        assert!(
+            f["after_ms"].as_f64().is_some_and(|a| a <= 0.5 + 1e-9),
+            "{f}"
+        );
+        let ends = [f["from"].as_str(), f["to"].as_str()];
+        assert!(ends.contains(&Some("urumqi-edge@telecom")), "{f}");
+    }
+    // An edge data centre and its city are in one place: no direct link
+    // between them is offered, however many suggestions are asked for.
+    let out = run(&["suggest", "--k", "20", "--format", "json"]);
+    for x in json(&out)["suggestions"].as_array().expect("suggestions") {
+        if x["kind"] == "direct-link" {
+            assert!(x["distance_km"].as_f64().is_some_and(|d| d >= 1.0), "{x}");
+        }
+    }
+}
+
 #[test]
 fn bad_input_exit_2() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -259,8 +259,16 @@ fn national_comes_up_and_goes_down() {
     let out = netlab(&["up", "national", "--name", &name]);
     let lab = Lab { name: name.clone() };
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("41 sites"), "{}", stdout(&out));
-    assert_eq!(namespaces_of(&name).len(), 41);
+    // One namespace per site of the embedded topology: 41 clusters and cities
+    // and an edge data centre in each of the 31 cities.
+    let sites = topology::national::national().sites.len();
+    assert_eq!(sites, 72);
+    assert!(
+        stdout(&out).contains(&format!("{sites} sites")),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(namespaces_of(&name).len(), sites);
     let beijing = lab.addr("beijing@telecom");
     let out = lab.exec("zhongwei", &["ping", "-n", "-c", "1", "-W", "2", &beijing]);
     assert!(out.status.success(), "{}", stdout(&out));

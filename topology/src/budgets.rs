@@ -34,9 +34,19 @@ fn kind(kind: SiteKind) -> EndMatch {
 /// A built-in preset by name, or `None` when there is no such preset.
 ///
 /// - `plan-2021` (2021 hub plan): clusters of real-time hubs to the cities of
-///   their hub within 20 ms; edge data centres to their city within 10 ms.
-/// - `plan-2023` (2023 computing-network plan): within a city 1 ms, within a hub
-///   region 5 ms, clusters across hubs 20 ms.
+///   their hub within 20 ms; edge data centres to the users of the city they
+///   serve within 10 ms.
+/// - `plan-2023` (2023 computing-network plan): within a city 1 ms (an edge data
+///   centre and its city included), within a hub region 5 ms, clusters across
+///   hubs 20 ms.
+///
+/// Every rule is one way and end to end, both directions: from an endpoint
+/// (`site@carrier`) to another, over whatever carriers and crossings the route
+/// takes. Nothing here asks the two ends to be on one carrier, so an edge data
+/// centre on one carrier is held to the budget towards its city's users on every
+/// carrier present there: a user's traffic reaches the edge wherever its own
+/// carrier meets the edge's, and that crossing, in the city or provinces away,
+/// is part of the route.
 pub fn preset(name: &str) -> Option<Budgets> {
     let rules = match name {
         "plan-2021" => vec![
@@ -213,6 +223,16 @@ mod tests {
         );
         assert_eq!(r("edge", "rt-city").as_deref(), Some("edge-to-its-city:10"));
         assert_eq!(r("rt-city", "edge").as_deref(), Some("edge-to-its-city:10"));
+        // An edge and its city's users on any carrier, the edge's own included.
+        for (a, b) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            for (from, to) in [("edge", "rt-city"), ("rt-city", "edge")] {
+                assert_eq!(
+                    rule_name(&k, from, to, (a, b)).as_deref(),
+                    Some("edge-to-its-city:10"),
+                    "{from} -> {to} on {a} -> {b}"
+                );
+            }
+        }
         // Non-real-time hubs, cities of other hubs, unrelated edges, routers: uncovered.
         assert_eq!(r("nrt-cluster", "nrt-city"), None);
         assert_eq!(r("rt-cluster", "nrt-city"), None);

@@ -1,6 +1,7 @@
 //! The embedded national topology: loads, has the sites, carriers and
-//! interconnects of the reference data, each carrier's backbone is connected on its
-//! own, and its delays agree with the published figures.
+//! interconnects of the reference data (and an edge data centre per city), each
+//! carrier's backbone is connected on its own, and its delays agree with the
+//! published figures. The edge budget on it: `edge_budget.rs`.
 
 use std::collections::{BTreeSet, BinaryHeap, HashSet, VecDeque};
 
@@ -36,7 +37,9 @@ fn loads_with_the_plan_sites_and_three_carriers() {
     let count = |k: SiteKind| topo.sites.iter().filter(|s| s.kind == k).count();
     assert_eq!(count(SiteKind::Cluster), 10);
     assert_eq!(count(SiteKind::City), 31);
-    assert_eq!(topo.sites.len(), 41);
+    // One edge data centre per city (topology/data/edges.csv), and no routers.
+    assert_eq!(count(SiteKind::Edge), 31);
+    assert_eq!(topo.sites.len(), 72);
 
     let realtime: BTreeSet<&str> = topo
         .hubs
@@ -66,7 +69,12 @@ fn loads_with_the_plan_sites_and_three_carriers() {
     assert_eq!(nets, ["telecom", "unicom", "mobile"]);
     let all: Vec<usize> = (0..topo.networks.len()).collect();
     for s in &topo.sites {
-        assert_eq!(s.networks, all, "site {} lacks a carrier", s.id);
+        if s.kind == SiteKind::Edge {
+            // An edge data centre is hosted by one carrier (edges.csv says which).
+            assert_eq!(s.networks.len(), 1, "edge {}", s.id);
+        } else {
+            assert_eq!(s.networks, all, "site {} lacks a carrier", s.id);
+        }
     }
     // Every link belongs to a carrier, with its delay written out.
     for l in &topo.links {
@@ -122,7 +130,7 @@ fn interconnects_exactly_at_direct_connect_cities_and_exchange_centres() {
 }
 
 #[test]
-fn each_carrier_backbone_alone_reaches_every_site() {
+fn each_carrier_backbone_alone_reaches_every_site_on_it() {
     let topo = national();
     for (n, net) in topo.networks.iter().enumerate() {
         let mut adj = vec![Vec::new(); topo.sites.len()];
@@ -141,11 +149,12 @@ fn each_carrier_backbone_alone_reaches_every_site() {
                 }
             }
         }
+        // Edge data centres are on their own carriers only.
         let missing: Vec<&str> = topo
             .sites
             .iter()
             .zip(&seen)
-            .filter(|(_, &s)| !s)
+            .filter(|(s, &seen)| !seen && s.networks.contains(&n))
             .map(|(s, _)| s.id.as_str())
             .collect();
         assert!(
@@ -242,10 +251,13 @@ fn far_cities_are_homed_on_every_carrier() {
     for id in ["urumqi", "harbin"] {
         let s = site(&topo, id);
         for n in 0..topo.networks.len() {
+            // Links into the carrier's backbone; the city's own edge data
+            // centre hangs off it and is not part of the homing.
             let degree = topo
                 .links
                 .iter()
                 .filter(|l| l.network == Some(n) && (l.a == s || l.b == s))
+                .filter(|l| topo.sites[l.a + l.b - s].kind != SiteKind::Edge)
                 .count();
             assert_eq!(degree, 2, "{id} on {}", topo.networks[n].id);
         }

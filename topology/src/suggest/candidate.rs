@@ -7,6 +7,11 @@ use super::SuggestionKind;
 use crate::geo;
 use crate::model::{Endpoint, SiteKind, Topology};
 
+/// Sites closer than this are in one place (an edge data centre and its city,
+/// say): a delay estimated from their distance would be about zero, which no
+/// link is, so no direct link is suggested between them.
+pub(crate) const MIN_DIRECT_LINK_KM: f64 = 1.0;
+
 /// A change that could be suggested.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Candidate {
@@ -32,7 +37,7 @@ pub(crate) enum Key {
 impl Candidate {
     /// A direct link between two different sites at `route_factor` times their
     /// great-circle distance, on every network present at both; `None` when
-    /// they share no network.
+    /// they share no network or are under [`MIN_DIRECT_LINK_KM`] apart.
     pub fn direct_link(topo: &Topology, a: usize, b: usize, route_factor: f64) -> Option<Self> {
         if a == b {
             return None;
@@ -53,6 +58,9 @@ impl Candidate {
             return None;
         }
         let km = geo::great_circle_km(topo.sites[a].location, topo.sites[b].location);
+        if km < MIN_DIRECT_LINK_KM {
+            return None;
+        }
         Some(Candidate {
             kind: SuggestionKind::DirectLink,
             sites: vec![a, b],
@@ -217,5 +225,20 @@ mod tests {
         k.topo.sites[0].networks = vec![1];
         assert!(Candidate::direct_link(&k.topo, 0, 1, 1.5).is_none());
         assert!(Candidate::direct_link(&k.topo, 0, 0, 1.5).is_none());
+    }
+
+    #[test]
+    fn no_direct_link_between_sites_in_one_place() {
+        // An edge data centre at its city's coordinates: a link estimated from
+        // distance would take 0 ms, which is not a suggestion but an artefact.
+        let k = Kit::new(&["t"])
+            .site("city", City, None, 25.038, 102.718)
+            .site("city-edge", Edge, None, 25.038, 102.718)
+            .serves("city-edge", "city")
+            .site("near", City, None, 25.038, 102.738);
+        assert!(Candidate::direct_link(&k.topo, 0, 1, 1.5).is_none());
+        // Two kilometres apart is a link again.
+        let c = Candidate::direct_link(&k.topo, 0, 2, 1.5).unwrap();
+        assert!(c.distance_km >= MIN_DIRECT_LINK_KM && c.one_way_ms > 0.0);
     }
 }
