@@ -10,10 +10,13 @@
 # detour and each route over budget) and run bandwidth tests in round-robin
 # rounds (paced UDP at 4 Mbit/s, see below).
 #
-# Probes: one per site on China Telecom (41 on the national topology), plus one
-# on China Unicom and one on China Mobile in a few cities without their own
-# interconnect, so the inter-carrier detours show up measured. The controller
-# runs inside the beijing site and the agents reach it across the emulated WAN.
+# Probes: one per cluster and city on China Telecom (41 on the national
+# topology), plus one on China Unicom and one on China Mobile in a few cities
+# without their own interconnect, so the inter-carrier detours show up measured,
+# and the edge data centres of those cities on their own carriers, so the 10 ms
+# edge budget is judged towards the city's users on every carrier (the other
+# edge sites are in the lab, without an agent). The controller runs inside the
+# beijing site and the agents reach it across the emulated WAN.
 # Needs root (netlab) and a Rust toolchain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,15 +67,24 @@ plan = json.load(open(f"{work}/plan.json"))
 endpoints = sorted({r["from"] for r in plan["routes"]})
 sites = sorted({e.split("@")[0] for e in endpoints})
 nets = sorted({e.split("@")[1] for e in endpoints if "@" in e})
+nets_at = {s: sorted({e.split("@")[1] for e in endpoints if e.startswith(s + "@")}) for s in sites}
 first = "telecom" if "telecom" in nets else (nets[0] if nets else None)
-extra_cities = ["tianjin", "lanzhou", "hong-kong"]
+# Cities without an interconnect of their own: the carriers cross elsewhere.
+# Urumqi's cross in Xining, 1,440 km away, which puts its edge over 10 ms.
+extra_cities = ["tianjin", "hong-kong", "urumqi"]
+# Edge data centres (named <city>-edge in the national topology) stand only in
+# those cities, on the carriers that host them.
+edges = {s for s in sites if s.endswith("-edge")}
 chosen = []
 for s in sites:
-    chosen.append((s, first))
+    if s not in edges:
+        chosen.append((s, first))
 for s in extra_cities:
     for n in nets:
         if s in sites and n != first:
             chosen.append((s, n))
+    for n in nets_at.get(s + "-edge", []):
+        chosen.append((s + "-edge", n))
 def addr(site, net):
     ep = f"{site}@{net}" if net else site
     return subprocess.check_output([f"{bin_}/netlab", "addr", "--name", lab, ep], text=True).strip()
