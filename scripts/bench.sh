@@ -2,7 +2,7 @@
 # Benchmarks, side by side with peer tools where one exists, ratios printed.
 # Not run by CI's tests (timings belong here, not in tests).
 #
-# usage: scripts/bench.sh [plan|suggest|ingest|stamp|reflector|sessions|bw|all]
+# usage: scripts/bench.sh [plan|suggest|ingest|history|stamp|reflector|sessions|bw|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -78,6 +78,18 @@ bench_ingest() {
     echo "   side by side with the same batches written straight into the store (no HTTP, no checks)"
     cargo build --release -q -p mesh-controller --example ingest_load
     "$bin/examples/ingest_load" --probes 100,1000 --seconds "${INGEST_SECONDS:-10}" --batch 10
+}
+
+bench_history() {
+    echo "== history: read paths over stored windows (mesh-controller serve on loopback, and report --db)"
+    echo "   targets: series 30 d at 1 h <= 100 ms; /v1/routes, /v1/report and report --db over >= 1,000,000 windows"
+    echo "   in the 1 h look-back <= 1 s each. Stores filled straight through the store with what the upload path"
+    echo "   keeps (endpoints, rollups, medians); best and median of 5 requests (report --db: best of 3)"
+    cargo build --release -q -p mesh-controller --example history_bench --bin mesh-controller
+    local hbin="${CARGO_TARGET_DIR:-target}/release"
+    # Its stores (several GB) go under $tmp, removed on exit even if interrupted.
+    TMPDIR="$tmp" "$hbin/examples/history_bench" --windows "${HISTORY_WINDOWS:-1000000}" \
+        --days "${HISTORY_DAYS:-30}" --bin "$hbin/mesh-controller"
 }
 
 # --- probe (STAMP) figures: release build, loopback, peers in the same run ---
@@ -363,10 +375,11 @@ case "$what" in
     plan) bench_plan ;;
     suggest) bench_suggest ;;
     ingest) bench_ingest ;;
+    history) bench_history ;;
     stamp) bench_stamp ;;
     reflector) bench_reflector ;;
     sessions) bench_sessions ;;
     bw) bench_bw ;;
-    all) bench_plan; bench_suggest; bench_ingest; bench_stamp; bench_reflector; bench_sessions; bench_bw ;;
-    *) echo "usage: scripts/bench.sh [plan|suggest|ingest|stamp|reflector|sessions|bw|all]" >&2; exit 2 ;;
+    all) bench_plan; bench_suggest; bench_ingest; bench_history; bench_stamp; bench_reflector; bench_sessions; bench_bw ;;
+    *) echo "usage: scripts/bench.sh [plan|suggest|ingest|history|stamp|reflector|sessions|bw|all]" >&2; exit 2 ;;
 esac
