@@ -33,30 +33,54 @@
 //! - **Noise.** Specified: 1.4826 x the median absolute deviation of the `2W`
 //!   points from their own window's median (pooled). With W = 6 that is 12
 //!   deviations from medians fitted to 6 points: biased low and often far
-//!   too low by chance, and every such candidate is a false event (precision
-//!   0.87 at `k_sigma` 4; no `k_sigma` gave both precision 0.95 and recall
-//!   0.90). Here `noise` is the larger of that pooled figure and
-//!   1.4826 x the median of `|x[i] - x[i-1]|` / sqrt(2) over the test
-//!   windows and the `2W` points before them (the difference across the
-//!   boundary left out). Differences ignore the level, so an earlier step in
-//!   that stretch is one outlier among ~`4W`. The estimate is unbiased for
-//!   normal noise, hence the default `k_sigma` of 3 (not 4): the same
-//!   threshold in true standard deviations as 4 was meant to be, with far
-//!   fewer false events (precision 0.97, recall 0.93).
+//!   too low by chance, and every such candidate is a false event. Measured:
+//!   precision 0.88, recall 0.93 and 520 false events per million points of
+//!   step-free series at `k_sigma` 4; 0.96, 0.89 and 120 per million at 6;
+//!   no `k_sigma` gave both 0.95 and 0.90. Here `noise` is the larger of that
+//!   pooled figure and a standard deviation from successive differences: the
+//!   mean of the smallest 80 % of `|x[i] - x[i-1]|` over the test windows
+//!   and the `6W` points before them (the difference across the boundary
+//!   left out), scaled to a standard deviation for normal noise. Differences
+//!   ignore the level, so an earlier step in that stretch is one outlier and
+//!   a spike two, both trimmed away; `8W` points and a trimmed mean (rather
+//!   than a median) keep the figure from coming out low by chance, which is
+//!   what false events in step-free series are made of (2 per million
+//!   points with `8W` points, 10 with `4W`, both at `k_sigma` 3.5; the
+//!   median of the differences over `4W` gave 190 at 3). The figure is unbiased for normal
+//!   noise where the specified one is low, so `k_sigma` counts true
+//!   standard deviations. The default, 3.5, is the largest (in steps of
+//!   0.25) whose recall stayed at or above 0.92 on four 2,000-series seeds
+//!   (0.90 plus a margin for the 200-series unit test's sampling error):
+//!   precision 0.99, recall 0.92-0.93, 1-2 false events per million points.
 //! - **Suppression.** Specified: "after reporting a shift at `t`, skip
 //!   `(t, t+W)`", which makes a decision hang on a chain of earlier decisions
 //!   reaching back to the start of the input. Here a candidate is suppressed
 //!   by any *passing* candidate in the `W - 1` before it, reported or not,
-//!   so the decision at `t` depends only on `x[t-4W+1 .. t+W)`.
+//!   so once the input holds `x[t-8W+1 .. t+W)` the decision at `t`
+//!   depends on that alone.
+//!
+//! Near the start of the input (fewer than `7W` points before `t`) the
+//! noise figure uses the history there is: noisier, so more false events
+//! there, but a short series is still examined.
 //!
 //! # Stability (what the controller relies on)
 //!
-//! - A shift at `t` is reported once `W` points exist from `t` on; every
-//!   later run over a longer series reports it again with the same index,
-//!   `at_ms`, `before_ms` and `after_ms`, and never a second shift for it.
-//! - A run over a suffix of the series reports the same shifts at every `t`
-//!   that has at least `4W - 1` finite points before it in that suffix, so
-//!   a caller feeding the recent points should include that much history.
+//! From `8W - 1` points into the input on ([`history_needed`]), whether `t`
+//! is reported, and with which `before_ms`/`after_ms`, depends on
+//! `x[t-8W+1 .. t+W)` and nothing else. So:
+//!
+//! - a shift at `t` is reported once `W` points exist from `t` on; every
+//!   later run over a longer series reports it again, identically, and never
+//!   a second shift for it (from any index: the runs start at the same point);
+//! - [`detect_settled`] over any stretch of the series reports exactly the
+//!   whole series' shifts that have `8W - 1` points before them in it;
+//! - a controller running [`detect_settled`] over its last `H >= 9W - 1`
+//!   points (53 for W = 6) after each new one, keeping each `at_ms` once,
+//!   gets exactly the whole series' shifts: every candidate is first seen
+//!   `H - W` points into a run, with its full history. Running [`detect`]
+//!   that way instead gives each candidate near a run's start one more
+//!   chance per run with a poorer noise figure: in the evaluation, 60 times
+//!   the false events (130 per million points instead of 2).
 //!
 //! Known miss: a spike exactly two points before a step can pull the
 //! boundary onto itself (reported at `t - 2`, outside the ±1 the evaluation
@@ -74,7 +98,7 @@ pub struct ShiftParams {
     /// ... and at least this fraction of the level before.
     pub min_shift_fraction: f64,
     /// ... and at least this many robust standard deviations (1.4826 x MAD) of the noise.
-    /// The noise is estimated as described in the module doc (default 3.0).
+    /// (The noise figure is described in the module doc.)
     pub k_sigma: f64,
 }
 
@@ -84,7 +108,7 @@ impl Default for ShiftParams {
             window: 6,
             min_shift_ms: 0.5,
             min_shift_fraction: 0.05,
-            k_sigma: 3.0,
+            k_sigma: 3.5,
         }
     }
 }
@@ -113,14 +137,58 @@ impl Shift {
 const MAD_TO_SIGMA: f64 = 1.4826;
 
 /// Windows of history before the test windows that the noise estimate also
-/// reads: 12 differences (W = 6) leave it too often low by chance, and a
-/// step detected against a noise figure low by chance is a false event.
-const NOISE_HISTORY: usize = 2;
+/// reads: the 2W test points alone leave it too often low by chance, and a
+/// step measured against a noise figure low by chance is a false event.
+const NOISE_HISTORY: usize = 6;
+
+/// Fraction of the smallest successive differences the noise estimate
+/// averages; the rest (a step, spikes) are left out.
+const NOISE_KEEP: f64 = 0.8;
+
+/// For normal noise of standard deviation 1, the mean of the smallest 80 %
+/// of `|x[i] - x[i-1]|` (a |N(0, 2)|): `sqrt(2) x 2 (phi(0) - phi(q)) / 0.8`
+/// with `q = 1.28155`, `P(|Z| < q) = 0.8`. Checked by a test.
+const TRIMMED_DIFF_PER_SIGMA: f64 = 0.789_993;
 
 /// Every level shift in `points` ((Unix ms, value ms), in time order), oldest first.
 /// A shift at index t is reported only once W points exist from t on (so it is sustained).
+///
+/// Candidates with fewer than `7W` finite points before them get a noise
+/// figure from the history there is, so a shift in the first `8W - 1` points
+/// of the input may come out differently in a run that starts earlier; from
+/// there on, the answer about `t` depends on `x[t-8W+1 .. t+W)` alone. A
+/// caller re-running this over a sliding tail wants [`detect_settled`].
 pub fn detect(points: &[(u64, f64)], p: &ShiftParams) -> Vec<Shift> {
+    scan(points, p, false)
+}
+
+/// The shifts of [`detect`] that have at least [`history_needed`] finite
+/// points before them: those judged on a full noise history, the same in
+/// every run whose input holds `x[t-8W+1 .. t+W)`. A controller that runs
+/// this over its last `H >= 9W - 1` points after each new one and keeps each
+/// `at_ms` once gets exactly the whole series' shifts from index `8W - 1` on:
+/// none from a run that saw too little history, none twice.
+pub fn detect_settled(points: &[(u64, f64)], p: &ShiftParams) -> Vec<Shift> {
+    scan(points, p, true)
+}
+
+/// Finite points a shift needs before it to be settled: `8W - 1` (the noise
+/// figure reads `7W`, the one-event-per-step rule looks `W - 1` further).
+pub fn history_needed(p: &ShiftParams) -> usize {
     let w = p.window.max(1);
+    w.saturating_mul(NOISE_HISTORY + 2).saturating_sub(1)
+}
+
+fn scan(points: &[(u64, f64)], p: &ShiftParams, settled_only: bool) -> Vec<Shift> {
+    let w = p.window.max(1);
+    // Settled shifts start at `reported`; only candidates from `tested` on
+    // (full noise history) can suppress them.
+    let reported = if settled_only { history_needed(p) } else { w };
+    let tested = if settled_only {
+        reported.saturating_sub(w - 1)
+    } else {
+        w
+    };
     // Finite values only, each with its index in the caller's input.
     let kept: Vec<(usize, f64)> = points
         .iter()
@@ -130,23 +198,22 @@ pub fn detect(points: &[(u64, f64)], p: &ShiftParams) -> Vec<Shift> {
         .collect();
     let x: Vec<f64> = kept.iter().map(|(_, v)| *v).collect();
     let n = x.len();
-    if n < w.saturating_mul(2) {
+    if n < reported.saturating_add(w) {
         return Vec::new();
     }
     let sustained = sustained_count(w);
-    let mut scratch = Scratch::new(w);
+    let mut scratch = Scratch::new(w, n);
     let mut shifts = Vec::new();
     let mut last_passed: Option<usize> = None;
-    for t in w..=n - w {
+    for (t, &(index, _)) in kept.iter().enumerate().take(n - w + 1).skip(tested) {
         let Some((before, after)) = test_at(&x, t, w, sustained, p, &mut scratch) else {
             continue;
         };
         let suppressed = last_passed.is_some_and(|lp| t - lp < w);
         last_passed = Some(t);
-        if suppressed {
+        if suppressed || t < reported {
             continue;
         }
-        let index = kept[t].0;
         shifts.push(Shift {
             at_ms: points[index].0,
             index,
@@ -171,11 +238,11 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new(w: usize) -> Self {
+    fn new(w: usize, n: usize) -> Self {
         Scratch {
             before: Vec::with_capacity(w),
             after: Vec::with_capacity(w),
-            dev: Vec::with_capacity(w.saturating_mul(4)),
+            dev: Vec::with_capacity(w.saturating_mul(NOISE_HISTORY + 2).min(n)),
         }
     }
 }
@@ -210,8 +277,8 @@ fn test_at(
 
     let delta = (after - before).abs();
     let floor = p.min_shift_ms.max(p.min_shift_fraction * before.abs());
-    // Written as "not greater" so NaN parameters reject rather than accept.
-    if !(delta > floor) {
+    // "Not greater", so a NaN floor (all parameters NaN) rejects.
+    if delta.partial_cmp(&floor) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
 
@@ -228,11 +295,7 @@ fn test_at(
     s.dev.extend(bw.iter().map(|v| (v - before).abs()));
     s.dev.extend(aw.iter().map(|v| (v - after).abs()));
     let pooled = MAD_TO_SIGMA * median_in_place(&mut s.dev);
-    let noise = if EXP_NOPOOL.load(std::sync::atomic::Ordering::Relaxed) == 1 {
-        difference_noise(x, t, w, &mut s.dev)
-    } else {
-        pooled.max(difference_noise(x, t, w, &mut s.dev))
-    };
+    let noise = pooled.max(difference_noise(x, t, w, &mut s.dev));
     let noise_floor = p.k_sigma * noise;
     // A NaN here (0 x inf) means no usable noise figure: the floors above decide.
     if noise_floor.is_nan() || delta > noise_floor {
@@ -243,70 +306,33 @@ fn test_at(
 }
 
 /// Robust standard deviation from successive differences over the test
-/// windows and the `NOISE_HISTORY` windows before them, leaving out the
-/// difference across the candidate boundary. A difference is blind to the
-/// level, so an earlier step in that stretch costs one outlier, not a whole
-/// window of inflated deviations; and with no median fitted to six points
-/// the estimate is not biased low. For normal noise `|x[i] - x[i-1]|` has
-/// median `0.6745 x sqrt(2) x sigma`, hence the `/ sqrt(2)`. `NaN` when the
-/// stretch has no difference (W = 1 at the very start).
+/// windows and the `NOISE_HISTORY` windows before them (as many of those
+/// as the input has), leaving out the difference across the candidate
+/// boundary. A difference is blind to the level, so an earlier step in that
+/// stretch is one outlier, not a window of inflated deviations, and no
+/// median fitted to six points biases it low. The mean of the smallest
+/// `NOISE_KEEP` of the `|x[i] - x[i-1]|` drops a step's and a few spikes'
+/// differences yet varies far less than their median does, and a noise
+/// figure low by chance is what false events are made of.
 fn difference_noise(x: &[f64], t: usize, w: usize, dev: &mut Vec<f64>) -> f64 {
-    let lo = (t - w).saturating_sub(
-        EXP_M
-            .load(std::sync::atomic::Ordering::Relaxed)
-            .saturating_mul(w),
-    );
+    // Clipped at the input's start: fewer points, a noisier figure.
+    let lo = t.saturating_sub(w.saturating_mul(NOISE_HISTORY + 1));
     dev.clear();
     dev.extend(
         (lo + 1..t + w)
             .filter(|&i| i != t)
             .map(|i| (x[i] - x[i - 1]).abs()),
     );
-    if EXP_TRIM.load(std::sync::atomic::Ordering::Relaxed) == 0 {
-        return MAD_TO_SIGMA * median_in_place(dev) / std::f64::consts::SQRT_2;
-    }
-    let keep_frac = EXP_TRIM.load(std::sync::atomic::Ordering::Relaxed) as f64 / 100.0;
-    let n = dev.len();
-    if n == 0 {
+    if dev.is_empty() {
+        // W = 1 at t = 1: no difference but the boundary's. The caller's
+        // pooled figure stands alone (`max` ignores NaN).
         return f64::NAN;
     }
-    let keep = ((n as f64 * keep_frac).round() as usize).clamp(1, n);
-    dev.sort_unstable_by(f64::total_cmp);
-    let mean = dev[..keep].iter().sum::<f64>() / keep as f64;
-    // E|Z| restricted to its lowest keep_frac, for the normal
-    let q = inv_abs_normal(keep_frac);
-    let phi = |z: f64| (-z * z / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
-    let c = 2.0 * (phi(0.0) - phi(q)) / keep_frac;
-    mean / (std::f64::consts::SQRT_2 * c)
+    let keep = ((dev.len() as f64 * NOISE_KEEP).round() as usize).clamp(1, dev.len());
+    let (smaller, kth, _) = dev.select_nth_unstable_by(keep - 1, f64::total_cmp);
+    let sum = smaller.iter().sum::<f64>() + *kth;
+    sum / keep as f64 / TRIMMED_DIFF_PER_SIGMA
 }
-fn inv_abs_normal(p: f64) -> f64 {
-    // bisection on P(|Z| < z) = p
-    let (mut lo, mut hi) = (0.0f64, 10.0f64);
-    for _ in 0..60 {
-        let mid = (lo + hi) / 2.0;
-        // P(|Z|<mid) via numeric integration
-        let steps = 2000;
-        let h = mid / steps as f64;
-        let mut acc = 0.0;
-        for i in 0..steps {
-            let z = (i as f64 + 0.5) * h;
-            acc += (-z * z / 2.0).exp();
-        }
-        let cdf = 2.0 * acc * h / (2.0 * std::f64::consts::PI).sqrt();
-        if cdf < p {
-            lo = mid
-        } else {
-            hi = mid
-        }
-    }
-    (lo + hi) / 2.0
-}
-#[doc(hidden)]
-pub static EXP_TRIM: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-#[doc(hidden)]
-pub static EXP_M: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(2);
-#[doc(hidden)]
-pub static EXP_NOPOOL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Median of a non-empty slice of finite values (average of the two middle
 /// ones for an even length); reorders the slice.
@@ -330,7 +356,9 @@ fn median_in_place(v: &mut [f64]) -> f64 {
 /// definition. Deterministic: a seed fixes every series.
 #[doc(hidden)]
 pub mod synthetic {
-    use super::{detect, Shift, ShiftParams};
+    use super::{detect, detect_settled, history_needed, Shift, ShiftParams};
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
 
     /// SplitMix64: tiny, seedable and stable across crate versions, so a seed
     /// means the same series forever.
@@ -570,27 +598,100 @@ pub mod synthetic {
         s
     }
 
-    /// Generates `n` series from `seed`, runs `detect` on each and scores it
-    /// (tolerance ±1 point). Also returns the time spent in `detect` alone,
-    /// and the true steps that were missed, with their visibility.
+    /// How the evaluation runs the detector over a series.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Run {
+        /// [`detect`] once over the whole series.
+        Whole,
+        /// As a controller does, see [`detect_sliding`].
+        Sliding { horizon: usize, settled_only: bool },
+    }
+
+    /// The same noise (levels, relative noise, spikes) with no step: every
+    /// report is a false event. Returns (events, points).
+    pub fn false_events_in_noise(
+        n: usize,
+        seed: u64,
+        points: usize,
+        spec: &SeriesSpec,
+        p: &ShiftParams,
+        run: Run,
+    ) -> (usize, usize) {
+        let flat = SeriesSpec {
+            points,
+            max_steps: 0,
+            ..*spec
+        };
+        let (score, _, _) = evaluate(n, seed, &flat, p, run);
+        (score.reported, score.points)
+    }
+
+    /// Runs the detector the way a controller does: after each new point,
+    /// over the last `horizon` points only, keeping each shift the first
+    /// time its `at_ms` is seen; [`detect_settled`] or, to show what that
+    /// saves, [`detect`].
+    pub fn detect_sliding(
+        points: &[(u64, f64)],
+        p: &ShiftParams,
+        horizon: usize,
+        settled_only: bool,
+    ) -> Vec<Shift> {
+        let mut seen: BTreeMap<u64, Shift> = BTreeMap::new();
+        for end in 1..=points.len() {
+            let start = end.saturating_sub(horizon.max(1));
+            let tail = &points[start..end];
+            let found = if settled_only {
+                detect_settled(tail, p)
+            } else {
+                detect(tail, p)
+            };
+            for mut s in found {
+                s.index += start;
+                seen.entry(s.at_ms).or_insert(s);
+            }
+        }
+        let mut all: Vec<Shift> = seen.into_values().collect();
+        all.sort_by_key(|s| s.index);
+        all
+    }
+
+    /// Generates `n` series from `seed`, runs the detector on each as `run`
+    /// says and scores it (tolerance ±1 point). Settled runs are scored on
+    /// the steps they can settle (`history_needed` points into the series).
+    /// Also returns the time spent detecting, and the visibility (size over
+    /// noise) of each true step missed.
     pub fn evaluate(
         n: usize,
         seed: u64,
         spec: &SeriesSpec,
         p: &ShiftParams,
-    ) -> (Score, std::time::Duration, Vec<f64>) {
+        run: Run,
+    ) -> (Score, Duration, Vec<f64>) {
         let mut total = Score::default();
-        let mut spent = std::time::Duration::ZERO;
+        let mut spent = Duration::ZERO;
         let mut missed_snr = Vec::new();
         let mut seeds = Rng::new(seed);
         for _ in 0..n {
             let s = series(seeds.next_u64(), spec);
-            let start = std::time::Instant::now();
-            let found = detect(&s.points, p);
+            let start = Instant::now();
+            let found = match run {
+                Run::Whole => detect(&s.points, p),
+                Run::Sliding {
+                    horizon,
+                    settled_only,
+                } => detect_sliding(&s.points, p, horizon, settled_only),
+            };
             spent += start.elapsed();
-            let mut one = score(&s.steps, &found, 1, p.window.max(1));
+            let from = match run {
+                Run::Sliding {
+                    settled_only: true, ..
+                } => history_needed(p),
+                _ => 0,
+            };
+            let steps: Vec<usize> = s.steps.iter().copied().filter(|&t| t >= from).collect();
+            let mut one = score(&steps, &found, 1, p.window.max(1));
             for (i, &t) in s.steps.iter().enumerate() {
-                if !found.iter().any(|f| f.index.abs_diff(t) <= 1) {
+                if t >= from && !found.iter().any(|f| f.index.abs_diff(t) <= 1) {
                     missed_snr.push(s.step_snr.get(i).copied().unwrap_or(f64::NAN));
                 }
             }
@@ -604,7 +705,7 @@ pub mod synthetic {
 
 #[cfg(test)]
 mod tests {
-    use super::synthetic::{evaluate, series, Rng, SeriesSpec};
+    use super::synthetic::{evaluate, series, Rng, Run, SeriesSpec};
     use super::*;
     use proptest::prelude::*;
 
@@ -622,14 +723,18 @@ mod tests {
         ShiftParams::default()
     }
 
+    /// Where the test steps start: past the `8W - 1 = 47` points a
+    /// candidate needs before it.
+    const AT: usize = 60;
+
     #[test]
     fn clean_step_found_at_the_right_index_and_time() {
-        let xs = make(60, 0.3, 1, |i| if i < 30 { 10.0 } else { 17.8 });
+        let xs = make(AT + 30, 0.3, 1, |i| if i < AT { 10.0 } else { 17.8 });
         let found = detect(&xs, &p());
         assert_eq!(found.len(), 1, "{found:?}");
         let s = found[0];
-        assert_eq!(s.index, 30);
-        assert_eq!(s.at_ms, T0 + 300_000);
+        assert_eq!(s.index, AT);
+        assert_eq!(s.at_ms, T0 + AT as u64 * 10_000);
         assert!((s.before_ms - 10.0).abs() <= 0.3, "{s:?}");
         assert!((s.after_ms - 17.8).abs() <= 0.3, "{s:?}");
         assert!((s.delta_ms() - 7.8).abs() <= 0.6);
@@ -637,29 +742,56 @@ mod tests {
 
     #[test]
     fn step_down_found() {
-        let xs = make(60, 0.3, 2, |i| if i < 25 { 17.8 } else { 10.0 });
+        let xs = make(AT + 30, 0.3, 2, |i| if i < AT + 5 { 17.8 } else { 10.0 });
         let found = detect(&xs, &p());
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].index, 25);
+        assert_eq!(found[0].index, AT + 5);
         assert!(found[0].delta_ms() < -7.0);
     }
 
     #[test]
     fn two_steps_far_apart_both_found() {
-        let xs = make(120, 0.3, 3, |i| match i {
-            0..40 => 10.0,
-            40..80 => 17.8,
+        let xs = make(AT + 80, 0.3, 3, |i| match i {
+            i if i < AT => 10.0,
+            i if i < AT + 40 => 17.8,
             _ => 12.0,
         });
         let idx: Vec<usize> = detect(&xs, &p()).iter().map(|s| s.index).collect();
-        assert_eq!(idx, vec![40, 80]);
+        assert_eq!(idx, vec![AT, AT + 40]);
+    }
+
+    #[test]
+    fn two_steps_two_windows_apart_both_found() {
+        // The generator's closest steps: 2W apart, each window clean.
+        let xs = make(AT + 40, 0.3, 31, |i| match i {
+            i if i < AT => 10.0,
+            i if i < AT + 12 => 17.8,
+            _ => 10.0,
+        });
+        let idx: Vec<usize> = detect(&xs, &p()).iter().map(|s| s.index).collect();
+        assert_eq!(idx, vec![AT, AT + 12]);
     }
 
     #[test]
     fn the_earliest_report_needs_w_points_from_the_step_on() {
-        let xs = make(60, 0.3, 4, |i| if i < 30 { 10.0 } else { 17.8 });
-        assert!(detect(&xs[..35], &p()).is_empty());
-        assert_eq!(detect(&xs[..36], &p()).len(), 1);
+        let xs = make(AT + 30, 0.3, 4, |i| if i < AT { 10.0 } else { 17.8 });
+        assert!(detect(&xs[..AT + 5], &p()).is_empty());
+        assert_eq!(detect(&xs[..AT + 6], &p()).len(), 1);
+    }
+
+    #[test]
+    fn a_step_near_the_start_is_found_but_not_settled() {
+        // 22 windows, the step at the 13th: found with the history there
+        // is; settled only with 8W - 1 = 47 finite points before it.
+        let xs = make(22, 0.3, 5, |i| if i < 12 { 4.5 } else { 12.5 });
+        let found = detect(&xs, &p());
+        assert_eq!(found.iter().map(|s| s.index).collect::<Vec<_>>(), [12]);
+        assert!(detect_settled(&xs, &p()).is_empty());
+        assert_eq!(history_needed(&p()), 47);
+        let ys = make(100, 0.3, 6, |i| if i < 47 { 4.5 } else { 12.5 });
+        assert_eq!(detect_settled(&ys, &p()).len(), 1);
+        assert!(detect_settled(&ys[1..], &p()).is_empty());
+        assert_eq!(detect(&ys[1..], &p()).len(), 1);
     }
 
     #[test]
@@ -667,7 +799,7 @@ mod tests {
         // A spike of 1 and bursts of 2, 3 and 4 windows (shorter than the
         // 5 of 6 the sustained rule asks for), up and down, far apart.
         for (len, sign) in [(1, 1.0), (2, 1.0), (3, 1.0), (4, 1.0), (1, -1.0), (2, -1.0)] {
-            let xs = make(200, 0.3, 5 + len as u64, |i| {
+            let xs = make(300, 0.3, 5 + len as u64, |i| {
                 if (i % 40) >= 20 && (i % 40) < 20 + len {
                     20.0 + sign * 15.0
                 } else {
@@ -684,34 +816,59 @@ mod tests {
         // The rule must reject short bursts because of their length, not
         // because it rejects everything: a 10-window detour is an event out
         // and one back.
-        let xs = make(
-            80,
-            0.3,
-            9,
-            |i| if (30..40).contains(&i) { 27.8 } else { 20.0 },
-        );
+        let detour = AT..AT + 10;
+        let xs = make(AT + 30, 0.3, 9, |i| {
+            if detour.contains(&i) {
+                27.8
+            } else {
+                20.0
+            }
+        });
         let idx: Vec<usize> = detect(&xs, &p()).iter().map(|s| s.index).collect();
-        assert_eq!(idx, vec![30, 40]);
+        assert_eq!(idx, vec![AT, AT + 10]);
     }
 
     #[test]
     fn pure_noise_gives_no_shift() {
-        for seed in 0..5 {
-            let mut rng = Rng::new(100 + seed);
-            let xs: Vec<(u64, f64)> = (0..2000)
-                .map(|i| (T0 + i * 10_000, 20.0 * (1.0 + 0.04 * rng.gaussian())))
-                .collect();
-            let found = detect(&xs, &p());
-            assert!(found.is_empty(), "seed {seed}: {found:?}");
-        }
+        // 2,000 points of gaussian noise, 4 % of a 20 ms level, at a fixed
+        // seed. Not every seed passes, and none should be expected to: over
+        // 5,000 such series about one in two hundred held a stretch the
+        // detector cannot tell from a six-window step (seed 102 has one at
+        // index 76: six points 1.9 standard deviations low, in a stretch
+        // whose noise looks 45 % smaller than it is; reported, with the
+        // return at 82). The rate is the next test's business.
+        let mut rng = Rng::new(100);
+        let xs: Vec<(u64, f64)> = (0..2000)
+            .map(|i| (T0 + i * 10_000, 20.0 * (1.0 + 0.04 * rng.gaussian())))
+            .collect();
+        let found = detect(&xs, &p());
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn false_events_in_step_free_series_are_rare() {
+        // The evaluation's noise (levels, 2-5 % noise, spiky series) with no
+        // step: 200,000 points. The large run (examples/level_shift_eval)
+        // measures about 2 per million; at that rate more than 2 here has a
+        // chance under 1 %.
+        let (events, points) = synthetic::false_events_in_noise(
+            100,
+            9,
+            2000,
+            &SeriesSpec::default(),
+            &p(),
+            Run::Whole,
+        );
+        assert_eq!(points, 200_000);
+        assert!(events <= 2, "{events} false events");
     }
 
     #[test]
     fn every_prefix_reports_the_step_at_the_same_time_and_once() {
         for seed in 0..20 {
             let mut rng = Rng::new(200 + seed);
-            let at = 20 + rng.below(20);
-            let xs: Vec<(u64, f64)> = (0..80)
+            let at = AT + rng.below(20);
+            let xs: Vec<(u64, f64)> = (0..at + 30)
                 .map(|i| {
                     let level = if i < at { 10.0 } else { 17.8 };
                     (
@@ -735,29 +892,51 @@ mod tests {
     }
 
     #[test]
-    fn a_sliding_tail_with_enough_history_reports_the_same_shifts() {
+    fn any_stretch_settles_on_the_whole_series_shifts_it_has_history_for() {
         let spec = SeriesSpec::default();
-        let w = p().window;
+        let need = history_needed(&p());
         for seed in 0..30 {
             let s = series(300 + seed, &spec);
             let full = detect(&s.points, &p());
-            for start in (0..150).step_by(7) {
-                let tail: Vec<Shift> = detect(&s.points[start..], &p())
-                    .into_iter()
-                    .map(|mut x| {
-                        x.index += start;
-                        x
-                    })
-                    .filter(|x| x.index >= start + 4 * w - 1)
-                    .collect();
-                let want: Vec<Shift> = full
-                    .iter()
-                    .copied()
-                    .filter(|x| x.index >= start + 4 * w - 1)
-                    .collect();
-                assert_eq!(tail, want, "seed {seed} start {start}");
+            for start in (0..150).step_by(5) {
+                for end in [start + 60, start + 100, s.points.len()] {
+                    let end = end.min(s.points.len());
+                    let got: Vec<Shift> = detect_settled(&s.points[start..end], &p())
+                        .into_iter()
+                        .map(|mut x| {
+                            x.index += start;
+                            x
+                        })
+                        .collect();
+                    let want: Vec<Shift> = full
+                        .iter()
+                        .copied()
+                        .filter(|x| x.index >= start + need && x.index + 6 <= end)
+                        .collect();
+                    assert_eq!(got, want, "seed {seed} {start}..{end}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn a_controller_running_over_its_last_points_sees_the_whole_series() {
+        // detect_settled over the last 9W - 1 points after each new one,
+        // deduplicated by at_ms: the whole series' shifts, each once.
+        let spec = SeriesSpec::default();
+        let need = history_needed(&p());
+        let mut steps = 0;
+        for seed in 0..30 {
+            let s = series(700 + seed, &spec);
+            let want: Vec<Shift> = detect(&s.points, &p())
+                .into_iter()
+                .filter(|x| x.index >= need)
+                .collect();
+            steps += want.len();
+            let sliding = synthetic::detect_sliding(&s.points, &p(), need + 6, true);
+            assert_eq!(sliding, want, "seed {seed}");
+        }
+        assert!(steps > 20, "the series must have steps to find: {steps}");
     }
 
     #[test]
@@ -766,23 +945,34 @@ mod tests {
         // threshold is found, so "not reported" is about the step's size.
         // Under min_shift_ms: 0.4 ms on a quiet 2 ms line; found at 0.7 ms.
         for (step, want) in [(0.4, 0), (0.7, 1)] {
-            let xs = make(60, 0.01, 10, |i| if i < 30 { 2.0 } else { 2.0 + step });
+            let xs = make(AT + 30, 0.01, 10, |i| if i < AT { 2.0 } else { 2.0 + step });
             assert_eq!(detect(&xs, &p()).len(), want, "{step} ms on 2 ms");
         }
         // Under min_shift_fraction: 4 ms on 100 ms; found at 6 ms.
         for (step, want) in [(4.0, 0), (6.0, 1)] {
-            let xs = make(60, 0.05, 11, |i| if i < 30 { 100.0 } else { 100.0 + step });
+            let xs = make(
+                AT + 30,
+                0.05,
+                11,
+                |i| {
+                    if i < AT {
+                        100.0
+                    } else {
+                        100.0 + step
+                    }
+                },
+            );
             assert_eq!(detect(&xs, &p()).len(), want, "{step} ms on 100 ms");
         }
         // Under k_sigma: 1.2 ms on 20 ms with gaussian noise of 0.8 ms (the
-        // floor is 2.4 ms, well over the fluctuation of a median of 6);
-        // found at 4 ms.
+        // floor is 2.8 ms, well over the fluctuation of a median of 6);
+        // found at 6 ms.
         for seed in 0..20 {
-            for (step, want) in [(1.2, 0), (4.0, 1)] {
+            for (step, want) in [(1.2, 0), (6.0, 1)] {
                 let mut rng = Rng::new(400 + seed);
-                let xs: Vec<(u64, f64)> = (0..60)
+                let xs: Vec<(u64, f64)> = (0..AT as u64 + 30)
                     .map(|i| {
-                        let level = if i < 30 { 20.0 } else { 20.0 + step };
+                        let level = if i < AT as u64 { 20.0 } else { 20.0 + step };
                         (T0 + i * 10_000, level + 0.8 * rng.gaussian())
                     })
                     .collect();
@@ -797,19 +987,26 @@ mod tests {
 
     #[test]
     fn nan_and_inf_are_skipped_and_indices_stay_the_callers() {
-        let mut xs = make(60, 0.3, 13, |i| if i < 30 { 10.0 } else { 17.8 });
+        let mut xs = make(AT + 30, 0.3, 13, |i| if i < AT { 10.0 } else { 17.8 });
         xs[10].1 = f64::NAN;
-        xs[29].1 = f64::INFINITY;
-        xs[33].1 = f64::NAN;
+        xs[AT - 1].1 = f64::INFINITY;
+        xs[AT + 3].1 = f64::NAN;
         let found = detect(&xs, &p());
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].index, 30);
-        assert_eq!(found[0].at_ms, xs[30].0);
+        assert_eq!(found[0].index, AT);
+        assert_eq!(found[0].at_ms, xs[AT].0);
         // A NaN where the step starts moves it to the next finite point.
-        xs[30].1 = f64::NAN;
+        xs[AT].1 = f64::NAN;
         let found = detect(&xs, &p());
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].index, 31);
+        assert_eq!(found[0].index, AT + 1);
+        // Missing points do not count as history: with 47 finite points
+        // before the step it is settled, with 46 (one NaN among them) not.
+        let mut ys = make(100, 0.3, 14, |i| if i < 47 { 10.0 } else { 17.8 });
+        assert_eq!(detect_settled(&ys, &p()).len(), 1);
+        ys[5].1 = f64::NAN;
+        assert!(detect_settled(&ys, &p()).is_empty());
+        assert_eq!(detect(&ys, &p()).len(), 1);
     }
 
     #[test]
@@ -817,14 +1014,15 @@ mod tests {
         assert!(detect(&[], &p()).is_empty());
         assert!(detect(&[(0, f64::NAN); 50], &p()).is_empty());
         assert!(detect(&[(0, 5.0); 50], &p()).is_empty());
-        // W = 0 is W = 1: a plain two-point comparison.
-        let xs: Vec<(u64, f64)> = (0..10)
-            .map(|i| (i, if i < 5 { 1.0 } else { 3.0 }))
+        // W = 0 is W = 1: a plain two-point comparison (after 7 points).
+        let xs: Vec<(u64, f64)> = (0..20)
+            .map(|i| (i, if i < 10 { 1.0 } else { 3.0 }))
             .collect();
         let w0 = ShiftParams { window: 0, ..p() };
         let w1 = ShiftParams { window: 1, ..p() };
         assert_eq!(detect(&xs, &w0), detect(&xs, &w1));
         assert_eq!(detect(&xs, &w0).len(), 1);
+        assert_eq!(detect(&xs, &w0)[0].index, 10);
         let huge = ShiftParams {
             window: usize::MAX,
             ..p()
@@ -834,7 +1032,7 @@ mod tests {
 
     #[test]
     fn precision_and_recall_on_synthetic_series() {
-        let (score, _, _) = evaluate(200, 42, &SeriesSpec::default(), &p());
+        let (score, _, _) = evaluate(200, 42, &SeriesSpec::default(), &p(), Run::Whole);
         assert_eq!(score.series, 200);
         assert!(score.steps > 200, "{score:?}");
         assert!(score.precision() >= 0.95, "{score:?}");
@@ -854,6 +1052,35 @@ mod tests {
             (s.true_pos, s.false_pos, s.false_neg, s.found_near, s.exact),
             (1, 2, 2, 2, 0)
         );
+    }
+
+    #[test]
+    fn the_difference_noise_is_the_standard_deviation_for_normal_noise() {
+        // The constant, by numeric integration of |Z| over its lowest 80 %.
+        let density = |z: f64| (-z * z / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        let (mut mass, mut first_moment, mut z) = (0.0, 0.0, 0.0);
+        let h = 1e-5;
+        while mass < NOISE_KEEP {
+            let m = 2.0 * density(z + h / 2.0) * h;
+            mass += m;
+            first_moment += (z + h / 2.0) * m;
+            z += h;
+        }
+        let per_sigma = std::f64::consts::SQRT_2 * first_moment / NOISE_KEEP;
+        assert!(
+            (per_sigma - TRIMMED_DIFF_PER_SIGMA).abs() < 1e-3,
+            "{per_sigma}"
+        );
+        // And on data: over many stretches, the estimate's median is sigma.
+        let mut rng = Rng::new(500);
+        let x: Vec<f64> = (0..20_000).map(|_| 7.0 + 0.5 * rng.gaussian()).collect();
+        let mut dev = Vec::new();
+        let mut est: Vec<f64> = (42..x.len() - 6)
+            .step_by(48)
+            .map(|t| difference_noise(&x, t, 6, &mut dev))
+            .collect();
+        let m = median_in_place(&mut est);
+        assert!((m - 0.5).abs() < 0.02, "{m}");
     }
 
     fn value() -> impl Strategy<Value = f64> {
@@ -880,8 +1107,8 @@ mod tests {
     proptest! {
         #[test]
         fn never_panics_and_reports_are_well_formed(
-            vals in proptest::collection::vec(value(), 0..120),
-            window in 0usize..12,
+            vals in proptest::collection::vec(value(), 0..160),
+            window in 0usize..8,
             min_shift_ms in param(),
             min_shift_fraction in param(),
             k_sigma in param(),
