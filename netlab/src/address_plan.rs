@@ -304,40 +304,32 @@ impl AddressPlan {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use topology::testkit::Kit;
 
-    pub(crate) const THREE: &str = "version: 1
-sites:
-  - {id: a, kind: city, location: [30, 100]}
-  - {id: b, kind: city, location: [31, 101]}
-  - {id: c, kind: city, location: [32, 102]}
-links:
-  - {between: [a, b], delay_ms: {forward: 4, reverse: 9}}
-  - {between: [b, c], delay_ms: 2}
-";
+    /// a -- b -- c on no declared network.
+    fn three() -> Topology {
+        Kit::new(&[])
+            .cities(&["a", "b", "c"])
+            .link("a", "b", 4.0, 9.0)
+            .link("b", "c", 2.0, 2.0)
+            .topo
+    }
 
-    const CARRIERS: &str = "version: 1
-sites:
-  - {id: x, kind: city, location: [25, 102.7]}
-  - {id: y, kind: city, location: [25.1, 102.8], networks: [u]}
-  - {id: z, kind: city, location: [30.6, 104.1]}
-networks:
-  - {id: t}
-  - {id: u}
-links:
-  - {between: [x, z], network: t, delay_ms: 8}
-  - {between: [x, z], network: u, delay_ms: 9}
-  - {between: [x, y], network: u, delay_ms: 0.5}
-interconnects:
-  - {site: z, kind: internet-exchange, networks: [t, u], delay_ms: 0.3}
-";
-
-    fn topo(src: &str) -> Topology {
-        topology::load::from_str(src, "t.yaml").unwrap()
+    /// Two carriers meeting at z's interconnect; y is on u only.
+    fn carriers() -> Topology {
+        Kit::new(&["t", "u"])
+            .cities(&["x", "y", "z"])
+            .only_on("y", &["u"])
+            .link_via("x", "z", "t", 8.0, 8.0)
+            .link_via("x", "z", "u", 9.0, 9.0)
+            .link_via("x", "y", "u", 0.5, 0.5)
+            .interconnect("z", 0.3)
+            .topo
     }
 
     #[test]
     fn single_network_plan() {
-        let p = AddressPlan::new(&topo(THREE), "t1").unwrap();
+        let p = AddressPlan::new(&three(), "t1").unwrap();
         let names: Vec<_> = p
             .endpoints
             .iter()
@@ -365,7 +357,7 @@ interconnects:
 
     #[test]
     fn carriers_get_one_address_each() {
-        let p = AddressPlan::new(&topo(CARRIERS), "lab").unwrap();
+        let p = AddressPlan::new(&carriers(), "lab").unwrap();
         let names: Vec<_> = p.endpoints.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["x@t", "x@u", "y@u", "z@t", "z@u"]);
         // The network fixes the last octet, whatever else the site has.
@@ -418,7 +410,7 @@ interconnects:
     fn every_plan_address_maps_back_to_its_site() {
         use std::net::IpAddr;
         use topology::lab_addresses::lab_site_of;
-        for t in [topo(THREE), topo(CARRIERS), topology::national::national()] {
+        for t in [three(), carriers(), topology::national::national()] {
             let p = AddressPlan::new(&t, "x").unwrap();
             let mut expected: Vec<(Ipv4Addr, &str)> = Vec::new();
             for e in &p.endpoints {

@@ -253,40 +253,28 @@ pub fn handle(engine: &mut Engine, plan: &AddressPlan, bytes: &[u8]) -> (Answer,
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use topology::testkit::Kit;
 
-    fn lab(src: &str) -> (AddressPlan, Engine) {
-        let topo = topology::load::from_str(src, "t.yaml").unwrap();
-        let plan = AddressPlan::new(&topo, "t").unwrap();
-        let engine = Engine::new(&topo, &plan, 7, 0);
+    fn lab(kit: Kit) -> (AddressPlan, Engine) {
+        let plan = AddressPlan::new(&kit.topo, "t").unwrap();
+        let engine = Engine::new(&kit.topo, &plan, 7, 0);
         (plan, engine)
     }
 
     /// a -- b, c -- a (listed c first), and d on its own.
     fn sites() -> (AddressPlan, Engine) {
-        lab("version: 1
-sites:
-  - {id: a, kind: city, location: [30, 100]}
-  - {id: b, kind: city, location: [31, 101]}
-  - {id: c, kind: city, location: [32, 102]}
-  - {id: d, kind: city, location: [33, 103]}
-links:
-  - {between: [a, b], delay_ms: 5}
-  - {between: [c, a], delay_ms: {forward: 3, reverse: 4}}
-")
+        lab(Kit::new(&[])
+            .cities(&["a", "b", "c", "d"])
+            .link("a", "b", 5.0, 5.0)
+            .link("c", "a", 3.0, 4.0))
     }
 
+    /// x -- z on carrier t (8 ms) and on carrier u (9 ms).
     fn carriers() -> (AddressPlan, Engine) {
-        lab("version: 1
-sites:
-  - {id: x, kind: city, location: [25, 102.7]}
-  - {id: z, kind: city, location: [30.6, 104.1]}
-networks:
-  - {id: t}
-  - {id: u}
-links:
-  - {between: [x, z], network: t, delay_ms: 8}
-  - {between: [x, z], network: u, delay_ms: 9}
-")
+        lab(Kit::new(&["t", "u"])
+            .cities(&["x", "z"])
+            .link_via("x", "z", "t", 8.0, 8.0)
+            .link_via("x", "z", "u", 9.0, 9.0))
     }
 
     fn req(a: &str, b: &str, network: Option<&str>, change: LinkChange) -> Vec<u8> {

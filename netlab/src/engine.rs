@@ -954,26 +954,32 @@ impl Engine {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use topology::testkit::Kit;
 
     const MS: u64 = 1_000_000;
 
-    fn lab(src: &str) -> (AddressPlan, Engine) {
-        let topo = topology::load::from_str(src, "t.yaml").unwrap();
-        let plan = AddressPlan::new(&topo, "t").unwrap();
-        let engine = Engine::new(&topo, &plan, 7, 0);
+    /// The engine over a hand-built topology.
+    fn build(topo: &Topology) -> (AddressPlan, Engine) {
+        let plan = AddressPlan::new(topo, "t").unwrap();
+        let engine = Engine::new(topo, &plan, 7, 0);
         (plan, engine)
     }
 
+    /// The engine over a topology file's text (where the link attributes it
+    /// spells out are what the test is about).
+    fn lab(src: &str) -> (AddressPlan, Engine) {
+        build(&topology::load::from_str(src, "t.yaml").unwrap())
+    }
+
+    /// a -- b 4 ms forward and 9 ms back, b -- c 2 ms.
     fn three() -> (AddressPlan, Engine) {
-        lab("version: 1
-sites:
-  - {id: a, kind: city, location: [30, 100]}
-  - {id: b, kind: city, location: [31, 101]}
-  - {id: c, kind: city, location: [32, 102]}
-links:
-  - {between: [a, b], delay_ms: {forward: 4, reverse: 9}}
-  - {between: [b, c], delay_ms: 2}
-")
+        build(
+            &Kit::new(&[])
+                .cities(&["a", "b", "c"])
+                .link("a", "b", 4.0, 9.0)
+                .link("b", "c", 2.0, 2.0)
+                .topo,
+        )
     }
 
     fn udp(src: [u8; 4], dst: [u8; 4], ttl: u8, len: usize) -> Vec<u8> {
@@ -1242,18 +1248,15 @@ interconnects:
     /// hanging off b (link 3, 1 ms): a -> b goes direct, a -> c direct, and
     /// without a -- b, a -> b goes by way of c (14 ms).
     fn triangle() -> (AddressPlan, Engine) {
-        lab("version: 1
-sites:
-  - {id: a, kind: city, location: [30, 100]}
-  - {id: b, kind: city, location: [31, 101]}
-  - {id: c, kind: city, location: [32, 102]}
-  - {id: d, kind: city, location: [33, 103]}
-links:
-  - {between: [a, b], delay_ms: 5}
-  - {between: [a, c], delay_ms: 7}
-  - {between: [c, b], delay_ms: 7}
-  - {between: [b, d], delay_ms: 1}
-")
+        build(
+            &Kit::new(&[])
+                .cities(&["a", "b", "c", "d"])
+                .link("a", "b", 5.0, 5.0)
+                .link("a", "c", 7.0, 7.0)
+                .link("c", "b", 7.0, 7.0)
+                .link("b", "d", 1.0, 1.0)
+                .topo,
+        )
     }
 
     const D: [u8; 4] = [198, 18, 3, 1];
@@ -1374,17 +1377,14 @@ links:
     #[test]
     fn a_packet_under_way_when_a_link_comes_up_goes_on_from_where_it_is() {
         // a -- b 5 ms, b -- d 1 ms, and a shortcut a -- d 2 ms that starts down.
-        let (_, mut e) = lab("version: 1
-sites:
-  - {id: a, kind: city, location: [30, 100]}
-  - {id: b, kind: city, location: [31, 101]}
-  - {id: c, kind: city, location: [32, 102]}
-  - {id: d, kind: city, location: [33, 103]}
-links:
-  - {between: [a, b], delay_ms: 5}
-  - {between: [b, d], delay_ms: 1}
-  - {between: [a, d], delay_ms: 2}
-");
+        let (_, mut e) = build(
+            &Kit::new(&[])
+                .cities(&["a", "b", "c", "d"])
+                .link("a", "b", 5.0, 5.0)
+                .link("b", "d", 1.0, 1.0)
+                .link("a", "d", 2.0, 2.0)
+                .topo,
+        );
         let (down, up) = (
             LinkChange {
                 up: Some(false),
@@ -1578,11 +1578,7 @@ links:
 
     #[test]
     fn unreachable_pairs_are_dropped() {
-        let (_, mut e) = lab("version: 1
-sites:
-  - {id: a, kind: city, location: [30, 100]}
-  - {id: b, kind: city, location: [31, 101]}
-");
+        let (_, mut e) = build(&Kit::new(&[]).cities(&["a", "b"]).topo);
         e.ingress(0, &udp(A, B, 64, 60), 0);
         assert!(drain(&mut e).is_empty());
         assert_eq!(e.stats().dropped_no_route, 1);

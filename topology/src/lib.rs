@@ -17,6 +17,6 @@ pub mod analysis;
 pub mod render;
 pub mod routing;
 pub mod suggest;
-#[cfg(test)]
+#[cfg(any(test, feature = "testkit"))]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-pub(crate) mod testkit;
+pub mod testkit;

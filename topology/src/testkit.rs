@@ -1,5 +1,9 @@
-//! Small hand-built topologies for unit tests (no YAML, so routing and analysis
-//! tests do not depend on the file reader).
+//! Small hand-built topologies for tests (no YAML, so tests of routing,
+//! analysis, address plans or forwarding do not depend on the file reader):
+//! this crate's unit tests, and other crates' tests through the `testkit`
+//! feature (`topology = { workspace = true, features = ["testkit"] }` in their
+//! `[dev-dependencies]`). A builder for tests: a name that is not there (a
+//! typo in a test) panics.
 
 use crate::model::*;
 
@@ -55,6 +59,25 @@ impl Kit {
         self
     }
 
+    /// Cities on every network, without a hub, one degree of latitude and
+    /// longitude apart from (30, 100) on: for tests where only the links
+    /// between them matter.
+    pub fn cities(mut self, ids: &[&str]) -> Kit {
+        for id in ids {
+            let k = self.topo.sites.len() as f64;
+            self = self.site(id, SiteKind::City, None, 30.0 + k, 100.0 + k);
+        }
+        self
+    }
+
+    /// Puts `site` on the named networks only.
+    pub fn only_on(mut self, site: &str, networks: &[&str]) -> Kit {
+        let i = self.idx(site);
+        let networks = networks.iter().map(|n| self.net(n)).collect();
+        self.topo.sites[i].networks = networks;
+        self
+    }
+
     pub fn serves(mut self, edge: &str, city: &str) -> Kit {
         let i = self.idx(edge);
         self.topo.sites[i].serves = Some(city.into());
@@ -67,8 +90,23 @@ impl Kit {
             .unwrap_or_else(|| panic!("no site {id}"))
     }
 
+    fn net(&self, id: &str) -> usize {
+        self.topo
+            .networks
+            .iter()
+            .position(|n| n.id == id)
+            .unwrap_or_else(|| panic!("no network {id}"))
+    }
+
+    /// A link from `a` to `b`, `fwd` ms one way and `rev` ms back.
     pub fn link(self, a: &str, b: &str, fwd: f64, rev: f64) -> Kit {
         self.link_on(a, b, None, fwd, rev)
+    }
+
+    /// A link as [`Kit::link`] on the network named `network`.
+    pub fn link_via(self, a: &str, b: &str, network: &str, fwd: f64, rev: f64) -> Kit {
+        let net = self.net(network);
+        self.link_on(a, b, Some(net), fwd, rev)
     }
 
     pub fn link_on(mut self, a: &str, b: &str, net: Option<usize>, fwd: f64, rev: f64) -> Kit {
