@@ -89,7 +89,49 @@ fn summary_line(t: &RouteTable) -> String {
     )
 }
 
-/// An aligned terminal table of the routes, violations first, then a summary line.
+/// How many covered routes each budget rule judges, and their verdicts:
+/// `by rule: edge-to-its-city 186 (182 ok, 4 violations); ...`; empty when no
+/// route is covered.
+pub fn rule_line(t: &RouteTable) -> String {
+    use crate::analysis::Verdict;
+    let mut by: std::collections::BTreeMap<&str, [usize; 4]> = std::collections::BTreeMap::new();
+    for r in &t.routes {
+        let Some(rule) = r.rule.as_deref() else {
+            continue;
+        };
+        let c = by.entry(rule).or_default();
+        c[match r.verdict {
+            Verdict::Ok => 0,
+            Verdict::Violation => 1,
+            Verdict::Uncertain => 2,
+            Verdict::NoData => 3,
+        }] += 1;
+    }
+    if by.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = by
+        .iter()
+        .map(|(rule, c)| {
+            let mut what = vec![format!("{} ok", c[0])];
+            for (n, word) in [(c[1], "violation"), (c[2], "uncertain"), (c[3], "no data")] {
+                if n > 0 {
+                    let s = if n > 1 && word == "violation" {
+                        "s"
+                    } else {
+                        ""
+                    };
+                    what.push(format!("{n} {word}{s}"));
+                }
+            }
+            format!("{rule} {} ({})", c.iter().sum::<usize>(), what.join(", "))
+        })
+        .collect();
+    format!("by rule: {}", parts.join("; "))
+}
+
+/// An aligned terminal table of the routes, violations first, then a summary
+/// line and the count per budget rule.
 pub fn routes_table(t: &RouteTable) -> String {
     let mut table = Table::new(HEADERS.iter().map(|h| h.to_string()).collect());
     table.right_align(&[2, 3, 5]);
@@ -99,6 +141,11 @@ pub fn routes_table(t: &RouteTable) -> String {
     let mut out = table.render();
     out.push_str(&summary_line(t));
     out.push('\n');
+    let rules = rule_line(t);
+    if !rules.is_empty() {
+        out.push_str(&rules);
+        out.push('\n');
+    }
     out
 }
 
@@ -135,6 +182,10 @@ fn md_escape(s: &str) -> String {
 /// A Markdown summary and table, suitable for a pull-request comment.
 pub fn routes_markdown(t: &RouteTable) -> String {
     let mut out = format!("**{}**\n\n", summary_line(t));
+    let rules = rule_line(t);
+    if !rules.is_empty() {
+        out.push_str(&format!("{rules}\n\n"));
+    }
     out.push('|');
     for h in HEADERS {
         out.push_str(&format!(" {h} |"));

@@ -54,9 +54,13 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// The level shifts of the last `3W + 4` windows, per route direction: a
-/// shift is found once `W` windows follow it, and found the same way on every
-/// later run while `2W - 1` windows precede it in the horizon.
+/// The level shifts of the last `9W + 4` windows, per route direction. A
+/// route with that much history is judged only where the detector has its
+/// full history before the candidate (`detect_settled`): each shift is then
+/// found once, when `W` windows follow it, the same way on every later run. A
+/// younger route (first measured inside the horizon, so all of its history is
+/// in view) is judged with what there is, so a fault in a route's first
+/// minutes is not missed.
 pub fn level_shifts(
     conn: &Connection,
     config: &Config,
@@ -64,10 +68,20 @@ pub fn level_shifts(
 ) -> Result<Vec<NewEvent>, StoreError> {
     let p = ShiftParams::default();
     let window_ms = config.settings.window_s.max(1) * 1000;
-    let horizon = window_ms * (3 * p.window as u64 + 4);
-    let from = now.saturating_sub(horizon);
+    let horizon_points = 9 * p.window + 4;
+    let horizon = window_ms * horizon_points as u64;
+    let since = now.saturating_sub(horizon);
+    let from = since;
     let measured = Measured::load_range(conn, config, from, open_end(now), now)?;
     let names = endpoint_names(&config.topology);
+    // When each unordered pair was first measured.
+    let mut first: HashMap<(Endpoint, Endpoint), u64> = HashMap::new();
+    for d in crate::server::store::rollups::directions_seen(conn)? {
+        if let (Some(&a), Some(&b)) = (names.get(&d.sender), names.get(&d.reflector)) {
+            let e = first.entry((a.min(b), a.max(b))).or_insert(d.first_ms);
+            *e = (*e).min(d.first_ms);
+        }
+    }
     // (travel from, travel to) -> slot -> medians; and per unordered pair the
     // RTT/2 medians.
     type Slots = BTreeMap<u64, Vec<f64>>;
@@ -119,7 +133,13 @@ pub fn level_shifts(
                     basis: &str,
                     points: Vec<(u64, f64)>| {
         let (from, to, dir) = route_of(config, a, b);
-        for s in level_shift::detect(&points, &p) {
+        let young = first.get(&(a.min(b), a.max(b))).is_none_or(|&f| f >= since);
+        let shifts = if young {
+            level_shift::detect(&points, &p)
+        } else {
+            level_shift::detect_settled(&points, &p)
+        };
+        for s in shifts {
             out.push(NewEvent {
                 from: from.clone(),
                 to: to.clone(),
