@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Builds the fuzz targets (fuzz/) and runs each for a bounded time: the STAMP
-# codec (stamp_packet), then the other network-facing parsers for a shorter
-# time each: the ICMP/ICMPv6 parsers (icmp_parse) and the bandwidth test's
-# control codec and UDP datagram header (bw_control).
+# codec (stamp_packet), then the other parsers of outside input for a shorter
+# time each: the ICMP/ICMPv6 parsers (icmp_parse), the bandwidth test's control
+# codec and UDP datagram header (bw_control), the controller's window upload
+# check (window_batch) and configuration reader (controller_config), the
+# topology and budgets file reader (topology_yaml), and netlab's packet
+# handling and forwarding engine (netlab_wire) and control channel
+# (netlab_control).
+#
+# Each target starts from its corpus (fuzz/corpus/<target>, not committed:
+# what earlier runs found) and its seeds (fuzz/seeds/<target>, committed:
+# small valid inputs); new finds go to the corpus.
 #
 # Only a stable toolchain is assumed. cargo-fuzz passes nightly-only rustc
 # flags (-Zsanitizer=address and friends); RUSTC_BOOTSTRAP=1 lets the stable
@@ -20,7 +28,18 @@ cd "$(dirname "$0")/.."
 
 max_time="${1:-${FUZZ_MAX_TIME:-20}}"
 other_time="${2:-${FUZZ_OTHER_TIME:-10}}"
-targets=(stamp_packet icmp_parse bw_control)
+# target:seconds:longest input (octets). Text formats get room for a
+# realistic file; packets and datagrams stay at 2 kB.
+targets=(
+    "stamp_packet:$max_time:2048"
+    "icmp_parse:$other_time:2048"
+    "bw_control:$other_time:2048"
+    "window_batch:$other_time:4096"
+    "controller_config:$other_time:4096"
+    "topology_yaml:$other_time:4096"
+    "netlab_wire:$other_time:2048"
+    "netlab_control:$other_time:2048"
+)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz-build: installing cargo-fuzz" >&2
@@ -28,12 +47,13 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 export RUSTC_BOOTSTRAP=1
+# The fuzz crate has its own workspace and target directory (fuzz/target).
+unset CARGO_TARGET_DIR
 
 sanitizer=address
+# All targets in one cargo invocation: shared dependencies build once, in parallel.
 build() {
-    for target in "${targets[@]}"; do
-        cargo fuzz build --fuzz-dir fuzz --sanitizer "$sanitizer" "$target" || return 1
-    done
+    cargo fuzz build --fuzz-dir fuzz --sanitizer "$sanitizer"
 }
 if ! build; then
     echo "fuzz-build: sanitizer build failed, retrying with --sanitizer none" >&2
@@ -42,14 +62,19 @@ if ! build; then
 fi
 
 run() {
-    local target=$1 seconds=$2
+    local target=$1 seconds=$2 max_len=$3
+    local dirs=("fuzz/corpus/$target")
     mkdir -p "fuzz/corpus/$target"
+    if [ -d "fuzz/seeds/$target" ]; then
+        dirs+=("fuzz/seeds/$target")
+    fi
     echo "fuzz-build: running $target for ${seconds}s (sanitizer: $sanitizer)" >&2
     # libFuzzer stops itself after -max_total_time; the outer timeout is a guard.
     timeout --kill-after=10 "$((seconds + 120))" \
-        cargo fuzz run --fuzz-dir fuzz --sanitizer "$sanitizer" "$target" "fuzz/corpus/$target" -- \
-        -max_total_time="$seconds" -max_len=2048 -print_final_stats=1
+        cargo fuzz run --fuzz-dir fuzz --sanitizer "$sanitizer" "$target" "${dirs[@]}" -- \
+        -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1
 }
-run stamp_packet "$max_time"
-run icmp_parse "$other_time"
-run bw_control "$other_time"
+for spec in "${targets[@]}"; do
+    IFS=: read -r target seconds max_len <<<"$spec"
+    run "$target" "$seconds" "$max_len"
+done
