@@ -130,11 +130,22 @@ fn report_from_db_and_server_has_measured_routes_and_verdicts() {
     );
 
     // Table and Markdown carry the matrix.
+    // The lead (summary, alerts, what is over budget) by default; the full
+    // tables with --all.
     let out = run(&["report", "--db", db, "--config", config]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap_or_default();
+    assert!(first.contains("routes a budget covers"), "{text}");
+    let alerts = text.find("FIRING ALERTS").expect(&text);
+    let over = text.find("OVER BUDGET").expect(&text);
+    let events = text.find("EVENTS").expect(&text);
+    assert!(alerts < over && over < events, "{text}");
+    assert!(!text.contains("FORWARD p50/p99 ms"), "{text}");
+    let out = run(&["report", "--db", db, "--config", config, "--all"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("FORWARD p50/p99 ms"), "{text}");
     assert!(text.contains("rtt-half"), "{text}");
-    let out = run(&["report", "--server", &ctl.url(), "--format", "md"]);
+    let out = run(&["report", "--server", &ctl.url(), "--format", "md", "--all"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("### Measured"));
 
@@ -431,7 +442,7 @@ fn inter_carrier_latency_in_a_city_is_shown_on_its_own() {
     assert_eq!(yt["one_way_ms"].as_f64(), Some(0.3));
 
     // In the table, the pair has its own section, not the measured matrix.
-    let out = run(&["report", "--db", db, "--config", config]);
+    let out = run(&["report", "--db", db, "--config", config, "--all"]);
     let text = String::from_utf8_lossy(&out.stdout);
     let (matrix, rest) = text.split_once("INTER-CARRIER IN A CITY").expect(&text);
     let matrix = matrix.split_once("MEASURED").unwrap().1;

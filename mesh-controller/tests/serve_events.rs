@@ -112,10 +112,13 @@ fn a_step_and_a_new_path_are_one_linked_story_recorded_once() {
     let (db, config) = (ctl.db.to_str().unwrap(), ctl.config.to_str().unwrap());
     let out = run(&["report", "--db", db, "--config", config]);
     let text = String::from_utf8(out.stdout).unwrap();
+    // After the summary lines: no alert, nothing over budget, then the events.
+    let lead = text.split_once("\n\n").expect(&text).1;
     assert!(
-        text.starts_with("FIRING ALERTS (0)\nNone.\n\nEVENTS, LAST 1H (2)\n"),
+        lead.starts_with("FIRING ALERTS (0)\nNone.\n\nOVER BUDGET (0)\n"),
         "{text}"
     );
+    assert!(lead.contains("\n\nEVENTS, LAST 1H (2)\n"), "{text}");
     assert!(text.contains(summary), "{text}");
 
     for q in ["since=soon", "from=cl", "from=cl&to=mars", "kind=all"] {

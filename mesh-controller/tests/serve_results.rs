@@ -212,7 +212,7 @@ fn report_shows_throughput_per_direction_and_the_path_of_a_slow_route() {
     ] {
         assert!(metrics.contains(line), "{line} not in\n{metrics}");
     }
-    let out = run(&["report", "--db", db, "--config", config]);
+    let out = run(&["report", "--db", db, "--config", config, "--all"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("THROUGHPUT"), "{text}");
     assert!(text.contains("ICMP TARGETS"), "{text}");

@@ -30,6 +30,8 @@ const SITES: [&str; 4] = ["cl", "city-a", "city-b", "r"];
 const HOLD_S: u64 = 6;
 const WINDOW_S: u64 = 2;
 const EVALUATE_S: u64 = 1;
+/// The controller's level-shift window W (`ShiftParams::default().window`).
+const SHIFT_WINDOWS: u64 = 6;
 
 /// GET of a URL from inside the cluster's site (where the controller is):
 /// the body, or None when it does not answer 200.
@@ -302,6 +304,13 @@ fn alerts_events_and_series_follow_the_lab_as_it_changes() {
     std::thread::sleep(Duration::from_secs(3));
     let still = firing_over_budget(&lab, &url).expect("still firing after the restart");
     assert_eq!(still["fired_at"], a["fired_at"]);
+    // The level-shift test compares the medians of W windows on each side of
+    // a step, so the 12 ms plateau must hold W clean windows (and the two
+    // that straddle its edges) before it ends, however fast the alert fired.
+    let plateau = Duration::from_secs((SHIFT_WINDOWS + 2) * WINDOW_S);
+    if let Some(rest) = plateau.checked_sub(t_raise.elapsed()) {
+        std::thread::sleep(rest);
+    }
 
     // Back to 4 ms: resolves; each notification exactly once.
     link_set(&lab, &["cl", "city-b", "--delay", "4"]);
@@ -336,7 +345,7 @@ fn alerts_events_and_series_follow_the_lab_as_it_changes() {
     );
     assert!(fwd.first().is_some_and(|v| (v - 4.0).abs() < 1.0), "{s}");
     assert!(fwd.last().is_some_and(|v| (v - 4.0).abs() < 1.0), "{s}");
-    let shifts = retry(Duration::from_secs(30), || {
+    let shifts = retry(Duration::from_secs(45), || {
         let e = events(&lab, &url);
         let deltas: Vec<f64> = e
             .iter()
@@ -349,7 +358,7 @@ fn alerts_events_and_series_follow_the_lab_as_it_changes() {
     });
     assert!(
         shifts.is_some(),
-        "level shifts up and down: {:?}",
+        "level shifts up and down: {:?}\nforward p50 by 5 s: {fwd:?}",
         events(&lab, &url)
     );
 

@@ -32,6 +32,11 @@ pub(crate) struct ReportArgs {
     /// Write here (atomically: a temporary file, then rename) instead of stdout.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Every table (all routes, the measured matrix, inter-carrier pairs,
+    /// throughput, ICMP targets, traced paths), not only the lead (summary,
+    /// firing alerts, routes over budget, events, suggestions).
+    #[arg(long)]
+    all: bool,
 }
 
 pub(crate) fn run(a: ReportArgs) -> ExitCode {
@@ -49,6 +54,7 @@ pub(crate) fn run(a: ReportArgs) -> ExitCode {
         since,
         budgets: a.budgets,
         format: a.format,
+        all: a.all,
     };
     let out = match report::run(&req) {
         Ok(o) => o,

@@ -12,18 +12,22 @@ pub struct Fetched {
     pub violations: u64,
 }
 
-/// GETs `{url}/v1/report?since=..&format=..[&budgets=..][&k=..&route_factor=..]`.
+/// GETs `{url}/v1/report?since=..&format=..[&budgets=..][&k=..&route_factor=..][&all=true]`.
 pub fn fetch(
     url: &str,
     since: Duration,
     format: ReportFormat,
     budgets: Option<&str>,
     suggest: Option<&SuggestOptions>,
+    all: bool,
 ) -> Result<Fetched, String> {
     let mut query = vec![
         ("since", format!("{}s", since.as_secs().max(1))),
         ("format", format.as_str().to_string()),
     ];
+    if all {
+        query.push(("all", "true".to_string()));
+    }
     if let Some(b) = budgets {
         query.push(("budgets", b.to_string()));
     }

@@ -25,6 +25,8 @@ pub struct ReportRequest {
     /// A preset or budgets file (presets only with a server).
     pub budgets: Option<String>,
     pub format: ReportFormat,
+    /// Every table, not only the lead.
+    pub all: bool,
 }
 
 /// The rendered report and whether a covered route violates its budget.
@@ -45,7 +47,14 @@ pub fn run(req: &ReportRequest) -> Result<ReportOutput, String> {
                     ));
                 }
             }
-            let f = fetch(url, req.since, req.format, req.budgets.as_deref(), None)?;
+            let f = fetch(
+                url,
+                req.since,
+                req.format,
+                req.budgets.as_deref(),
+                None,
+                req.all,
+            )?;
             Ok(ReportOutput {
                 text: f.body,
                 violations: f.violations > 0,
@@ -61,7 +70,7 @@ pub fn run(req: &ReportRequest) -> Result<ReportOutput, String> {
             let r = report::build(&conn, &cfg, req.since)
                 .map_err(|e| format!("{}: {e}", db.display()))?;
             Ok(ReportOutput {
-                text: report::render(&r, &cfg.topology, req.format),
+                text: report::render_with(&r, &cfg.topology, req.format, req.all),
                 violations: report::violates(&r),
             })
         }

@@ -96,6 +96,7 @@ pub fn run(req: &SuggestRequest) -> Result<Suggestions, LoadError> {
                 crate::server::report::ReportFormat::Json,
                 req.budgets.as_deref(),
                 Some(o),
+                false,
             )
             .map_err(|e| LoadError::new("--server", e))?;
             let r: crate::server::report::Report =

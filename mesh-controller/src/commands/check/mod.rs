@@ -235,6 +235,7 @@ pub fn check(req: &CheckRequest) -> Result<CheckOutcome, LoadError> {
                 crate::server::report::ReportFormat::Json,
                 None,
                 None,
+                false,
             )
             .map_err(|e| LoadError::new(url.as_str(), e))?;
             let table: RouteTable = serde_json::from_str(&fetched.body).map_err(|e| {

@@ -3,8 +3,8 @@
 
 use super::{query_pairs, Refusal, Shared};
 use crate::server::report::{
-    build_with, html, parse_since, render, since_text, with_budgets, ReportFormat, DEFAULT_SINCE,
-    PAGE_REFRESH_S, VIOLATIONS_HEADER,
+    build_with, html, parse_since, render_with, since_text, with_budgets, ReportFormat,
+    DEFAULT_SINCE, PAGE_REFRESH_S, VIOLATIONS_HEADER,
 };
 use crate::server::store;
 use axum::extract::{RawQuery, State};
@@ -21,6 +21,8 @@ struct Query {
     format: ReportFormat,
     budgets: Option<String>,
     suggest: SuggestOptions,
+    /// Every table, not only the lead (text and Markdown).
+    all: bool,
 }
 
 fn parse(q: Option<&str>, format: ReportFormat) -> Result<Query, Refusal> {
@@ -29,6 +31,7 @@ fn parse(q: Option<&str>, format: ReportFormat) -> Result<Query, Refusal> {
         format,
         budgets: None,
         suggest: SuggestOptions::default(),
+        all: false,
     };
     for (k, v) in query_pairs(q) {
         match k {
@@ -65,6 +68,17 @@ fn parse(q: Option<&str>, format: ReportFormat) -> Result<Query, Refusal> {
                         ))
                     })?
             }
+            "all" => {
+                out.all = match v {
+                    "" | "1" | "true" => true,
+                    "0" | "false" => false,
+                    _ => {
+                        return Err(Refusal::bad_request(format!(
+                            "all: expected true or false, found {v:?}"
+                        )))
+                    }
+                }
+            }
             other => return Err(Refusal::bad_request(format!("unknown parameter {other:?}"))),
         }
     }
@@ -92,7 +106,7 @@ async fn answer(state: Shared, q: Query, page: bool) -> Result<Response, Refusal
                 Some(PAGE_REFRESH_S),
             )
     } else {
-        render(&report, &config.topology, q.format)
+        render_with(&report, &config.topology, q.format, q.all)
     };
     let violations = report.summary.violations;
     let mut resp = ([(header::CONTENT_TYPE, q.format.content_type())], body).into_response();

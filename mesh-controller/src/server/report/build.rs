@@ -170,7 +170,29 @@ pub fn build_with(
     )?
     .alerts;
     let events = crate::server::monitor::event_list::list(conn, since_ms, None)?.events;
+    let probed: std::collections::HashSet<String> = config
+        .probes
+        .iter()
+        .map(|p| config.endpoint_name(p))
+        .collect();
+    let mut not_instrumented = super::NotInstrumented::default();
+    let mut bare = std::collections::BTreeSet::new();
+    for r in routes.iter().filter(|r| r.route.budget_ms.is_some()) {
+        let ends = [&r.route.from, &r.route.to];
+        if ends.iter().any(|e| !probed.contains(*e)) {
+            not_instrumented.routes += 1;
+            bare.extend(ends.into_iter().filter(|e| !probed.contains(*e)).cloned());
+        }
+    }
+    not_instrumented.endpoints = bare.into_iter().collect();
+    let violations = routes
+        .iter()
+        .filter(|r| r.route.budget_ms.is_some() && r.route.verdict == Verdict::Violation)
+        .cloned()
+        .collect();
     Ok(Report {
+        not_instrumented,
+        violations,
         alerts,
         events,
         throughput: results.throughput,

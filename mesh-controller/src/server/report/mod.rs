@@ -15,7 +15,7 @@ mod render;
 mod results;
 
 pub use build::{build, build_with};
-pub use render::{html, render, since_text};
+pub use render::{html, render, render_with, since_text};
 pub use results::{
     icmp, throughput, trace_sites, trace_usable, IcmpRoute, MeasuredPath, Throughput,
 };
@@ -135,17 +135,38 @@ pub struct ReportRoute {
     pub measured: Option<MeasuredFields>,
 }
 
-/// The report: what `report --format json` prints.
+/// The report: what `report --format json` prints, in the order every format
+/// reads: the summary, firing alerts, routes over budget, what changed, the
+/// fix; then everything else.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    pub routes: Vec<ReportRoute>,
+    /// Look-back of the measurements (seconds).
+    pub since_s: u64,
     pub summary: Summary,
-    /// Routes with a faster relay or a stretch of at least [`DETOUR_STRETCH`].
-    pub detours: Vec<RouteReport>,
+    /// Covered routes with an end where no probe stands: counted apart from
+    /// the measured ones (they are `no-data` in `routes`).
+    #[serde(default)]
+    pub not_instrumented: NotInstrumented,
+    /// Alerts firing now.
+    #[serde(default)]
+    pub alerts: Vec<crate::server::monitor::alert_list::AlertView>,
+    /// The covered routes over budget (also in `routes`).
+    #[serde(default)]
+    pub violations: Vec<ReportRoute>,
+    /// What changed in the look-back, newest first.
+    #[serde(default)]
+    pub events: Vec<crate::server::monitor::event_list::EventView>,
     /// Direct links and exchange points that would help (best first), over
     /// the measured delays, and the modelled ones for pairs not measured.
     pub suggestions: Vec<Suggestion>,
     pub suggest_summary: SuggestSummary,
+    /// Routes with a faster relay or a stretch of at least [`DETOUR_STRETCH`].
+    pub detours: Vec<RouteReport>,
+    /// The latest traceroute of each detour and each route over budget, by site.
+    #[serde(default)]
+    pub paths: Vec<MeasuredPath>,
+    /// Every route a budget covers and every measured one.
+    pub routes: Vec<ReportRoute>,
     /// Inter-carrier latency inside a city, on its own (these pairs are not
     /// in the measured matrix of the text formats).
     #[serde(default)]
@@ -156,17 +177,15 @@ pub struct Report {
     /// ICMP echo to hosts without a probe.
     #[serde(default)]
     pub icmp: Vec<IcmpRoute>,
-    /// The latest traceroute of each detour and each route over budget, by site.
-    #[serde(default)]
-    pub paths: Vec<MeasuredPath>,
-    /// Alerts firing now (they lead the text formats).
-    #[serde(default)]
-    pub alerts: Vec<crate::server::monitor::alert_list::AlertView>,
-    /// What changed in the look-back, newest first.
-    #[serde(default)]
-    pub events: Vec<crate::server::monitor::event_list::EventView>,
-    /// Look-back of the measurements (seconds).
-    pub since_s: u64,
+}
+
+/// Covered routes no probe can measure: an end has no probe.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NotInstrumented {
+    /// Covered routes with such an end.
+    pub routes: usize,
+    /// The endpoints without a probe that budgets cover, sorted.
+    pub endpoints: Vec<String>,
 }
 
 /// Two carriers in one city: a slow pair here is a missing or unused local

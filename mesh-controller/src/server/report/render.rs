@@ -525,33 +525,151 @@ fn event_rows(r: &Report) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// What leads every text format: firing alerts, then what changed.
+/// The report's first lines: what was judged, what could not be, what fires.
+fn summary_text(r: &Report) -> String {
+    let s = &r.summary;
+    let covered = s.ok + s.violations + s.uncertain + s.no_data;
+    let bare = r.not_instrumented.routes;
+    let measured = covered.saturating_sub(bare);
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    let mut out = format!(
+        "{} a budget covers, last {}: {} measured ({} ok, {}, {} uncertain, {} no data), {} not instrumented (no probe at an end)\n",
+        plural(covered, "route"),
+        since_text(r.since_s),
+        measured,
+        s.ok,
+        plural(s.violations, "violation"),
+        s.uncertain,
+        s.no_data.saturating_sub(bare),
+        bare,
+    );
+    let rules = render::rule_line(&r.table());
+    if !rules.is_empty() {
+        out.push_str(&rules);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{} firing, {} in the look-back, {} measured over budget\n",
+        plural(r.alerts.len(), "alert"),
+        plural(r.events.len(), "event"),
+        plural(r.violations.len(), "route"),
+    ));
+    out
+}
+
+const VIOLATION_HEADERS: [&str; 9] = [
+    "FROM",
+    "TO",
+    "ONE-WAY ms",
+    "BUDGET ms",
+    "RULE",
+    "BASIS",
+    "FWD/REV p50 ms",
+    "LOSS fwd/rev %",
+    "PATH",
+];
+
+fn violation_rows(r: &Report) -> Vec<Vec<String>> {
+    let ms = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
+    let traced: HashMap<(&str, &str), &super::MeasuredPath> = r
+        .paths
+        .iter()
+        .map(|p| ((p.from.as_str(), p.to.as_str()), p))
+        .collect();
+    r.violations
+        .iter()
+        .map(|v| {
+            let rt = &v.route;
+            let path = match traced.get(&(rt.from.as_str(), rt.to.as_str())) {
+                Some(p) => format!("{} (traced)", p.sites.join(" > ")),
+                None if !rt.path.is_empty() => rt.path.join(" > "),
+                None => "-".to_string(),
+            };
+            vec![
+                rt.from.clone(),
+                rt.to.clone(),
+                ms(rt.one_way_ms),
+                ms(rt.budget_ms),
+                rt.rule.clone().unwrap_or_default(),
+                rt.basis.map_or("-", basis_str).to_string(),
+                v.measured.as_ref().map_or_else(
+                    || "-".to_string(),
+                    |m| format!("{}/{}", ms(m.forward.p50), ms(m.reverse.p50)),
+                ),
+                v.measured.as_ref().map_or_else(
+                    || "-".to_string(),
+                    |m| {
+                        format!(
+                            "{}/{}",
+                            fmt_pct(m.loss_forward_pct),
+                            fmt_pct(m.loss_reverse_pct)
+                        )
+                    },
+                ),
+                path,
+            ]
+        })
+        .collect()
+}
+
+/// The endpoints no probe stands on, in one wrapped paragraph.
+fn not_instrumented_text(r: &Report) -> String {
+    let n = &r.not_instrumented;
+    let mut out = format!(
+        "{} covered routes have an end where no probe stands ({} endpoints): ",
+        n.routes,
+        n.endpoints.len()
+    );
+    out.push_str(&n.endpoints.join(", "));
+    out
+}
+
+/// The lead of the text formats, in order: summary, firing alerts, routes
+/// over budget, what changed, the fix, and what is not instrumented.
 fn lead_text(r: &Report, md: bool) -> String {
     let mut out = String::new();
-    let mut part = |title: String, headers: &[&str], rows: Vec<Vec<String>>, none: &str| {
-        if md {
-            out.push_str(&format!("### {title}\n\n"));
-            if rows.is_empty() {
-                out.push_str(&format!("{none}\n\n"));
+    if md {
+        out.push_str(&format!(
+            "**{}**\n\n",
+            summary_text(r).trim_end().replace('\n', "  \n")
+        ));
+    } else {
+        out.push_str(&summary_text(r));
+        out.push('\n');
+    }
+    let mut part =
+        |title: String, headers: &[&str], rows: Vec<Vec<String>>, none: &str, right: &[usize]| {
+            if md {
+                out.push_str(&format!("### {title}\n\n"));
+                if rows.is_empty() {
+                    out.push_str(&format!("{none}\n\n"));
+                } else {
+                    out.push_str(&md_table(headers, rows));
+                    out.push('\n');
+                }
             } else {
-                out.push_str(&md_table(headers, rows));
-                out.push('\n');
+                out.push_str(&format!("{}\n", title.to_uppercase()));
+                if rows.is_empty() {
+                    out.push_str(&format!("{none}\n\n"));
+                } else {
+                    out.push_str(&text_table(headers, rows, right));
+                    out.push('\n');
+                }
             }
-        } else {
-            out.push_str(&format!("{}\n", title.to_uppercase()));
-            if rows.is_empty() {
-                out.push_str(&format!("{none}\n\n"));
-            } else {
-                out.push_str(&text_table(headers, rows, &[]));
-                out.push('\n');
-            }
-        }
-    };
+        };
     part(
         format!("Firing alerts ({})", r.alerts.len()),
         &ALERT_HEADERS,
         alert_rows(r),
         "None.",
+        &[],
+    );
+    part(
+        format!("Over budget ({})", r.violations.len()),
+        &VIOLATION_HEADERS,
+        violation_rows(r),
+        "No covered route is over its budget.",
+        &[2, 3],
     );
     part(
         format!(
@@ -562,12 +680,43 @@ fn lead_text(r: &Report, md: bool) -> String {
         &EVENT_HEADERS,
         event_rows(r),
         "No level shift or path change.",
+        &[],
     );
+    if !r.suggestions.is_empty() {
+        if md {
+            out.push_str("### Suggestions\n\n```\n");
+            out.push_str(&suggest::suggestions_table(&suggestions_of(r)));
+            out.push_str("```\n\n");
+        } else {
+            out.push_str("SUGGESTIONS\n");
+            out.push_str(&suggest::suggestions_table(&suggestions_of(r)));
+            out.push('\n');
+        }
+    }
+    if r.not_instrumented.routes > 0 {
+        if md {
+            out.push_str(&format!(
+                "### Not instrumented\n\n{}\n\n",
+                not_instrumented_text(r)
+            ));
+        } else {
+            out.push_str(&format!(
+                "NOT INSTRUMENTED\n{}\n\n",
+                not_instrumented_text(r)
+            ));
+        }
+    }
     out
 }
 
-/// Renders a report in the requested format.
+/// Renders a report in the requested format: the lead only, or (`all`) the
+/// lead followed by every table.
 pub fn render(r: &Report, topo: &Topology, format: ReportFormat) -> String {
+    render_with(r, topo, format, false)
+}
+
+/// [`render`], with every table (`report --all`) or the lead only.
+pub fn render_with(r: &Report, topo: &Topology, format: ReportFormat, all: bool) -> String {
     match format {
         ReportFormat::Json => {
             let mut s = serde_json::to_string_pretty(r)
@@ -577,6 +726,11 @@ pub fn render(r: &Report, topo: &Topology, format: ReportFormat) -> String {
         }
         ReportFormat::Table => {
             let mut out = lead_text(r, false);
+            if !all {
+                out.push_str("(every route, the measured matrix, inter-carrier pairs, throughput, ICMP targets and traced paths: --all)\n");
+                return out;
+            }
+            out.push_str("ROUTES\n");
             out.push_str(&render::routes_table(&r.table()));
             out.push_str("\nMEASURED (last ");
             out.push_str(&since_text(r.since_s));
@@ -601,14 +755,14 @@ pub fn render(r: &Report, topo: &Topology, format: ReportFormat) -> String {
                 out.push_str("\nDETOURS\n");
                 out.push_str(&text_table(&DETOUR_HEADERS, detour_rows(r), &[2, 3]));
             }
-            if !r.suggestions.is_empty() {
-                out.push_str("\nSUGGESTIONS\n");
-                out.push_str(&suggest::suggestions_table(&suggestions_of(r)));
-            }
             out
         }
         ReportFormat::Md => {
             let mut out = lead_text(r, true);
+            if !all {
+                return out;
+            }
+            out.push_str("### Routes\n\n");
             out.push_str(&render::routes_markdown(&r.table()));
             out.push_str(&format!(
                 "\n### Measured (last {})\n\n",
@@ -629,11 +783,6 @@ pub fn render(r: &Report, topo: &Topology, format: ReportFormat) -> String {
             if !r.detours.is_empty() {
                 out.push_str("\n### Detours\n\n");
                 out.push_str(&md_table(&DETOUR_HEADERS, detour_rows(r)));
-            }
-            if !r.suggestions.is_empty() {
-                out.push_str("\n### Suggestions\n\n```\n");
-                out.push_str(&suggest::suggestions_table(&suggestions_of(r)));
-                out.push_str("```\n");
             }
             out
         }
