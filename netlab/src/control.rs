@@ -20,9 +20,19 @@
 //! order the topology file lists the link in. Without `network` the change
 //! applies to every link between the two sites. Anything malformed is answered
 //! with an error, never a panic, and changes nothing.
+//!
+//! An interconnect (a direct-connect point or exchange joining carriers at a
+//! site) goes down or up whole, every interconnect at the site at once:
+//!
+//! ```json
+//! {"op": "interconnect_set", "site": "kunming", "up": false}
+//! {"result": "ok", "links": [], "interconnects": [InterconnectState...], "apply_us": 9.1}
+//! ```
 
 use crate::address_plan::AddressPlan;
-use crate::engine::{Engine, LinkChange, LinkState};
+use crate::engine::{
+    ChangeError, Engine, InterconnectState, LinkChange, LinkState, PendingChange, RoutingJob,
+};
 use serde::{Deserialize, Serialize};
 
 /// The control socket's name in the lab's state directory.
@@ -39,6 +49,15 @@ pub const MAX_DELAY_MS: f64 = 60_000.0;
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
     LinkSet(LinkSet),
+    InterconnectSet(InterconnectSet),
+}
+
+/// Take the interconnect(s) at `site` down, or bring them back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterconnectSet {
+    pub site: String,
+    pub up: bool,
 }
 
 /// Change the link(s) between sites `a` and `b`.
@@ -62,6 +81,9 @@ pub enum Answer {
     /// from reading the request to the change being in force.
     Ok {
         links: Vec<LinkState>,
+        /// The changed interconnects' states (an `interconnect_set`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        interconnects: Vec<InterconnectState>,
         apply_us: f64,
     },
     Error {
@@ -90,6 +112,8 @@ pub enum ControlError {
     UnknownNetwork { name: String, known: String },
     #[error("no network {0:?}: the topology declares no networks")]
     NoNetworks(String),
+    #[error("no interconnect at {0}")]
+    NoInterconnect(String),
     #[error("no link between {a} and {b}{}", on_network(.network))]
     NoLink {
         a: String,
@@ -190,6 +214,68 @@ impl LinkSet {
     }
 }
 
+impl InterconnectSet {
+    /// The interconnects at the site (topology interconnect indices), each
+    /// with whether it is to be up.
+    pub fn resolve(&self, plan: &AddressPlan) -> Result<Vec<(usize, bool)>, ControlError> {
+        if plan.site(&self.site).is_none() {
+            return Err(ControlError::UnknownSite {
+                name: self.site.clone(),
+                known: list(plan.sites.iter().map(|s| s.id.as_str())),
+            });
+        }
+        let mut found: Vec<usize> = plan
+            .ports
+            .iter()
+            .filter(|p| p.site == self.site)
+            .map(|p| p.interconnect)
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        if found.is_empty() {
+            return Err(ControlError::NoInterconnect(self.site.clone()));
+        }
+        Ok(found.into_iter().map(|i| (i, self.up)).collect())
+    }
+}
+
+/// A checked request, resolved against the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Changes {
+    /// Per link, the change in the link's own direction (topology file order).
+    Links(Vec<(usize, LinkChange)>),
+    /// Per interconnect, whether it is to be up.
+    Interconnects(Vec<(usize, bool)>),
+}
+
+/// Prepares a resolved request on the engine (see [`Engine::prepare`]).
+pub fn prepare(
+    engine: &Engine,
+    changes: &Changes,
+) -> Result<(PendingChange, Option<RoutingJob>), ChangeError> {
+    match changes {
+        Changes::Links(c) => engine.prepare(c),
+        Changes::Interconnects(c) => engine.prepare_interconnects(c),
+    }
+}
+
+/// The answer once a change is in force: the changed links and interconnects.
+pub fn answer_ok(
+    engine: &Engine,
+    links: Vec<LinkState>,
+    interconnects: &[usize],
+    apply_us: f64,
+) -> Answer {
+    Answer::Ok {
+        links,
+        interconnects: interconnects
+            .iter()
+            .filter_map(|&i| engine.interconnect_state(i))
+            .collect(),
+        apply_us,
+    }
+}
+
 /// Names for an error message, at most a dozen.
 fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     let mut v: Vec<&str> = names.take(13).collect();
@@ -211,13 +297,14 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, ControlError> {
 }
 
 /// Reads a request datagram and checks it against the plan: the changes it
-/// asks for, per link in the link's own direction.
-pub fn changes(plan: &AddressPlan, bytes: &[u8]) -> Result<Vec<(usize, LinkChange)>, ControlError> {
+/// asks for, per link in the link's own direction, or per interconnect.
+pub fn changes(plan: &AddressPlan, bytes: &[u8]) -> Result<Changes, ControlError> {
     match parse_request(bytes)? {
         Request::LinkSet(ls) => {
             ls.check()?;
-            ls.resolve(plan)
+            ls.resolve(plan).map(Changes::Links)
         }
+        Request::InterconnectSet(is) => is.resolve(plan).map(Changes::Interconnects),
     }
 }
 
@@ -235,15 +322,14 @@ pub fn refuse(message: impl ToString) -> Answer {
 pub fn handle(engine: &mut Engine, plan: &AddressPlan, bytes: &[u8]) -> (Answer, bool) {
     let result = changes(plan, bytes)
         .map_err(refuse)
-        .and_then(|c| engine.change_links(&c).map_err(refuse));
+        .and_then(|c| prepare(engine, &c).map_err(refuse));
     match result {
-        Ok(links) => (
-            Answer::Ok {
-                links,
-                apply_us: 0.0,
-            },
-            true,
-        ),
+        Ok((pending, job)) => {
+            let interconnects = pending.interconnects().to_vec();
+            let table = job.map(|j| engine.route_base().run(&j));
+            let links = engine.commit(pending, table);
+            (answer_ok(engine, links, &interconnects, 0.0), true)
+        }
         Err(answer) => (answer, false),
     }
 }
@@ -306,7 +392,9 @@ mod tests {
     fn the_wire_form_is_as_documented() {
         let text = r#"{"op": "link_set", "a": "a", "b": "b", "network": null,
             "change": {"forward_ms": 20, "reverse_ms": 5, "loss_pct": 1, "up": false}}"#;
-        let Request::LinkSet(ls) = parse_request(text.as_bytes()).unwrap();
+        let Request::LinkSet(ls) = parse_request(text.as_bytes()).unwrap() else {
+            panic!("not a link_set")
+        };
         assert_eq!((ls.a.as_str(), ls.b.as_str(), ls.network), ("a", "b", None));
         assert_eq!(
             ls.change,
@@ -319,6 +407,7 @@ mod tests {
         );
         let ok = serde_json::to_value(Answer::Ok {
             links: vec![],
+            interconnects: vec![],
             apply_us: 3.0,
         })
         .unwrap();
@@ -435,6 +524,129 @@ mod tests {
             assert!(!changed);
         }
         assert!(e.overrides().is_empty());
+    }
+
+    /// x -- z on t (8 ms) and u (9 ms); y -- x on t and u (1 ms each);
+    /// carriers meet at x (0.3 ms) and at z (0.5 ms).
+    fn exchanges() -> (AddressPlan, Engine) {
+        let yaml = "version: 1
+sites:
+  - {id: x, kind: city, location: [25, 102.7]}
+  - {id: y, kind: city, location: [25.5, 102.7]}
+  - {id: z, kind: city, location: [30.6, 104.1]}
+networks:
+  - {id: t}
+  - {id: u}
+links:
+  - {between: [x, z], network: t, delay_ms: 8}
+  - {between: [x, z], network: u, delay_ms: 9}
+  - {between: [y, x], network: t, delay_ms: 1}
+  - {between: [y, x], network: u, delay_ms: 1}
+interconnects:
+  - {site: x, kind: backbone-direct-connect, networks: [t, u], delay_ms: 0.3}
+  - {site: z, kind: internet-exchange, networks: [t, u], delay_ms: 0.5}
+";
+        let topo = topology::load::from_str(yaml, "t.yaml").unwrap();
+        let plan = AddressPlan::new(&topo, "t").unwrap();
+        let engine = Engine::new(&topo, &plan, 7, 0);
+        (plan, engine)
+    }
+
+    /// A UDP packet from `src` to `dst`.
+    fn udp(src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
+        let mut p = vec![0u8; 28];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&28u16.to_be_bytes());
+        p[8] = 64;
+        p[9] = 17;
+        p[12..16].copy_from_slice(&src);
+        p[16..20].copy_from_slice(&dst);
+        crate::wire::Ipv4Packet::new_checked(&mut p[..])
+            .unwrap()
+            .fill_checksum();
+        p
+    }
+
+    fn ix_req(site: &str, up: bool) -> Vec<u8> {
+        serde_json::to_vec(&Request::InterconnectSet(InterconnectSet {
+            site: site.into(),
+            up,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_interconnect_goes_down_whole_and_traffic_crosses_at_the_next() {
+        let (plan, mut e) = exchanges();
+        let text = r#"{"op": "interconnect_set", "site": "x", "up": false}"#;
+        assert_eq!(
+            parse_request(text.as_bytes()).unwrap(),
+            Request::InterconnectSet(InterconnectSet {
+                site: "x".into(),
+                up: false
+            })
+        );
+        let yt = plan.endpoint("y@t").unwrap().address.octets();
+        let yu = plan.endpoint("y@u").unwrap().address.octets();
+        let ms = 1_000_000u64;
+        // y@t -> y@u crosses at x: 1 + 0.3 + 1 ms.
+        let y = plan.sites.iter().position(|s| s.id == "y").unwrap();
+        let delivered = |e: &mut Engine, at: u64| {
+            e.ingress(y, &udp(yt, yu), at);
+            let mut due = None;
+            while let Some(t) = e.next_deadline() {
+                e.poll(t, &mut |_, _: &[u8], d| due = Some(d));
+            }
+            due
+        };
+        assert_eq!(delivered(&mut e, 0), Some(2 * ms + 3 * ms / 10));
+        let (answer, changed) = handle(&mut e, &plan, text.as_bytes());
+        assert!(changed);
+        let Answer::Ok { interconnects, .. } = &answer else {
+            panic!("{answer:?}")
+        };
+        assert_eq!(interconnects.len(), 1);
+        assert_eq!(
+            (interconnects[0].site.as_str(), interconnects[0].down),
+            ("x", true)
+        );
+        assert_eq!(
+            interconnects[0].networks,
+            ["t".to_string(), "u".to_string()]
+        );
+        assert_eq!(e.interconnects_down().len(), 1);
+        // Now across at z: 1 + 8 + 0.5 + 9 + 1 ms.
+        assert_eq!(
+            delivered(&mut e, 100 * ms),
+            Some(100 * ms + 19 * ms + ms / 2)
+        );
+        let (answer, _) = handle(&mut e, &plan, &ix_req("x", true));
+        assert!(matches!(answer, Answer::Ok { .. }));
+        assert!(e.interconnects_down().is_empty());
+        assert_eq!(
+            delivered(&mut e, 200 * ms),
+            Some(200 * ms + 2 * ms + 3 * ms / 10)
+        );
+        // Both down: no crossing left.
+        handle(&mut e, &plan, &ix_req("x", false));
+        handle(&mut e, &plan, &ix_req("z", false));
+        assert_eq!(delivered(&mut e, 300 * ms), None);
+        assert_eq!(e.interconnects_down().len(), 2);
+        // Links are untouched.
+        assert!(e.overrides().is_empty());
+    }
+
+    #[test]
+    fn an_interconnect_request_for_a_site_without_one_is_refused() {
+        let (plan, mut e) = exchanges();
+        let (answer, changed) = handle(&mut e, &plan, &ix_req("y", false));
+        assert_eq!(error_of(answer), "no interconnect at y");
+        assert!(!changed);
+        let (answer, _) = handle(&mut e, &plan, &ix_req("q", false));
+        assert!(error_of(answer).starts_with(r#"no site "q""#));
+        let (answer, _) = handle(&mut e, &plan, br#"{"op": "interconnect_set", "site": "x"}"#);
+        assert!(error_of(answer).starts_with("malformed request"));
+        assert!(e.interconnects_down().is_empty());
     }
 
     #[test]

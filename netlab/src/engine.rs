@@ -31,6 +31,10 @@
 //!   network does after it reconverges: traffic takes the next shortest path,
 //!   and pairs left without one drop as `dropped_no_route`. Up again, it is
 //!   routed over again.
+//! - An interconnect goes down and up whole (`netlab link interconnect`,
+//!   [`Engine::prepare_interconnects`]): every crossing between its carriers
+//!   at its site, as when a direct-connect point fails. Routing then crosses
+//!   carriers wherever the next interconnect is, as a link going down does.
 //!
 //! A packet in flight carries the edge it is crossing, its destination and
 //! source endpoints, and the route (a path in the table) it follows with the
@@ -190,6 +194,8 @@ pub struct Engine {
     edges: Vec<Edge>,
     /// Per topology link: its names and edges.
     links: Vec<LinkInfo>,
+    /// Per topology interconnect: its names and crossing edges.
+    interconnects: Vec<InterconnectInfo>,
     /// What routing runs on.
     base: RouteBase,
     /// Per (source, destination) pair `s * n + t`: (start, length) in `hops`.
@@ -212,6 +218,25 @@ struct LinkInfo {
     /// Edges `a -> b` and `b -> a`; `None` when routing has no nodes for the
     /// link's ends (not expected of a validated topology).
     edges: Option<[u32; 2]>,
+}
+
+/// An interconnect's names and crossing edges, by topology interconnect index.
+#[derive(Debug)]
+struct InterconnectInfo {
+    site: String,
+    networks: Vec<String>,
+    /// One edge per ordered pair of its carriers present in routing.
+    edges: Vec<u32>,
+}
+
+/// An interconnect's state in a running lab.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterconnectState {
+    /// Index in the topology's `interconnects`.
+    pub interconnect: usize,
+    pub site: String,
+    pub networks: Vec<String>,
+    pub down: bool,
 }
 
 /// A change to one link, directions as the topology file lists the link
@@ -283,6 +308,8 @@ impl LinkState {
 pub enum ChangeError {
     #[error("the lab has no link {0}")]
     NoSuchLink(usize),
+    #[error("the lab has no interconnect {0}")]
+    NoSuchInterconnect(usize),
 }
 
 /// Delays in ms, as the engine holds them (whole nanoseconds).
@@ -307,6 +334,8 @@ pub struct RouteBase {
     topo: Topology,
     /// Per topology link, its `a -> b` edge (both directions go down together).
     link_edges: Vec<Option<u32>>,
+    /// Per topology interconnect, one of its edges (all go down together).
+    interconnect_edges: Vec<Option<u32>>,
     edges: Vec<RouteEdge>,
 }
 
@@ -339,6 +368,17 @@ impl RouteBase {
         topo.links.retain(|_| {
             let gone = self
                 .link_edges
+                .get(i)
+                .copied()
+                .flatten()
+                .is_some_and(|e| is_down(e as usize));
+            i += 1;
+            !gone
+        });
+        let mut i = 0;
+        topo.interconnects.retain(|_| {
+            let gone = self
+                .interconnect_edges
                 .get(i)
                 .copied()
                 .flatten()
@@ -415,8 +455,17 @@ impl RouteBase {
 #[derive(Debug)]
 pub struct PendingChange {
     changes: Vec<(usize, LinkChange)>,
+    /// Interconnects going down or up.
+    interconnects: Vec<usize>,
     /// Which edges will be down once it is in force.
     down: Vec<bool>,
+}
+
+impl PendingChange {
+    /// The interconnects it takes down or brings up.
+    pub fn interconnects(&self) -> &[usize] {
+        &self.interconnects
+    }
 }
 
 impl Engine {
@@ -479,7 +528,21 @@ impl Engine {
             }
             links.push(info);
         }
+        let mut interconnects = Vec::with_capacity(topo.interconnects.len());
         for (i, ix) in topo.interconnects.iter().enumerate() {
+            let mut info = InterconnectInfo {
+                site: topo
+                    .sites
+                    .get(ix.site)
+                    .map(|s| s.id.clone())
+                    .unwrap_or_default(),
+                networks: ix
+                    .networks
+                    .iter()
+                    .filter_map(|&n| topo.networks.get(n).map(|n| n.id.clone()))
+                    .collect(),
+                edges: Vec::new(),
+            };
             for &n1 in &ix.networks {
                 for &n2 in &ix.networks {
                     let node = |network| {
@@ -497,6 +560,7 @@ impl Engine {
                     if n1 == n2 {
                         continue;
                     }
+                    info.edges.push(edges.len() as u32);
                     edges.push(Edge {
                         from: a as u32,
                         to: b as u32,
@@ -515,10 +579,15 @@ impl Engine {
                     });
                 }
             }
+            interconnects.push(info);
         }
         let base = RouteBase {
             topo: topo.clone(),
             link_edges: links.iter().map(|l| l.edges.map(|[f, _]| f)).collect(),
+            interconnect_edges: interconnects
+                .iter()
+                .map(|ix| ix.edges.first().copied())
+                .collect(),
             edges: edges.iter().map(Edge::route_edge).collect(),
         };
         let RouteTable { routes, hops, .. } = base.run(&RoutingJob {
@@ -539,6 +608,7 @@ impl Engine {
             by_address,
             edges,
             links,
+            interconnects,
             base,
             routes,
             hops,
@@ -593,10 +663,65 @@ impl Engine {
         Ok((
             PendingChange {
                 changes: changes.to_vec(),
+                interconnects: Vec::new(),
                 down,
             },
             job,
         ))
+    }
+
+    /// Checks interconnect changes (topology interconnect index, up) and
+    /// makes the routing job when any goes down or comes up: every crossing
+    /// of an interconnect goes with it. Changes nothing yet; either every
+    /// interconnect is known or nothing is prepared.
+    pub fn prepare_interconnects(
+        &self,
+        changes: &[(usize, bool)],
+    ) -> Result<(PendingChange, Option<RoutingJob>), ChangeError> {
+        let mut down: Vec<bool> = self.edges.iter().map(|e| e.down).collect();
+        for &(ix, up) in changes {
+            let Some(info) = self.interconnects.get(ix) else {
+                return Err(ChangeError::NoSuchInterconnect(ix));
+            };
+            for &e in &info.edges {
+                if let Some(d) = down.get_mut(e as usize) {
+                    *d = !up;
+                }
+            }
+        }
+        let now: Vec<bool> = self.edges.iter().map(|e| e.down).collect();
+        let job = (down != now).then(|| RoutingJob { down: down.clone() });
+        Ok((
+            PendingChange {
+                changes: Vec::new(),
+                interconnects: changes.iter().map(|&(ix, _)| ix).collect(),
+                down,
+            },
+            job,
+        ))
+    }
+
+    /// The state of topology interconnect `ix`.
+    pub fn interconnect_state(&self, ix: usize) -> Option<InterconnectState> {
+        let info = self.interconnects.get(ix)?;
+        Some(InterconnectState {
+            interconnect: ix,
+            site: info.site.clone(),
+            networks: info.networks.clone(),
+            down: info
+                .edges
+                .first()
+                .and_then(|&e| self.edges.get(e as usize))
+                .is_some_and(|e| e.down),
+        })
+    }
+
+    /// Every interconnect that is down.
+    pub fn interconnects_down(&self) -> Vec<InterconnectState> {
+        (0..self.interconnects.len())
+            .filter_map(|i| self.interconnect_state(i))
+            .filter(|s| s.down)
+            .collect()
     }
 
     /// Puts a prepared change in force, with the route table of its routing
@@ -605,7 +730,7 @@ impl Engine {
     /// keeps its edge and arrival time and is re-anchored at the edge's far
     /// end (see the module documentation). Returns the changed links' states.
     pub fn commit(&mut self, pending: PendingChange, table: Option<RouteTable>) -> Vec<LinkState> {
-        let PendingChange { changes, down } = pending;
+        let PendingChange { changes, down, .. } = pending;
         for &(link, c) in &changes {
             let Some(pair) = self.links.get(link).and_then(|l| l.edges) else {
                 continue;

@@ -24,7 +24,8 @@
 use crate::address_plan::{AddressPlan, TUN_NAME};
 use crate::control::{self, Answer};
 use crate::engine::{
-    EdgeStats, Engine, LinkState, PendingChange, RouteBase, RouteTable, RoutingJob, Stats,
+    EdgeStats, Engine, InterconnectState, LinkState, PendingChange, RouteBase, RouteTable,
+    RoutingJob, Stats,
 };
 use crate::error::{Context, Error, Result};
 use crate::state::LabDir;
@@ -189,6 +190,9 @@ pub struct Status {
     /// absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<LinkState>,
+    /// Interconnects taken down (`netlab link interconnect`); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interconnects_down: Vec<InterconnectState>,
 }
 
 /// Percentiles of delivery lateness, microseconds.
@@ -481,18 +485,20 @@ impl ControlPort {
             let started = clock::mono_ns();
             let prepared = control::changes(plan, &self.buf[..n])
                 .map_err(control::refuse)
-                .and_then(|c| engine.prepare(&c).map_err(control::refuse));
+                .and_then(|c| control::prepare(engine, &c).map_err(control::refuse));
             match prepared {
                 Err(answer) => reply(&self.sock, &client, &answer),
                 Ok((pending, None)) => {
+                    let ixs = pending.interconnects().to_vec();
                     let links = engine.commit(pending, None);
-                    self.done(engine, dir, client, links, started);
+                    self.done(engine, dir, client, (links, ixs), started);
                 }
                 Ok((pending, Some(job))) => {
                     if self.worker.work.send(Work::Route(job)).is_err() {
                         // No control thread: route here rather than not at all.
+                        let ixs = pending.interconnects().to_vec();
                         let links = engine.commit(pending, None);
-                        self.done(engine, dir, client, links, started);
+                        self.done(engine, dir, client, (links, ixs), started);
                         continue;
                     }
                     self.waiting = Some(Waiting {
@@ -518,8 +524,9 @@ impl ControlPort {
         let Some(w) = self.waiting.take() else {
             return;
         };
+        let ixs = w.pending.interconnects().to_vec();
         let links = engine.commit(w.pending, table);
-        self.done(engine, dir, w.client, links, w.started);
+        self.done(engine, dir, w.client, (links, ixs), w.started);
         let fd = self.sock.as_raw_fd();
         let _ = epoll_set(
             ep,
@@ -538,13 +545,13 @@ impl ControlPort {
         engine: &Engine,
         dir: &LabDir,
         client: SocketAddr,
-        links: Vec<LinkState>,
+        (links, interconnects): (Vec<LinkState>, Vec<usize>),
         started: u64,
     ) {
         let apply_us = clock::mono_ns().saturating_sub(started) as f64 / 1e3;
         let work = Work::Finish {
             overrides: engine.overrides(),
-            answer: Answer::Ok { links, apply_us },
+            answer: control::answer_ok(engine, links, &interconnects, apply_us),
             client,
         };
         if let Err(mpsc::SendError(Work::Finish {
@@ -757,6 +764,7 @@ fn run(
                 wake_margin_us: margin.get() as f64 / 1000.0,
                 edges: engine.edge_stats(),
                 overrides: engine.overrides(),
+                interconnects_down: engine.interconnects_down(),
             };
             if let Ok(mut s) = shared.lock() {
                 *s = Some(status);

@@ -9,8 +9,8 @@
 //! all it made with the same code as `down`, so nothing is left half made.
 
 use crate::address_plan::{self, AddressPlan};
-use crate::control::{self, Answer, LinkSet, Request};
-use crate::engine::LinkState;
+use crate::control::{self, Answer, InterconnectSet, LinkSet, Request};
+use crate::engine::{InterconnectState, LinkState};
 use crate::error::{Context, Error, Result};
 use crate::forwarder::Status;
 use crate::state::{self, LabDir, FORWARDER_ARG};
@@ -360,10 +360,66 @@ pub fn link_set(lab: &str, request: LinkSet) -> Result<LinkSetReport> {
         .map_err(|e| Error::Setup(format!("cannot encode the request: {e}")))?;
     let (answer, round_trip) = ask(&dir, &bytes)?;
     match answer {
-        Answer::Ok { links, apply_us } => Ok(LinkSetReport {
+        Answer::Ok {
+            links, apply_us, ..
+        } => Ok(LinkSetReport {
             lab: lab.into(),
             request,
             links,
+            apply_us,
+            round_trip,
+        }),
+        Answer::Error { message } => Err(Error::Refused {
+            lab: lab.into(),
+            message,
+        }),
+    }
+}
+
+/// What `link interconnect` did.
+#[derive(Debug)]
+pub struct InterconnectSetReport {
+    pub lab: String,
+    pub request: InterconnectSet,
+    /// The changed interconnects' states, as the forwarder reported them.
+    pub interconnects: Vec<InterconnectState>,
+    pub apply_us: f64,
+    pub round_trip: Duration,
+}
+
+/// `netlab link interconnect SITE --down|--up`: takes every interconnect at a
+/// site of a running lab down (or back up) and returns once the forwarder
+/// has routed around it. Checked here first; on any error nothing changed.
+pub fn interconnect_set(lab: &str, request: InterconnectSet) -> Result<InterconnectSetReport> {
+    address_plan::check_lab_name(lab)?;
+    let dir = LabDir::of(lab);
+    if !dir.exists() {
+        return Err(Error::NoSuchLab(lab.into()));
+    }
+    privileges::check().map_err(Error::NotPrivileged)?;
+    let plan = dir.read_plan()?;
+    request.resolve(&plan).map_err(|source| Error::Control {
+        lab: lab.into(),
+        source,
+    })?;
+    let alive = dir
+        .read_pid()
+        .is_some_and(|pid| state::forwarder_alive(pid, lab));
+    if !alive {
+        return Err(Error::ForwarderDown { lab: lab.into() });
+    }
+    let bytes = serde_json::to_vec(&Request::InterconnectSet(request.clone()))
+        .map_err(|e| Error::Setup(format!("cannot encode the request: {e}")))?;
+    let (answer, round_trip) = ask(&dir, &bytes)?;
+    match answer {
+        Answer::Ok {
+            interconnects,
+            apply_us,
+            ..
+        } => Ok(InterconnectSetReport {
+            lab: lab.into(),
+            request,
+            interconnects,
             apply_us,
             round_trip,
         }),

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use clap::{ArgGroup, Parser, Subcommand};
 use netlab::address_plan::DEFAULT_LAB;
-use netlab::control::LinkSet;
+use netlab::control::{InterconnectSet, LinkSet};
 use netlab::engine::LinkChange;
 use netlab::{lab, out, outln};
 use std::process::ExitCode;
@@ -75,7 +75,7 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Change a running lab's links.
+    /// Change a running lab's links and interconnects.
     Link {
         #[command(subcommand)]
         command: LinkCmd,
@@ -151,6 +151,26 @@ enum LinkCmd {
         #[arg(long, conflicts_with = "up")]
         down: bool,
         /// Bring the link back.
+        #[arg(long)]
+        up: bool,
+    },
+    /// Take every interconnect at a site down (all crossings between its carriers there, as
+    /// when a direct-connect point fails), or bring it back. Returns once the forwarder routes
+    /// the new way: traffic between those carriers crosses at the next interconnect.
+    ///
+    /// Exit status: 0 in force; 2 on an unknown lab or site, a site without an interconnect, or
+    /// a forwarder that is not running (nothing changed).
+    #[command(group(ArgGroup::new("state").required(true).args(["down", "up"])))]
+    Interconnect {
+        /// Lab name.
+        #[arg(long, default_value = DEFAULT_LAB)]
+        name: String,
+        /// The site whose interconnect(s) change.
+        site: String,
+        /// Take the interconnect(s) down.
+        #[arg(long)]
+        down: bool,
+        /// Bring the interconnect(s) back.
         #[arg(long)]
         up: bool,
     },
@@ -268,6 +288,19 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             };
             let r = lab::link_set(&name, request)?;
             outln!("{}", netlab::report::link_set(&r));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Link {
+            command:
+                LinkCmd::Interconnect {
+                    name,
+                    site,
+                    down: _,
+                    up,
+                },
+        } => {
+            let r = lab::interconnect_set(&name, InterconnectSet { site, up })?;
+            outln!("{}", netlab::report::interconnect_set(&r));
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Down { name } => {

@@ -1,7 +1,7 @@
 //! What the commands print, as plain text for people.
 
 use crate::engine::LinkState;
-use crate::lab::{LabStatus, LinkSetReport, UpReport};
+use crate::lab::{InterconnectSetReport, LabStatus, LinkSetReport, UpReport};
 use std::fmt::Write as _;
 
 /// `netlab up`: the lab, then every site with its namespace and addresses.
@@ -86,6 +86,15 @@ pub fn status(st: &LabStatus) -> String {
     let Some(f) = &st.status else {
         return s;
     };
+    for i in &f.interconnects_down {
+        let _ = writeln!(
+            s,
+            "interconnect {} at {} ({}) is down (`netlab link interconnect`)",
+            i.interconnect,
+            i.site,
+            i.networks.join(", ")
+        );
+    }
     let t = &f.stats;
     let _ = writeln!(
         s,
@@ -211,6 +220,31 @@ pub fn link_set(r: &LinkSetReport) -> String {
         r.lab,
         links.join(", "),
         parts.join(", "),
+        r.apply_us,
+        r.round_trip.as_secs_f64() * 1e3
+    )
+}
+
+/// `netlab link interconnect`: one line, which interconnects changed and how
+/// long the forwarder took.
+pub fn interconnect_set(r: &InterconnectSetReport) -> String {
+    let ixs: Vec<String> = r
+        .interconnects
+        .iter()
+        .map(|i| {
+            format!(
+                "interconnect {} at {} ({}): {}",
+                i.interconnect,
+                i.site,
+                i.networks.join(", "),
+                if i.down { "down" } else { "up" }
+            )
+        })
+        .collect();
+    format!(
+        "lab {}: {}; in force after {:.0} us in the forwarder (answered in {:.2} ms)",
+        r.lab,
+        ixs.join("; "),
         r.apply_us,
         r.round_trip.as_secs_f64() * 1e3
     )
