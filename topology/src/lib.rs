@@ -20,3 +20,4 @@ pub mod suggest;
 #[cfg(any(test, feature = "testkit"))]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub mod testkit;
+pub mod write;

@@ -9,6 +9,7 @@
 //!
 //! [`Routes`]: crate::routing::Routes
 
+pub mod apply;
 mod candidate;
 mod metric;
 mod render;
@@ -16,6 +17,7 @@ mod render;
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
 
+pub use apply::{apply, apply_first, ApplyError};
 pub use render::{suggestions_json, suggestions_table};
 
 use crate::analysis::{self, round3, LatencySource};

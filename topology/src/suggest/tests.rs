@@ -420,3 +420,107 @@ fn merge_sorted_is_a_union() {
     merge_sorted(&[4], &[], &mut out);
     assert_eq!(out, vec![4]);
 }
+
+/// Every suggestion applied and routed from scratch: the routes it names come
+/// out at the delays it promised, and the violations left are the summary's.
+#[test]
+fn the_first_suggestions_applied_route_as_promised() {
+    let topo = crate::national::national();
+    let routes = Routes::compute(&topo);
+    let s = suggest(&topo, &topo.budgets, &routes, &SuggestOptions::default());
+    assert!(s.summary.violations_before > 0);
+    let n = s.suggestions.len();
+    let applied = apply::apply_first(&topo, &s.suggestions, n).unwrap();
+    assert!(
+        applied.interconnects.len() + applied.links.len()
+            > topo.interconnects.len() + topo.links.len()
+    );
+    let after = Routes::compute(&applied);
+    let opts = crate::analysis::Options::default();
+    let table = crate::analysis::analyse(&applied, &applied.budgets, &after, &opts);
+    assert_eq!(table.summary.violations, s.summary.violations_after);
+    let eps = crate::analysis::endpoints(&applied);
+    let by_name = |name: &str| *eps.iter().find(|e| e.name(&applied) == name).unwrap();
+    // The last suggestion's fixes are judged with every one above it made.
+    for f in &s.suggestions[n - 1].fixes {
+        let ms = after.one_way_ms(by_name(&f.from), by_name(&f.to)).unwrap();
+        assert!(
+            (ms - f.after_ms).abs() < 0.01,
+            "{} -> {}: {ms} vs {}",
+            f.from,
+            f.to,
+            f.after_ms
+        );
+    }
+    // Applying none changes nothing.
+    assert_eq!(apply::apply_first(&topo, &s.suggestions, 0).unwrap(), topo);
+}
+
+#[test]
+fn a_direct_link_goes_on_each_of_its_networks_and_a_bad_suggestion_changes_nothing() {
+    let k = far_crossing();
+    let link = Suggestion {
+        kind: SuggestionKind::DirectLink,
+        sites: vec!["x".into(), "y".into()],
+        distance_km: 0.0,
+        fixes: vec![],
+        saved_ms_total: 0.0,
+        why: String::new(),
+        networks: vec!["t".into(), "u".into()],
+        one_way_ms: 2.5,
+        routes_improved: 0,
+    };
+    let mut t = k.topo.clone();
+    apply::apply(&mut t, &link).unwrap();
+    assert_eq!(t.links.len(), k.topo.links.len() + 2);
+    let added: Vec<(Option<usize>, f64, f64)> = t.links[k.topo.links.len()..]
+        .iter()
+        .map(|l| (l.network, l.forward_ms, l.reverse_ms))
+        .collect();
+    assert_eq!(added, [(Some(0), 2.5, 2.5), (Some(1), 2.5, 2.5)]);
+    let bad = [
+        Suggestion {
+            sites: vec!["x".into(), "q".into()],
+            ..link.clone()
+        },
+        Suggestion {
+            networks: vec!["v".into()],
+            ..link.clone()
+        },
+        Suggestion {
+            sites: vec!["x".into()],
+            ..link.clone()
+        },
+        Suggestion {
+            one_way_ms: f64::NAN,
+            ..link.clone()
+        },
+        Suggestion {
+            kind: SuggestionKind::ExchangePoint,
+            sites: vec!["x".into()],
+            networks: vec!["t".into()],
+            ..link.clone()
+        },
+    ];
+    for b in &bad {
+        let mut t = k.topo.clone();
+        assert!(apply::apply(&mut t, b).is_err(), "{b:?}");
+        assert_eq!(t, k.topo);
+    }
+    let ix = Suggestion {
+        kind: SuggestionKind::ExchangePoint,
+        sites: vec!["x".into()],
+        one_way_ms: 0.3,
+        ..link
+    };
+    let mut t = k.topo.clone();
+    apply::apply(&mut t, &ix).unwrap();
+    let last = t.interconnects.last().unwrap();
+    assert_eq!(
+        (last.site, last.networks.clone(), last.delay_ms),
+        (0, vec![0, 1], 0.3)
+    );
+    // Written out and read back, the change is in the file.
+    let back = crate::load::from_str(&crate::write::to_yaml(&t, ""), "w.yaml").unwrap();
+    assert_eq!(back, t);
+}
