@@ -203,3 +203,113 @@ fn bad_input_exit_2() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn write_topology_adds_the_first_suggestions_and_check_then_passes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "far.yaml", FAR_CROSSING);
+    let fixed = dir.path().join("fixed.yaml");
+    let fixed_s = fixed.display().to_string();
+    let before = run(&["check", "--topology", &f]);
+    assert_eq!(before.status.code(), Some(1), "the far crossing fails");
+    let out = run(&[
+        "suggest",
+        "--topology",
+        &f,
+        "--apply",
+        "1",
+        "--write-topology",
+        &fixed_s,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("wrote {fixed_s}: {f} with 1 suggestion(s) added")),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&fixed).expect("written");
+    assert!(
+        text.contains("1. exchange-point x on t, u: 0.30 ms"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"- {site: "x", kind: internet-exchange, networks: ["t", "u"], delay_ms: 0.3}"#
+        ),
+        "{text}"
+    );
+    let after = run(&["check", "--topology", &fixed_s]);
+    assert_eq!(after.status.code(), Some(0), "{after:?}");
+    assert!(String::from_utf8_lossy(&after.stdout).contains("check passed"));
+    // Zero applied: the base as it was, and check fails as before.
+    let same = dir.path().join("same.yaml").display().to_string();
+    let out = run(&[
+        "suggest",
+        "--topology",
+        &f,
+        "--apply",
+        "0",
+        "--write-topology",
+        &same,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(run(&["check", "--topology", &same]).status.code(), Some(1));
+}
+
+#[test]
+fn write_topology_on_another_base_and_its_refusals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "far.yaml", FAR_CROSSING);
+    let detour = write(dir.path(), "detour.yaml", DETOUR);
+    let out_path = dir.path().join("out.yaml").display().to_string();
+    // More than were made.
+    let out = run(&[
+        "suggest",
+        "--topology",
+        &f,
+        "--apply",
+        "9",
+        "--write-topology",
+        &out_path,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("9 suggestions asked for"));
+    // A suggestion for x on t and u cannot go on a topology without them.
+    let out = run(&[
+        "suggest",
+        "--topology",
+        &f,
+        "--base",
+        &detour,
+        "--write-topology",
+        &out_path,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("names no site \"x\""),
+        "{out:?}"
+    );
+    // --server needs to be told the base.
+    let out = run(&[
+        "suggest",
+        "--server",
+        "http://127.0.0.1:9",
+        "--write-topology",
+        &out_path,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    // JSON stays one document on stdout.
+    let out = run(&[
+        "suggest",
+        "--topology",
+        &f,
+        "--format",
+        "json",
+        "--write-topology",
+        &out_path,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(json(&out)["suggestions"].is_array());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrote "));
+    assert!(!std::path::Path::new(&format!("{out_path}.tmp")).exists());
+}

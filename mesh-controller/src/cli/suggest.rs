@@ -3,7 +3,9 @@
 
 use super::{fail, print_then};
 use clap::Args;
-use mesh_controller::commands::suggest::{self, SuggestFormat, SuggestRequest, SuggestSource};
+use mesh_controller::commands::suggest::{
+    self, SuggestFormat, SuggestRequest, SuggestSource, WriteTopology,
+};
 use mesh_controller::server::report::parse_since;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +43,24 @@ pub(crate) struct SuggestArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: SuggestFormat,
+    /// Write a topology file (YAML v1) with the first --apply suggestions
+    /// added: direct links on each of their carriers, exchange points as
+    /// interconnects. For `check --topology`.
+    #[arg(long, value_name = "OUT.yaml")]
+    write_topology: Option<PathBuf>,
+    /// How many suggestions (best first) --write-topology adds.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "write_topology",
+        default_value_t = 1
+    )]
+    apply: usize,
+    /// The topology --write-topology adds them to (`national` or a file);
+    /// default: --topology's, or the configuration's with --db. Required with
+    /// --server (say, the network as it is now, a fault included).
+    #[arg(long, value_name = "FILE|national", requires = "write_topology")]
+    base: Option<String>,
 }
 
 pub(crate) fn run(a: SuggestArgs) -> ExitCode {
@@ -64,8 +84,36 @@ pub(crate) fn run(a: SuggestArgs) -> ExitCode {
             ..SuggestOptions::default()
         },
     };
-    match suggest::run(&req) {
-        Ok(s) => print_then(&suggest::render(&s, a.format), false),
-        Err(e) => fail(e),
+    let s = match suggest::run(&req) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let mut out = suggest::render(&s, a.format);
+    if let Some(path) = a.write_topology {
+        let w = WriteTopology {
+            base: a.base,
+            apply: a.apply,
+            out: path.clone(),
+        };
+        match suggest::write_topology(&req, &s, &w) {
+            Ok(done) => {
+                let line = format!(
+                    "wrote {}: {} with {} suggestion(s) added",
+                    path.display(),
+                    done.base,
+                    done.added.len()
+                );
+                // JSON stays one document on stdout.
+                match a.format {
+                    SuggestFormat::Json => eprintln!("{line}"),
+                    SuggestFormat::Table => {
+                        out.push_str(&line);
+                        out.push('\n');
+                    }
+                }
+            }
+            Err(e) => return fail(e),
+        }
     }
+    print_then(&out, false)
 }

@@ -111,6 +111,94 @@ pub fn run(req: &SuggestRequest) -> Result<Suggestions, LoadError> {
     }
 }
 
+/// Where `--write-topology` writes: the base topology with the first `apply`
+/// suggestions added.
+#[derive(Debug, Clone)]
+pub struct WriteTopology {
+    /// `national` or a topology file; `None`: the source's own topology
+    /// (`--topology`, or the configuration's with `--db`).
+    pub base: Option<String>,
+    pub apply: usize,
+    pub out: std::path::PathBuf,
+}
+
+/// What [`write_topology`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub base: String,
+    /// One line per suggestion added.
+    pub added: Vec<String>,
+}
+
+/// Writes the base topology with the first `w.apply` suggestions added
+/// (YAML v1, atomically: a temporary file beside it, then rename).
+pub fn write_topology(
+    req: &SuggestRequest,
+    s: &Suggestions,
+    w: &WriteTopology,
+) -> Result<Written, LoadError> {
+    let (base_name, base) = match (&w.base, &req.source) {
+        (Some(b), _) => (b.clone(), topology::national::resolve(b)?),
+        (None, SuggestSource::Topology(t)) => (t.clone(), topology::national::resolve(t)?),
+        (None, SuggestSource::Db { config, .. }) => (
+            format!("the topology of {}", config.display()),
+            crate::server::config::load(config)?.topology,
+        ),
+        (None, SuggestSource::Server { .. }) => {
+            return Err(LoadError::new(
+                "--write-topology",
+                "with --server, say which topology the suggestions go on: --base FILE|national",
+            ))
+        }
+    };
+    if w.apply > s.suggestions.len() {
+        return Err(LoadError::new(
+            "--apply",
+            format!(
+                "{} suggestions asked for, {} made",
+                w.apply,
+                s.suggestions.len()
+            ),
+        ));
+    }
+    let changed = suggest::apply_first(&base, &s.suggestions, w.apply)
+        .map_err(|e| LoadError::new(base_name.as_str(), e.to_string()))?;
+    let added: Vec<String> = s
+        .suggestions
+        .iter()
+        .take(w.apply)
+        .enumerate()
+        .map(|(i, x)| {
+            format!(
+                "{}. {} {} on {}: {:.2} ms",
+                i + 1,
+                x.kind.as_str(),
+                x.sites.join(" -- "),
+                x.networks.join(", "),
+                x.one_way_ms
+            )
+        })
+        .collect();
+    let mut header = format!(
+        "Written by mesh-controller suggest --write-topology: {base_name} with {} suggestion(s) added:\n",
+        w.apply
+    );
+    for a in &added {
+        header.push_str(a);
+        header.push('\n');
+    }
+    let text = topology::write::to_yaml(&changed, &header);
+    let at = w.out.display().to_string();
+    let tmp = w.out.with_extension("yaml.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, &w.out))
+        .map_err(|e| LoadError::new(at.as_str(), format!("cannot write: {e}")))?;
+    Ok(Written {
+        base: base_name,
+        added,
+    })
+}
+
 /// Renders suggestions in the requested format.
 pub fn render(s: &Suggestions, format: SuggestFormat) -> String {
     match format {
