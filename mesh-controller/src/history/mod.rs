@@ -11,6 +11,6 @@ pub mod pair;
 pub mod rollup;
 pub mod series;
 
-pub use buckets::{Levels, Span, COARSE_MS, DEFAULT_FINE_MS};
+pub use buckets::{Kept, Levels, Span, COARSE_MS, DEFAULT_FINE_MS, MID_MS};
 pub use pair::{directions, PairStats};
 pub use rollup::{ClockFacts, Rollup, RollupError};

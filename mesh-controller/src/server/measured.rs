@@ -13,11 +13,12 @@
 //! trip, marked `rtt-half`.
 //!
 //! The rows read are the rollups (`history`): hours the look-back covers whole
-//! from one row each, its ragged ends from fine rows, so the cost grows with
-//! the endpoint pairs and the hours, not with the windows stored. Histograms
-//! stay sparse (a few hundred buckets), so memory is small too.
+//! from one row each, whole ten minutes from mid rows, its ragged ends from
+//! fine rows, so the cost grows with the endpoint pairs and the hours, not
+//! with the windows stored. Histograms stay sparse (a few hundred buckets),
+//! so memory is small too.
 
-use crate::history::{directions, Levels, PairStats, Rollup};
+use crate::history::{directions, Kept, Levels, PairStats, Rollup};
 use crate::server::config::Config;
 use crate::server::store::rollups::{self, Directions};
 use crate::server::store::StoreError;
@@ -58,7 +59,8 @@ pub fn read_directions(
     now: u64,
     which: Directions<'_>,
 ) -> Result<ByDirection, StoreError> {
-    let spans = plan(config.history, config, from, until, now);
+    let mid_from = rollups::mid_from(conn)?;
+    let spans = plan(config.history, config, from, until, now, mid_from);
     let names = endpoint_names(&config.topology);
     let mut acc: ByDirection = HashMap::new();
     rollups::for_each(conn, &spans, which, |row| {
@@ -79,16 +81,22 @@ pub fn open_end(now: u64) -> u64 {
     now.saturating_add(crate::server::api::FUTURE_SLACK_MS + crate::history::COARSE_MS)
 }
 
-/// The rows covering `[from, until)` given the retention of fine rows.
+/// The rows covering `[from, until)` given the retention of fine rows and
+/// where mid rows begin.
 pub fn plan(
     levels: Levels,
     config: &Config,
     from: u64,
     until: u64,
     now: u64,
+    mid_from: u64,
 ) -> Vec<crate::history::Span> {
     let raw_ms = u64::try_from(config.retention.raw.as_millis()).unwrap_or(u64::MAX);
-    levels.plan(from, until, now.saturating_sub(raw_ms), now)
+    let kept = Kept {
+        fine_from: now.saturating_sub(raw_ms),
+        mid_from,
+    };
+    levels.plan(from, until, kept, now)
 }
 
 impl Measured {

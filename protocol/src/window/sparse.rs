@@ -66,47 +66,47 @@ impl SparseHistogram {
         &self.buckets
     }
 
-    /// Adds `other`'s counts (a linear merge of two sorted lists).
+    /// Adds `other`'s counts: a linear merge of two sorted lists, done in
+    /// place from the back (no allocation once the list has grown to its
+    /// size; this runs once per rollup row a route table reads).
     pub fn merge(&mut self, other: &SparseHistogram) {
-        if other.buckets.is_empty() {
+        let b = &other.buckets;
+        if b.is_empty() {
             return;
         }
-        if self.buckets.is_empty() {
-            self.buckets.clone_from(&other.buckets);
+        let a_len = self.buckets.len();
+        if a_len == 0 {
+            self.buckets.clone_from(b);
             return;
         }
-        let mut out = Vec::with_capacity(self.buckets.len() + other.buckets.len());
-        let (mut a, mut b) = (
-            self.buckets.iter().peekable(),
-            other.buckets.iter().peekable(),
-        );
-        loop {
-            match (a.peek(), b.peek()) {
-                (Some(&&(va, ca)), Some(&&(vb, cb))) => {
-                    if va == vb {
-                        out.push((va, ca.saturating_add(cb)));
-                        a.next();
-                        b.next();
-                    } else if va < vb {
-                        out.push((va, ca));
-                        a.next();
-                    } else {
-                        out.push((vb, cb));
-                        b.next();
-                    }
-                }
-                (Some(&&x), None) => {
-                    out.push(x);
-                    a.next();
-                }
-                (None, Some(&&x)) => {
-                    out.push(x);
-                    b.next();
-                }
-                (None, None) => break,
+        let v = &mut self.buckets;
+        v.resize(a_len + b.len(), (0, 0));
+        // Exclusive ends of the unread parts of both lists and of what is
+        // written. k - i - j never shrinks, so writing at k - 1 never
+        // overwrites an unread bucket of ours.
+        let (mut i, mut j, mut k) = (a_len, b.len(), a_len + b.len());
+        while j > 0 {
+            let (vb, cb) = b[j - 1];
+            k -= 1;
+            if i > 0 && v[i - 1].0 > vb {
+                v[k] = v[i - 1];
+                i -= 1;
+            } else if i > 0 && v[i - 1].0 == vb {
+                v[k] = (vb, v[i - 1].1.saturating_add(cb));
+                i -= 1;
+                j -= 1;
+            } else {
+                v[k] = (vb, cb);
+                j -= 1;
             }
         }
-        self.buckets = out;
+        // Ours below i are in place; close the gap [i, k) that equal values
+        // left.
+        if k > i {
+            let len = v.len();
+            v.copy_within(k..len, i);
+            v.truncate(len - (k - i));
+        }
     }
 
     /// The value at `quantile` in microseconds, as [`DelayHistogram`]'s
@@ -303,6 +303,27 @@ mod tests {
             s.merge(&SparseHistogram::of(&hb));
             prop_assert_eq!(&s, &SparseHistogram::of(&both));
             prop_assert_eq!(quantiles(&s.to_dense()), quantiles(&both));
+        }
+
+        #[test]
+        fn merge_adds_counts_value_by_value(
+            a in proptest::collection::btree_map(0u64..40, 1u64..1000, 0..30),
+            b in proptest::collection::btree_map(0u64..40, 1u64..1000, 0..30),
+            c in proptest::collection::btree_map(0u64..40, 1u64..1000, 0..30),
+        ) {
+            // Few distinct values, so equal values meet often; three lists
+            // merged in turn, as a route table merges its rows.
+            let mut want = a.clone();
+            for (v, n) in b.iter().chain(&c) {
+                *want.entry(*v).or_insert(0) += n;
+            }
+            let sparse = |m: &std::collections::BTreeMap<u64, u64>| SparseHistogram {
+                buckets: m.iter().map(|(&v, &n)| (v, n)).collect(),
+            };
+            let mut s = sparse(&a);
+            s.merge(&sparse(&b));
+            s.merge(&sparse(&c));
+            prop_assert_eq!(s, sparse(&want));
         }
 
         #[test]

@@ -145,6 +145,19 @@ pub fn for_each(
     Ok(())
 }
 
+/// From when mid rows hold every window (see migration 7): 0 unless the
+/// store had rollups before the mid level.
+pub fn mid_from(conn: &Connection) -> Result<u64, StoreError> {
+    let v: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'rollups_mid_from'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(v.and_then(|s| s.parse().ok()).unwrap_or(0))
+}
+
 /// When each session direction was first and last measured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectionSeen {
