@@ -7,7 +7,7 @@
 mod serve_common;
 
 use protocol::window::{Event, Window};
-use serde_json::Value;
+use serde_json::{json, Value};
 use serve_common::*;
 
 const PROBES: [(&str, &str); 3] = [("cl-1", "cl"), ("a-1", "city-a"), ("b-1", "city-b")];
@@ -207,49 +207,87 @@ fn html_is_self_contained_written_atomically_and_served_at_root() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
     assert_self_contained(&html);
-    assert!(html.contains("<svg id=\"map\""));
-    assert_eq!(html.matches("<circle class=\"site\"").count(), 3);
-    assert!(html.contains("class=\"cell v-violation\""), "grid colours");
-    assert!(html.contains("class=\"cell v-ok\""));
-    assert!(html.contains("<table id=\"violations\""));
-    // Links take the worst verdict of the measured routes whose modelled path
-    // crosses them: cl - city-b carries a violation, cl - city-a only ok.
-    let link = |b: &str| {
-        html.lines()
-            .find(|l| {
-                l.starts_with(&format!(
-                    "<line class=\"link\" data-a=\"cl\" data-b=\"{b}\""
-                ))
-            })
-            .unwrap_or_else(|| panic!("no link cl - {b}"))
-            .to_string()
-    };
+    // The console with its script and style inlined, and the data in the
+    // snapshot: the report, the topology the map draws, the alerts, and the
+    // history of the route over budget.
+    assert!(html.contains("<style>") && html.contains("<div id=\"app\">"));
+    let (status, script) = ctl.http("GET", "/console/console.js", None, b"");
+    assert_eq!(status, 200);
     assert!(
-        link("city-b").contains("stroke=\"#d62728\""),
-        "{}",
-        link("city-b")
+        html.contains(script.trim()),
+        "the file inlines the same script the controller serves"
     );
-    assert!(
-        link("city-a").contains("stroke=\"#2e9e44\""),
-        "{}",
-        link("city-a")
+    let snap = snapshot_of(&html);
+    // cl -> city-b over budget, both directions (RTT/2).
+    assert_eq!(snap["report"]["summary"]["violations"], 2, "{snap}");
+    assert_eq!(snap["report"]["violations"][0]["from"], "cl");
+    assert_eq!(snap["report"]["violations"][0]["to"], "city-b");
+    // Unsynchronized clocks: the one-way figures are RTT/2, and it says so.
+    assert!(snap["report"]["violations"][0]["measured"]["note"]
+        .as_str()
+        .unwrap()
+        .contains("RTT/2"));
+    let sites: Vec<&str> = snap["topology"]["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(sites, ["cl", "city-a", "city-b"]);
+    assert_eq!(snap["topology"]["links"].as_array().unwrap().len(), 2);
+    assert!(snap["alerts"].is_array());
+    let series = snap["series"].as_array().unwrap();
+    assert_eq!(series.len(), 1, "only the route that matters, once: {snap}");
+    assert_eq!(
+        (&series[0]["from"], &series[0]["to"]),
+        (&json!("cl"), &json!("city-b"))
     );
-    assert!(html.contains("RTT/2"));
+    assert!(!series[0]["points"].as_array().unwrap().is_empty());
+    assert!(snap["report"]["newest_window_end_ms"].as_u64().unwrap() > 0);
 
-    // The controller serves the page at `/`, refreshing itself.
+    // The controller serves the live console at `/`: the shell, its assets
+    // and the topology; the data comes from the API it polls.
     let (status, page) = ctl.http("GET", "/", None, b"");
     assert_eq!(status, 200, "{page}");
-    assert_self_contained(&page);
-    assert!(page.contains("<svg id=\"map\""));
-    assert!(page.contains("http-equiv=\"refresh\""));
-    assert!(page.contains("class=\"cell v-violation\""));
+    // Its assets come from the controller itself, by relative URL.
+    assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("//"));
+    assert!(page.contains("<script src=\"console/console.js\"></script>"));
+    assert!(!page.contains("hubmesh-snapshot"));
+    let head = |path: &str| {
+        let mut s = std::net::TcpStream::connect(ctl.addr).unwrap();
+        use std::io::{Read, Write};
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text.split("\r\n\r\n").next().unwrap().to_ascii_lowercase()
+    };
+    assert!(head("/console/console.js").contains("content-type: text/javascript"));
+    assert!(head("/console/console.css").contains("content-type: text/css"));
+    assert!(head("/console/console.css").contains("etag: \""));
+    let topo = ctl.get_json("/v1/topology");
+    assert_eq!(topo["sites"][1]["id"], "city-a");
+    assert_eq!(topo["sites"][1]["lat"], 30.6);
+    assert_eq!(topo["sites"][1]["kind"], "city");
+    assert_eq!(topo["links"][0]["a"], "cl");
     let (status, body) = ctl.http("GET", "/?since=bogus", None, b"");
     assert_eq!(status, 400, "{body}");
+    // The same file from the server.
+    let (status, served) = ctl.http("GET", "/v1/report?format=html", None, b"");
+    assert_eq!(status, 200);
+    assert_eq!(
+        snapshot_of(&served)["report"]["summary"],
+        snap["report"]["summary"]
+    );
 }
 
 fn assert_self_contained(html: &str) {
     assert!(html.starts_with("<!DOCTYPE html>"));
-    let stripped = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    // The SVG namespace is a name, not a reference.
+    let stripped = html.replace("http://www.w3.org/2000/svg", "");
     assert!(
         !stripped.contains("http://") && !stripped.contains("https://"),
         "external reference in the page"
@@ -448,8 +486,14 @@ fn inter_carrier_latency_in_a_city_is_shown_on_its_own() {
     let matrix = matrix.split_once("MEASURED").unwrap().1;
     assert!(!matrix.contains("x@t"), "{text}");
     assert!(rest.contains("x@t") && rest.contains("none"), "{text}");
-    // And on the web page.
+    // And in the report page's snapshot.
     let out = run(&["report", "--db", db, "--config", config, "--format", "html"]);
-    let html = String::from_utf8_lossy(&out.stdout);
-    assert!(html.contains("<table id=\"inter-carrier\""), "{html}");
+    let snap = snapshot_of(&String::from_utf8_lossy(&out.stdout));
+    let pairs = snap["report"]["inter_carrier"].as_array().unwrap();
+    assert!(
+        pairs
+            .iter()
+            .any(|p| p["from"] == "x@t" && p["local_exchange"].is_null()),
+        "{snap}"
+    );
 }

@@ -4,7 +4,7 @@
 
 use crate::commands::fetch::fetch;
 use crate::server::report::{self, ReportFormat};
-use crate::server::{config, store};
+use crate::server::{config, console, store};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -69,8 +69,15 @@ pub fn run(req: &ReportRequest) -> Result<ReportOutput, String> {
             let conn = store::open_for_reports(db).map_err(|e| format!("{}: {e}", db.display()))?;
             let r = report::build(&conn, &cfg, req.since)
                 .map_err(|e| format!("{}: {e}", db.display()))?;
+            let text = if req.format == ReportFormat::Html {
+                let snap = console::snapshot(&conn, &cfg, &r, store::now_ms())
+                    .map_err(|e| format!("{}: {e}", db.display()))?;
+                console::snapshot_page(&snap)
+            } else {
+                report::render_with(&r, &cfg.topology, req.format, req.all)
+            };
             Ok(ReportOutput {
-                text: report::render_with(&r, &cfg.topology, req.format, req.all),
+                text,
                 violations: report::violates(&r),
             })
         }

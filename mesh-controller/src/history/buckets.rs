@@ -260,7 +260,7 @@ mod tests {
             ]
         );
         // An hour's look-back from minute 1: 9 fine, 5 mid, 1 coarse row.
-        let now = base + H + 1 * M;
+        let now = base + H + M;
         let plan = l.plan(base + M, now + 1, ALL, now);
         assert_eq!(
             plan,

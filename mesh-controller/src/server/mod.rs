@@ -1,6 +1,6 @@
 //! `mesh-controller serve` and its parts: configuration, the HTTP API, the
 //! store, per-probe secrets, target lists and bandwidth slots, the measured
-//! route table, reports and the console page, Prometheus metrics.
+//! route table, reports and the console, Prometheus metrics.
 
 pub mod api;
 pub mod bwsched;

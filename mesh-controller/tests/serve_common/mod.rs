@@ -436,3 +436,18 @@ fn read_request(conn: &mut TcpStream) -> Option<Received> {
         body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
+
+/// The data a report.html carries: the JSON of its
+/// `<script type="application/json" id="hubmesh-snapshot">`.
+pub fn snapshot_of(html: &str) -> Value {
+    let open = "<script type=\"application/json\" id=\"hubmesh-snapshot\">";
+    let start = html
+        .find(open)
+        .unwrap_or_else(|| panic!("no snapshot in the page: {}", &html[..html.len().min(2000)]))
+        + open.len();
+    let end = start
+        + html[start..]
+            .find("</script>")
+            .expect("snapshot element ends");
+    serde_json::from_str(&html[start..end]).expect("snapshot is JSON")
+}

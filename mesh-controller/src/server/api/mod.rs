@@ -3,6 +3,7 @@
 //! `probe_calls`, the operator's reads (routes, probes, metrics) in `reads`.
 
 pub mod alerts;
+mod console;
 pub mod events;
 mod probe_calls;
 pub use probe_calls::FUTURE_SLACK_MS;
@@ -188,7 +189,10 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/events", get(events::events_handler))
         .route("/metrics", get(reads::metrics))
         .route("/healthz", get(reads::healthz))
-        .route("/", get(report::page))
+        .route("/v1/topology", get(console::topology))
+        .route("/", get(console::page))
+        .route("/console/console.js", get(console::script))
+        .route("/console/console.css", get(console::style))
         .route("/v1/report", get(report::report))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

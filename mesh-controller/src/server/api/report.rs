@@ -1,10 +1,11 @@
-//! The report over HTTP: `GET /` (the console page) and `GET /v1/report`
-//! (any format).
+//! The report over HTTP: `GET /v1/report` in any format (html: the console
+//! with a snapshot of the data inlined), and the query check of `GET /`.
 
 use super::{query_pairs, Refusal, Shared};
+use crate::server::console;
 use crate::server::report::{
-    build_with, html, parse_since, render_with, since_text, with_budgets, ReportFormat,
-    DEFAULT_SINCE, PAGE_REFRESH_S, VIOLATIONS_HEADER,
+    build_with, parse_since, render_with, with_budgets, ReportFormat, DEFAULT_SINCE,
+    VIOLATIONS_HEADER,
 };
 use crate::server::store;
 use axum::extract::{RawQuery, State};
@@ -85,31 +86,25 @@ fn parse(q: Option<&str>, format: ReportFormat) -> Result<Query, Refusal> {
     Ok(out)
 }
 
-async fn answer(state: Shared, q: Query, page: bool) -> Result<Response, Refusal> {
+async fn answer(state: Shared, q: Query) -> Result<Response, Refusal> {
     let config = with_budgets((*state.live().config).clone(), q.budgets.as_deref())
         .map_err(Refusal::bad_request)?;
-    let (since, suggest) = (q.since, q.suggest);
-    let (report, config) = state
+    let (since, suggest, format, all) = (q.since, q.suggest, q.format, q.all);
+    let (body, violations) = state
         .store
-        .read(move |c| Ok((build_with(c, &config, since, &suggest)?, config)))
+        .read(move |c| {
+            let report = build_with(c, &config, since, &suggest)?;
+            let body = if format == ReportFormat::Html {
+                let snap = console::snapshot(c, &config, &report, store::now_ms())?;
+                console::snapshot_page(&snap)
+            } else {
+                render_with(&report, &config.topology, format, all)
+            };
+            Ok((body, report.summary.violations))
+        })
         .await
         .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let body = if page {
-        html(
-                &report,
-                &config.topology,
-                &format!(
-                    "live from the controller: measurements of the last {}, refreshed every {PAGE_REFRESH_S} s (generated at unix ms {})",
-                    since_text(report.since_s),
-                    store::now_ms()
-                ),
-                Some(PAGE_REFRESH_S),
-            )
-    } else {
-        render_with(&report, &config.topology, q.format, q.all)
-    };
-    let violations = report.summary.violations;
-    let mut resp = ([(header::CONTENT_TYPE, q.format.content_type())], body).into_response();
+    let mut resp = ([(header::CONTENT_TYPE, format.content_type())], body).into_response();
     resp.headers_mut().insert(
         HeaderName::from_static(VIOLATIONS_HEADER),
         HeaderValue::from(violations),
@@ -119,15 +114,11 @@ async fn answer(state: Shared, q: Query, page: bool) -> Result<Response, Refusal
     Ok(resp)
 }
 
-/// `GET /[?since=1h][&budgets=PRESET]`: the web page, from live data.
-pub async fn page(State(state): State<Shared>, RawQuery(q): RawQuery) -> Response {
-    let q = match parse(q.as_deref(), ReportFormat::Html) {
-        Ok(q) => q,
-        Err(e) => return e.into_response(),
-    };
-    answer(state, q, true)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+/// Checks the query of `GET /` (`since`, `budgets`: the console reads them
+/// from its address and asks the API with them), so a bad one is refused
+/// up front as it is by `/v1/report`.
+pub fn check_page_query(q: Option<&str>) -> Result<(), Refusal> {
+    parse(q, ReportFormat::Html).map(|_| ())
 }
 
 /// `GET /v1/report[?since=1h][&format=json][&budgets=PRESET]`.
@@ -136,7 +127,7 @@ pub async fn report(State(state): State<Shared>, RawQuery(q): RawQuery) -> Respo
         Ok(q) => q,
         Err(e) => return e.into_response(),
     };
-    answer(state, q, false)
+    answer(state, q)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }

@@ -205,6 +205,7 @@ pub fn build_with(
         suggest_summary: s.summary,
         inter_carrier,
         since_s: since.as_secs(),
+        newest_window_end_ms: newest_window_end(conn, config)?,
     })
 }
 
@@ -261,4 +262,14 @@ fn inter_carrier(
             }
         })
         .collect()
+}
+
+/// End of the newest window of any session direction (the rollups keep the
+/// latest window start per direction).
+fn newest_window_end(conn: &Connection, config: &Config) -> Result<Option<u64>, StoreError> {
+    let window_ms = config.settings.window_s.saturating_mul(1000);
+    Ok(crate::server::store::rollups::directions_seen(conn)?
+        .iter()
+        .map(|d| d.last_ms.saturating_add(window_ms))
+        .max())
 }

@@ -1,13 +1,13 @@
-//! The measured report (`mesh-controller report`, `GET /v1/report` and the
-//! console page): the measured route
+//! The measured report (`mesh-controller report`, `GET /v1/report`, what
+//! the console shows): the measured route
 //! table (`plan`'s JSON, each route with a `measured` object: forward and
 //! reverse one-way delay, RTT, loss per direction, jitter), the detours, and
 //! suggestions computed over the measured delays.
 //!
 //! The report is built in one place, [`build`], from a read-only connection to
 //! the store and the controller's configuration; `report --db` calls it
-//! directly, the API calls it for `GET /` (the console page) and
-//! `GET /v1/report` (any format, `server::api::report`), and `report
+//! directly, the API calls it for `GET /v1/report` (any format,
+//! `server::api::report`; the console polls its JSON), and `report
 //! --server` fetches the latter (`commands::fetch`).
 
 mod build;
@@ -15,7 +15,7 @@ mod render;
 mod results;
 
 pub use build::{build, build_with};
-pub use render::{html, render, render_with, since_text};
+pub use render::{render, render_with, since_text};
 pub use results::{
     icmp, throughput, trace_sites, trace_usable, IcmpRoute, MeasuredPath, Throughput,
 };
@@ -32,9 +32,6 @@ pub const DEFAULT_SINCE: Duration = Duration::from_secs(3600);
 /// A route whose one-way delay is at least this many times the fibre lower
 /// bound counts as a detour (as does one with a faster relay).
 pub const DETOUR_STRETCH: f64 = 3.0;
-
-/// The web page at `/` reloads itself this often (seconds).
-pub const PAGE_REFRESH_S: u32 = 30;
 
 /// Response header of `/v1/report` with the number of violations (so
 /// `report --server` can exit 1 without parsing every format).
@@ -142,6 +139,10 @@ pub struct ReportRoute {
 pub struct Report {
     /// Look-back of the measurements (seconds).
     pub since_s: u64,
+    /// End of the newest window stored (Unix ms; any route, any age), null
+    /// when none: how fresh the data is.
+    #[serde(default)]
+    pub newest_window_end_ms: Option<u64>,
     pub summary: Summary,
     /// Covered routes with an end where no probe stands: counted apart from
     /// the measured ones (they are `no-data` in `routes`).

@@ -1,12 +1,12 @@
-//! Rendering a report: text tables, Markdown, JSON, DOT and the web page.
+//! Rendering a report: text tables, Markdown, JSON, DOT, and the console
+//! page with the report as its snapshot.
 
 use super::{Dist, Report, ReportFormat};
 use std::collections::HashMap;
 use topology::analysis::Verdict;
-use topology::routing::Routes;
-use topology::{Endpoint, Topology};
+use topology::Topology;
 
-use crate::server::console;
+use crate::server::console::{snapshot_page, Snapshot};
 use topology::analysis::Basis;
 use topology::render::{self, Table};
 use topology::suggest::{self, Suggestions};
@@ -249,37 +249,6 @@ fn extra_sections(r: &Report) -> Vec<Extra> {
     ]
 }
 
-/// The latest throughput per direction as a matrix: a row per sending
-/// endpoint, a column per receiving one (those with a test only).
-fn throughput_matrix(r: &Report) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut ends: Vec<&str> = r
-        .throughput
-        .iter()
-        .flat_map(|t| [t.from.as_str(), t.to.as_str()])
-        .collect();
-    ends.sort_unstable();
-    ends.dedup();
-    let cell: HashMap<(&str, &str), f64> = r
-        .throughput
-        .iter()
-        .map(|t| ((t.from.as_str(), t.to.as_str()), t.latest_mbit))
-        .collect();
-    let mut headers = vec!["from \\ to".to_string()];
-    headers.extend(ends.iter().map(|e| e.to_string()));
-    let rows = ends
-        .iter()
-        .map(|from| {
-            let mut row = vec![from.to_string()];
-            row.extend(ends.iter().map(|to| {
-                cell.get(&(*from, *to))
-                    .map_or_else(String::new, |v| format!("{v:.1}"))
-            }));
-            row
-        })
-        .collect();
-    (headers, rows)
-}
-
 /// `THROUGHPUT (x)` -> `Throughput (x)`.
 fn sentence_case(s: &str) -> String {
     let lower = s.to_lowercase();
@@ -358,120 +327,6 @@ fn suggestions_of(r: &Report) -> Suggestions {
         suggestions: r.suggestions.clone(),
         summary: r.suggest_summary.clone(),
     }
-}
-
-/// Per-route notes for the web page: the measured figures in one line.
-fn notes(r: &Report) -> HashMap<(String, String), String> {
-    r.routes
-        .iter()
-        .filter_map(|rr| {
-            let m = rr.measured.as_ref()?;
-            let mut s = format!(
-                "fwd {} rev {} rtt {} ms (p50/p99), loss {}/{} %, jitter {} ms",
-                fmt_dist(&m.forward),
-                fmt_dist(&m.reverse),
-                fmt_dist(&m.rtt),
-                fmt_pct(m.loss_forward_pct),
-                fmt_pct(m.loss_reverse_pct),
-                fmt_dist(&m.jitter)
-            );
-            if let Some(n) = &m.note {
-                s.push_str("; ");
-                s.push_str(n);
-            }
-            Some(((rr.route.from.clone(), rr.route.to.clone()), s))
-        })
-        .collect()
-}
-
-/// The web page of a report.
-///
-/// STAMP does not see paths: for the map, a measured route is taken to follow
-/// its modelled path, so links are coloured by the worst verdict of the
-/// measured routes that would cross them. Traced paths (detours and routes
-/// over budget) are drawn over it as they were measured.
-pub fn html(r: &Report, topo: &Topology, subtitle: &str, refresh_s: Option<u32>) -> String {
-    let mut table = r.table();
-    let modelled = Routes::compute(topo);
-    let names: HashMap<String, Endpoint> = topology::analysis::endpoints(topo)
-        .into_iter()
-        .map(|e| (e.name(topo), e))
-        .collect();
-    for route in table.routes.iter_mut().filter(|x| x.path.is_empty()) {
-        if let (Some(&a), Some(&b)) = (names.get(&route.from), names.get(&route.to)) {
-            route.path = modelled.path(a, b).iter().map(|e| e.name(topo)).collect();
-        }
-    }
-    let notes = notes(r);
-    let lead = [
-        console::Section {
-            id: "alerts".into(),
-            title: "Firing alerts".into(),
-            headers: ALERT_HEADERS.iter().map(|h| h.to_lowercase()).collect(),
-            rows: alert_rows(r),
-            empty: "No alert is firing.".into(),
-        },
-        console::Section {
-            id: "events".into(),
-            title: format!("Events, last {}", since_text(r.since_s)),
-            headers: EVENT_HEADERS.iter().map(|h| h.to_lowercase()).collect(),
-            rows: event_rows(r),
-            empty: "No level shift or path change.".into(),
-        },
-    ];
-    let mut sections = vec![console::Section {
-        id: "inter-carrier".into(),
-        title: "Inter-carrier in a city".into(),
-        headers: CITY_HEADERS.iter().map(|h| h.to_lowercase()).collect(),
-        rows: city_rows_shown(r),
-        empty:
-            "No pair of carriers in one city is measured, over budget or without a local exchange."
-                .into(),
-    }];
-    for ((title, headers, rows, _), (id, empty)) in extra_sections(r).into_iter().zip([
-        ("throughput", "No bandwidth test in the look-back."),
-        ("icmp", "No ICMP target measured."),
-        ("paths", "No trace of a detour or of a route over budget."),
-    ]) {
-        sections.push(console::Section {
-            id: id.into(),
-            title: sentence_case(title),
-            headers: headers.iter().map(|h| h.to_lowercase()).collect(),
-            rows,
-            empty: empty.into(),
-        });
-    }
-    if !r.throughput.is_empty() {
-        let (headers, rows) = throughput_matrix(r);
-        sections.insert(
-            1,
-            console::Section {
-                id: "throughput-matrix".into(),
-                title: "Throughput matrix (latest, Mbit/s; rows send, columns receive)".into(),
-                headers,
-                rows,
-                empty: String::new(),
-            },
-        );
-    }
-    let paths: Vec<(String, Vec<String>)> = r
-        .paths
-        .iter()
-        .map(|p| (format!("{} -> {}", p.from, p.to), p.sites.clone()))
-        .collect();
-    console::report_html(&console::Page {
-        title: "hubmesh: measured routes",
-        subtitle,
-        topology: topo,
-        routes: &table.routes,
-        detours: &r.detours,
-        suggestions: &r.suggestions,
-        notes: &notes,
-        refresh_s,
-        lead: &lead,
-        sections: &sections,
-        paths: &paths,
-    })
 }
 
 pub fn since_text(s: u64) -> String {
@@ -787,11 +642,12 @@ pub fn render_with(r: &Report, topo: &Topology, format: ReportFormat, all: bool)
             out
         }
         ReportFormat::Dot => render::map_dot(topo, Some(&r.table())),
-        ReportFormat::Html => html(
+        // Callers with the store at hand write a full snapshot (alerts and
+        // history: `console::snapshot`); this one has the report only.
+        ReportFormat::Html => snapshot_page(&Snapshot::without_history(
             r,
             topo,
-            &format!("measurements of the last {}", since_text(r.since_s)),
-            None,
-        ),
+            crate::server::store::now_ms(),
+        )),
     }
 }
