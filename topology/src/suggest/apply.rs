@@ -26,7 +26,9 @@ pub enum ApplyError {
 
 /// Adds a suggestion to the topology: a direct link is a link between its two
 /// sites on each of its networks (none: one link, where the topology declares
-/// no networks), both ways at its `one_way_ms`; an exchange point is an
+/// no networks), both ways at its `one_way_ms`, or, where the two sites are
+/// linked on that network already, that link made as fast (a topology file
+/// has one link per pair and network); an exchange point is an
 /// interconnect (`internet-exchange`) at its site joining its networks, at
 /// its `one_way_ms`. Nothing is changed on error.
 pub fn apply(topo: &mut Topology, s: &Suggestion) -> Result<(), ApplyError> {
@@ -74,6 +76,17 @@ pub fn apply(topo: &mut Topology, s: &Suggestion) -> Result<(), ApplyError> {
                 networks.into_iter().map(Some).collect()
             };
             for network in on {
+                // A link there already (slower, or the suggestion would not
+                // be made): the new fibre takes its place.
+                let (a, b) = (sites[0], sites[1]);
+                if let Some(l) = topo.links.iter_mut().find(|l| {
+                    l.network == network && ((l.a, l.b) == (a, b) || (l.a, l.b) == (b, a))
+                }) {
+                    l.forward_ms = l.forward_ms.min(s.one_way_ms);
+                    l.reverse_ms = l.reverse_ms.min(s.one_way_ms);
+                    l.delay_source = DelaySource::Configured;
+                    continue;
+                }
                 topo.links.push(Link {
                     a: sites[0],
                     b: sites[1],

@@ -458,10 +458,11 @@ fn the_first_suggestions_applied_route_as_promised() {
 
 #[test]
 fn a_direct_link_goes_on_each_of_its_networks_and_a_bad_suggestion_changes_nothing() {
-    let k = far_crossing();
+    // z: linked to nothing yet.
+    let k = far_crossing().site("z", City, None, 27.0, 103.0);
     let link = Suggestion {
         kind: SuggestionKind::DirectLink,
-        sites: vec!["x".into(), "y".into()],
+        sites: vec!["x".into(), "z".into()],
         distance_km: 0.0,
         fixes: vec![],
         saved_ms_total: 0.0,
@@ -478,6 +479,26 @@ fn a_direct_link_goes_on_each_of_its_networks_and_a_bad_suggestion_changes_nothi
         .map(|l| (l.network, l.forward_ms, l.reverse_ms))
         .collect();
     assert_eq!(added, [(Some(0), 2.5, 2.5), (Some(1), 2.5, 2.5)]);
+    // Where a link is on that network already, it gets faster (never slower).
+    let upgrade = Suggestion {
+        sites: vec!["y".into(), "x".into()],
+        networks: vec!["t".into()],
+        one_way_ms: 5.0,
+        ..link.clone()
+    };
+    let mut t = k.topo.clone();
+    apply::apply(&mut t, &upgrade).unwrap();
+    assert_eq!(t.links.len(), k.topo.links.len());
+    assert_eq!((t.links[0].forward_ms, t.links[0].reverse_ms), (5.0, 5.0));
+    apply::apply(
+        &mut t,
+        &Suggestion {
+            one_way_ms: 20.0,
+            ..upgrade
+        },
+    )
+    .unwrap();
+    assert_eq!(t.links[0].forward_ms, 5.0);
     let bad = [
         Suggestion {
             sites: vec!["x".into(), "q".into()],
