@@ -1,123 +1,79 @@
 #!/usr/bin/env bash
-# The national demo: the embedded national topology emulated by netlab, a probe
-# agent in every site, the controller, about a minute of measurement, then the
-# report (table on stdout, report.html written). Everything is torn down at the
-# end, also on Ctrl-C.
+# The national demo, a story in about two and a half minutes: the embedded
+# national topology emulated by netlab, a probe agent on every endpoint a
+# budget covers (142: every route a budget covers is measured), the
+# controller with budget alerts and a webhook receiver beside it. After a
+# measured baseline, Kunming's direct-connect point goes down with China
+# Unicom's Guiyang-Kunming line, so Yunnan's inter-carrier traffic crosses in
+# another province, as before 2022; the demo prints what the controller saw
+# (the alert firing and its webhook, the level shift, the path change), the
+# suggestion over the measurements that brings the route back within budget,
+# `check` failing on the network as it now is and passing with the
+# suggestion applied, and the report's lead. Full tables go to files in the
+# output directory. Everything is torn down at the end, also on Ctrl-C.
 #
-# usage: scripts/demo.sh [--seconds N] [--topology FILE|national] [--out FILE]
-#
-# Agents also trace every peer (the report shows the measured path of each
-# detour and each route over budget) and run bandwidth tests in round-robin
-# rounds (paced UDP at 4 Mbit/s, see below).
-#
-# Probes: one per cluster and city on China Telecom (41 on the national
-# topology), plus one on China Unicom and one on China Mobile in a few cities
-# without their own interconnect, so the inter-carrier detours show up measured,
-# and the edge data centres of those cities on their own carriers, so the 10 ms
-# edge budget is judged towards the city's users on every carrier (the other
-# edge sites are in the lab, without an agent). The controller runs inside the
-# beijing site and the agents reach it across the emulated WAN.
-# Needs root (netlab) and a Rust toolchain.
+# usage: scripts/demo.sh [--seconds N] [--topology FILE|national] [--out DIR] [--no-fault]
+#   --seconds N   baseline before the fault, at least (default 40; the level-shift
+#                 test wants 30 s of windows before a step)
+#   --topology T  the topology to emulate (default national; the fault is
+#                 national's, so another topology is measured without one)
+#   --out DIR     where report.json, report.md, report.html and the topology
+#                 files go (default demo-out)
+#   --no-fault    measure and report only
+# Needs root (netlab), python3 and a Rust toolchain. Builds in release mode
+# into $CARGO_TARGET_DIR (default target/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=60
+seconds=40
 topology=national
-out=report.html
+out=demo-out
+fault=kunming
+usage="usage: scripts/demo.sh [--seconds N] [--topology FILE|national] [--out DIR] [--no-fault]"
 while [ $# -gt 0 ]; do
     case "$1" in
-        --seconds) seconds=$2; shift 2 ;;
-        --topology) topology=$2; shift 2 ;;
-        --out) out=$2; shift 2 ;;
-        *) echo "usage: scripts/demo.sh [--seconds N] [--topology FILE|national] [--out FILE]" >&2; exit 2 ;;
+        --seconds) seconds=${2:?$usage}; shift 2 ;;
+        --topology) topology=${2:?$usage}; shift 2 ;;
+        --out) out=${2:?$usage}; shift 2 ;;
+        --no-fault) fault=none; shift ;;
+        *) echo "$usage" >&2; exit 2 ;;
     esac
 done
+case "$seconds" in ''|*[!0-9]*) echo "$usage" >&2; exit 2 ;; esac
 if [ "$(id -u)" != 0 ]; then
     echo "demo: needs root (netlab makes network namespaces and TUN devices)" >&2
     exit 2
 fi
+[ "$topology" = national ] || fault=none
+t0=$(date +%s.%N)
+since() { python3 -c "import sys,time; print(f'{time.time()-float(sys.argv[1]):.1f}')" "$1"; }
 
-echo "== building (release)"
+echo "== hubmesh demo: $topology, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 cargo build --release -q --workspace --bins
-bin=$PWD/target/release
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+bin=$target/release
 lab=hubmesh-demo
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
 work=$(mktemp -d /tmp/hubmesh-demo.XXXXXX)
 
 cleanup() {
     trap - EXIT INT TERM
-    echo "== tearing down"
     # netlab down also ends every process left in the lab's namespaces.
     "$bin/netlab" down --name "$lab" >/dev/null 2>&1 || true
     rm -rf "$work"
+    echo "== torn down; $(since "$t0") s in all"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 "$bin/netlab" down --name "$lab" >/dev/null 2>&1 || true
-echo "== netlab up $topology"
 "$bin/netlab" up "$topology" --name "$lab" > "$work/lab.txt"
-tail -n 1 "$work/lab.txt"
-
-# Sites and carriers, from the same topology the lab was built from.
-"$bin/mesh-controller" plan --topology "$topology" --all --format json > "$work/plan.json" || [ $? = 1 ]
-python3 - "$work" "$topology" "$bin" "$lab" <<'PY'
-import json, subprocess, sys
-work, topology, bin_, lab = sys.argv[1:5]
-plan = json.load(open(f"{work}/plan.json"))
-endpoints = sorted({r["from"] for r in plan["routes"]})
-sites = sorted({e.split("@")[0] for e in endpoints})
-nets = sorted({e.split("@")[1] for e in endpoints if "@" in e})
-nets_at = {s: sorted({e.split("@")[1] for e in endpoints if e.startswith(s + "@")}) for s in sites}
-first = "telecom" if "telecom" in nets else (nets[0] if nets else None)
-# Cities without an interconnect of their own: the carriers cross elsewhere.
-# Urumqi's cross in Xining, 1,440 km away, which puts its edge over 10 ms.
-extra_cities = ["tianjin", "hong-kong", "urumqi"]
-# Edge data centres (named <city>-edge in the national topology) stand only in
-# those cities, on the carriers that host them.
-edges = {s for s in sites if s.endswith("-edge")}
-chosen = []
-for s in sites:
-    if s not in edges:
-        chosen.append((s, first))
-for s in extra_cities:
-    for n in nets:
-        if s in sites and n != first:
-            chosen.append((s, n))
-    for n in nets_at.get(s + "-edge", []):
-        chosen.append((s + "-edge", n))
-def addr(site, net):
-    ep = f"{site}@{net}" if net else site
-    return subprocess.check_output([f"{bin_}/netlab", "addr", "--name", lab, ep], text=True).strip()
-ctrl_site = "beijing" if "beijing" in sites else sites[0]
-ctrl = addr(ctrl_site, first)
-lines = [f"topology: {topology}", "probes:"]
-agents = []
-for site, net in chosen:
-    pid = f"{site}-{net}" if net else site
-    a = addr(site, net)
-    lines.append(f"  - id: {pid}")
-    lines.append(f"    site: {site}")
-    if net:
-        lines.append(f"    network: {net}")
-    lines.append(f"    stamp: {a}:8620")
-    agents.append((pid, site, a))
-lines += ["secrets: secrets.yaml", "measurement: {interval: 1s, window: 10s}",
-          # Traces of every peer (the measured path of each detour and each
-          # route over budget), the first round 2 s after an agent starts.
-          "icmp: {ping_interval: 1s, trace_period: 30s, max_hops: 16}",
-          # Bandwidth in tournament rounds of 10 s: paced UDP at 4 Mbit/s,
-          # since about 23 tests run at once through one user-space forwarder
-          # on 2 cores, and TCP at full speed would queue in the emulator and
-          # spoil the latency figures of the same run.
-          "bandwidth: {period: 10s, duration: 2s, udp_rate: 4M}"]
-open(f"{work}/mesh.yaml", "w").write("\n".join(lines) + "\n")
-open(f"{work}/agents.txt", "w").write("".join(f"{p} {s} {a}\n" for p, s, a in agents))
-open(f"{work}/controller.txt", "w").write(f"{ctrl_site} {ctrl}\n")
-PY
+echo "   built in $(since "$t0") s; $(tail -n 1 "$work/lab.txt")"
+python3 scripts/demo.py config "$work" "$topology" "$bin" "$lab"
 read -r ctrl_site ctrl_addr < "$work/controller.txt"
 url="http://$ctrl_addr:8680"
 
-echo "== controller in $ctrl_site at $url; $(wc -l < "$work/agents.txt") probe agents"
 mkdir -p "$work/tokens" "$work/spool"
 while read -r id _ _; do
     "$bin/mesh-controller" token add --config "$work/mesh.yaml" "$id" > "$work/tokens/$id" 2>/dev/null
@@ -125,6 +81,10 @@ done < "$work/agents.txt"
 "$bin/netlab" exec --name "$lab" "$ctrl_site" -- \
     "$bin/mesh-controller" serve --config "$work/mesh.yaml" --db "$work/hubmesh.db" \
     --listen "$ctrl_addr:8680" > "$work/controller.log" 2>&1 &
+disown $!
+"$bin/netlab" exec --name "$lab" "$ctrl_site" -- \
+    python3 scripts/webhook-sink.py --listen "$ctrl_addr:9099" --out "$work/hooks.jsonl" \
+    > "$work/sink.log" 2>&1 &
 disown $!
 for _ in $(seq 50); do
     "$bin/netlab" exec --name "$lab" "$ctrl_site" -- \
@@ -135,16 +95,18 @@ done
 while read -r id site addr; do
     "$bin/netlab" exec --name "$lab" "$site" -- \
         "$bin/probe" agent --controller "$url" --id "$id" --token-file "$work/tokens/$id" \
-        --listen "$addr:8620" --spool "$work/spool/$id" > "$work/agent-$id.log" 2>&1 &
+        --listen "$addr:8620" --spool "$work/spool/$id" --no-bw --poll 2s \
+        > "$work/agent-$id.log" 2>&1 &
     disown $!
 done < "$work/agents.txt"
+date +%s.%N > "$work/agents.started"
+echo "   controller in $ctrl_site at $url, webhook sink at $ctrl_addr:9099;" \
+    "$(wc -l < "$work/agents.txt") probe agents started $(since "$t0") s in"
 
-echo "== measuring for ${seconds}s"
-sleep "$seconds"
-
-echo "== report"
 status=0
-"$bin/mesh-controller" report --db "$work/hubmesh.db" --config "$work/mesh.yaml" --since 1h || status=$?
-"$bin/mesh-controller" report --db "$work/hubmesh.db" --config "$work/mesh.yaml" --since 1h \
-    --format html --out "$out" || [ $? = 1 ]
-echo "== wrote $out (exit status of the report: $status; 1 means budgets are violated)"
+"$bin/netlab" exec --name "$lab" "$ctrl_site" -- \
+    python3 scripts/demo.py story "$work" "$out" "$bin" "$lab" "$url" "$seconds" "$fault" || status=$?
+if [ "$status" -gt 1 ]; then
+    echo "demo: the story ended with exit status $status; controller log: $(tail -n 3 "$work/controller.log")" >&2
+    exit "$status"
+fi
