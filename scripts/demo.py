@@ -32,6 +32,8 @@ KUNMING = {
     "link": ("guiyang", "kunming", "unicom"),
     "route": ("kunming-edge@telecom", "kunming@unicom"),
     "told": "Kunming's direct-connect point is down, and China Unicom's Guiyang-Kunming line",
+    "history": "Yunnan's carriers now meet in another province, as before Kunming's point opened "
+               "(2022: 39.47 ms inter-network average then)",
     # Lines of topology/data/national.yaml that are gone with the fault.
     "remove": [
         "- {site: kunming, kind: backbone-direct-connect,",
@@ -184,6 +186,7 @@ def story(work, out, bin_, lab, url, seconds, fault):
     print(f"== fault at {time.strftime('%H:%M:%S', time.gmtime(t_fault))}Z: {f['told']}")
     for r in (r1, r2):
         print(f"   {r.stdout.strip() or r.stderr.strip()}")
+    print(f"   {f['history']}")
 
     # 3. What the controller saw, each bounded.
     deadline = t_fault + 110
@@ -197,8 +200,10 @@ def story(work, out, bin_, lab, url, seconds, fault):
                 if x["alertname"] == "HubmeshRouteOverBudget" and (x["from"], x["to"]) in ((a, b), (b, a)):
                     seen["alert"] = (now, x)
                     break
-        if "hook" not in seen:
-            h = [x for x in hooks(f"{work}/hooks.jsonl", (a, b)) if x[0] == "firing"]
+        if "hook" not in seen and "alert" in seen:
+            # The delivery of the alert shown above (the same direction).
+            d = seen["alert"][1]["direction"]
+            h = [x for x in hooks(f"{work}/hooks.jsonl", (a, b)) if x[0] == "firing" and x[4] == d]
             if h:
                 seen["hook"] = (now, h[0])
         ev = get(f"{url}/v1/events?since=10m&from={a}&to={b}") or {}
