@@ -412,3 +412,75 @@ fn bad_input_changes_nothing_and_says_why_in_one_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("is not running"), "{err}");
 }
+
+/// The lowest round trip of a few pings from `site` to `to`, ms.
+fn ping_min(lab: &Lab, site: &str, to: &str) -> f64 {
+    let out = lab.exec(site, &["ping", "-n", "-c", "4", "-i", "0.2", "-W", "2", to]);
+    let text = stdout(&out);
+    let (sent, received) = sent_received(&text);
+    assert_eq!((sent, received), (4, 4), "{text}");
+    min(text.lines().filter_map(|l| {
+        l.split_whitespace()
+            .find_map(|t| t.strip_prefix("time="))?
+            .parse()
+            .ok()
+    }))
+}
+
+/// `netlab link interconnect SITE --down` takes a direct-connect point out:
+/// traffic between the carriers crosses at the next interconnect (a round
+/// trip of 2 x 18.3 ms instead of 2 x 1.3), `status` says so, `--up` brings
+/// the short way back; a site without an interconnect is refused in one line.
+#[test]
+fn an_interconnect_down_sends_the_crossing_elsewhere_and_up_brings_it_back() {
+    require_lab!();
+    if !require_tool("ping", "iputils-ping") {
+        return;
+    }
+    let lab = Lab::up("interconnects.yaml", "ixset");
+    let to = lab.addr("x@unicom");
+    assert_near("y -> x, across at x", ping_min(&lab, "y", &to), 2.6, 0.5);
+    let line = stdout(&netlab(&[
+        "link",
+        "interconnect",
+        "--name",
+        &lab.name,
+        "x",
+        "--down",
+    ]));
+    assert!(
+        line.contains("interconnect 0 at x (telecom, unicom): down"),
+        "{line}"
+    );
+    assert_near("y -> x, across at z", ping_min(&lab, "y", &to), 36.6, 0.5);
+    let status = common::retry(Duration::from_secs(3), || {
+        let s = status_text(&lab);
+        s.contains("interconnect 0 at x (telecom, unicom) is down")
+            .then_some(s)
+    });
+    assert!(status.is_some(), "{}", status_text(&lab));
+    let line = stdout(&netlab(&[
+        "link",
+        "interconnect",
+        "--name",
+        &lab.name,
+        "x",
+        "--up",
+    ]));
+    assert!(line.contains("at x (telecom, unicom): up"), "{line}");
+    assert_near(
+        "y -> x, across at x again",
+        ping_min(&lab, "y", &to),
+        2.6,
+        0.5,
+    );
+    // Refused, nothing changed: a site without one, a site that is not there.
+    for (site, want) in [("y", "no interconnect at y"), ("q", r#"no site "q""#)] {
+        let out = netlab(&["link", "interconnect", "--name", &lab.name, site, "--down"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{err}");
+    }
+    assert_near("unchanged", ping_min(&lab, "y", &to), 2.6, 0.5);
+}
