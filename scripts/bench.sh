@@ -2,7 +2,7 @@
 # Benchmarks, side by side with peer tools where one exists, ratios printed.
 # Not run by CI's tests (timings belong here, not in tests).
 #
-# usage: scripts/bench.sh [plan|suggest|ingest|history|stamp|reflector|sessions|bw|all]
+# usage: scripts/bench.sh [plan|suggest|ingest|history|console|stamp|reflector|sessions|bw|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -90,6 +90,23 @@ bench_history() {
     # Its stores (several GB) go under $tmp, removed on exit even if interrupted.
     TMPDIR="$tmp" "$hbin/examples/history_bench" --windows "${HISTORY_WINDOWS:-1000000}" \
         --days "${HISTORY_DAYS:-30}" --bin "$hbin/mesh-controller"
+}
+
+bench_console() {
+    echo "== console: first render in headless Chromium of the national mesh (goal: <= 1 s)"
+    echo "   mesh-controller serve (release) on the national topology, a probe on every endpoint, fed over"
+    echo "   POST /v1/windows (examples/console_bench.rs); median of 5 loads of / (live, API polled), and of"
+    echo "   the same report as report.html from disk (snapshot inlined, no API) side by side"
+    local b
+    for b in /usr/bin/chromium /usr/bin/chromedriver; do
+        if [ ! -x "$b" ]; then
+            echo "   $b is missing (apt-get install chromium chromium-driver): cannot measure" >&2
+            return 1
+        fi
+    done
+    cargo build --release -q -p mesh-controller --example console_bench --bin mesh-controller
+    local cbin="${CARGO_TARGET_DIR:-target}/release"
+    "$cbin/examples/console_bench" --bin "$cbin/mesh-controller" --runs 5
 }
 
 # --- probe (STAMP) figures: release build, loopback, peers in the same run ---
@@ -376,10 +393,11 @@ case "$what" in
     suggest) bench_suggest ;;
     ingest) bench_ingest ;;
     history) bench_history ;;
+    console) bench_console ;;
     stamp) bench_stamp ;;
     reflector) bench_reflector ;;
     sessions) bench_sessions ;;
     bw) bench_bw ;;
-    all) bench_plan; bench_suggest; bench_ingest; bench_history; bench_stamp; bench_reflector; bench_sessions; bench_bw ;;
-    *) echo "usage: scripts/bench.sh [plan|suggest|ingest|history|stamp|reflector|sessions|bw|all]" >&2; exit 2 ;;
+    all) bench_plan; bench_suggest; bench_ingest; bench_history; bench_console; bench_stamp; bench_reflector; bench_sessions; bench_bw ;;
+    *) echo "usage: scripts/bench.sh [plan|suggest|ingest|history|console|stamp|reflector|sessions|bw|all]" >&2; exit 2 ;;
 esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the console (mesh-controller/console/) into console/dist/: npm ci
-# (the versions of package-lock.json), then esbuild through build.mjs. The
-# dist files are committed so `cargo build` needs no node.
+# (the versions of package-lock.json), its unit tests (node --test: label
+# placement, the model, freshness), then esbuild through build.mjs. The dist
+# files are committed so `cargo build` needs no node.
 #
 # usage: scripts/console-build.sh [--check]
 #   --check: build into a temporary directory and fail if the committed
@@ -19,6 +20,13 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     exit 2
 fi
 npm ci --no-audit --no-fund --loglevel=error >/dev/null
+node --test test/ > "${TMPDIR:-/tmp}/console-test.$$.log" 2>&1 || {
+    cat "${TMPDIR:-/tmp}/console-test.$$.log" >&2
+    rm -f "${TMPDIR:-/tmp}/console-test.$$.log"
+    echo "console-build: the console's unit tests failed" >&2
+    exit 1
+}
+rm -f "${TMPDIR:-/tmp}/console-test.$$.log"
 if [ "$check" = 0 ]; then
     node build.mjs dist
     exit 0

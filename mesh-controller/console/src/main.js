@@ -47,6 +47,8 @@ async function boot() {
   const source = snapshot
     ? new SnapshotSource(snapshot)
     : new LiveSource("", params.get("since") || "1h", params.get("budgets"));
+  // Ask for the data first: the map is built while the answers travel.
+  let pending = source.poll();
   const ui = layout(root, source.live);
   let model = null;
   let last = null;
@@ -81,7 +83,7 @@ async function boot() {
 
   const poll = async () => {
     try {
-      const d = await source.poll();
+      const d = await (pending ?? source.poll());
       model = buildModel(d.topology, d.report, d.alerts);
       last = d;
       error = null;
@@ -97,6 +99,7 @@ async function boot() {
       console.error(e);
       return false;
     } finally {
+      pending = null;
       tick();
     }
   };
