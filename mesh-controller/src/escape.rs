@@ -1,5 +1,5 @@
-//! The one text escape for markup the controller writes: the console page
-//! (HTML) and JUnit reports (XML).
+//! The one text escape for markup the controller writes: the console page's
+//! shell (its title) and JUnit reports (XML).
 
 /// Escapes text for element content and quoted attribute values, in HTML and
 /// XML alike: `& < > " '` become references (`&#39;`, which both know, for the

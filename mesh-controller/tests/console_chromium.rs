@@ -121,6 +121,16 @@ fn console_shows_the_route_over_budget_live_and_from_the_report_file() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    // One bandwidth test, for the throughput table under the map.
+    let (status, ack) = ctl.post_json(
+        "/v1/results",
+        ctl.token("cl-1"),
+        &json!({"probe": "cl-1", "results": [{
+            "seq": 1, "target": "a-1", "start_unix_ms": now_ms() - 1000, "kind": "bandwidth",
+            "direction": "forward", "protocol": "tcp", "streams": 1, "duration_s": 1.0,
+            "throughput_mbit": 900.0, "retransmits": 0, "loss_pct": null, "jitter_us": null}]}),
+    );
+    assert_eq!(status, 200, "{ack}");
     let report = ctl.get_json("/v1/report?format=json");
     assert_eq!(report["violations"][0]["from"], "cl", "{report}");
     assert_eq!(report["violations"][0]["to"], "city-a", "{report}");
@@ -144,6 +154,16 @@ fn console_shows_the_route_over_budget_live_and_from_the_report_file() {
         json!([]),
     );
     assert_eq!(shown, json!(["3", "1", "1", 1, 1, "fresh", 1]), "{shown}");
+    let throughput = d.execute(
+        "const t = document.querySelector('#throughput'); \
+         return [t.dataset.count, t.querySelector('tbody tr').textContent]",
+        json!([]),
+    );
+    assert_eq!(throughput[0], "1", "{throughput}");
+    assert!(
+        throughput[1].as_str().unwrap().contains("900.0"),
+        "{throughput}"
+    );
     // The alert leads: it is the first list.
     let first_list = d.execute(
         "return document.querySelector('#lists section').id",

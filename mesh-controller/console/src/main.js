@@ -11,6 +11,7 @@ import { buildModel } from "./model.js";
 import { h } from "./dom.js";
 import { renderSummary, freshness, renderFreshness } from "./header.js";
 import { renderLists } from "./lists.js";
+import { renderTables } from "./tables.js";
 import { MapView } from "./map.js";
 import { RoutePanel } from "./route_panel.js";
 import { RouteSearch } from "./search.js";
@@ -24,13 +25,14 @@ function layout(root, live) {
     search: h("div", { id: "search" }),
     lists: h("div", { id: "lists" }),
     map: h("div", { id: "map" }),
+    tables: h("div", { id: "tables" }),
     panel: h("aside", { id: "route-panel", hidden: true }),
   };
   root.replaceChildren(
     h("header", { class: "top" },
       h("h1", {}, "hubmesh", h("span", { class: "mode" }, live ? "live" : "report")),
       ui.summary, ui.freshness, ui.search),
-    h("main", { class: "body" }, ui.lists, ui.map, ui.panel),
+    h("main", { class: "body" }, ui.lists, h("div", { class: "center" }, ui.map, ui.tables), ui.panel),
   );
   return ui;
 }
@@ -89,6 +91,7 @@ async function boot() {
       error = null;
       renderSummary(ui.summary, d.report);
       renderLists(ui.lists, model, openRoute);
+      renderTables(ui.tables, d.report, openRoute);
       map.render(model);
       search.update(model);
       if (panel.open) panel.show(model, panel.route.from, panel.route.to);
