@@ -64,7 +64,7 @@ pub fn read_directions(
     let names = endpoint_names(&config.topology);
     let mut acc: ByDirection = HashMap::new();
     rollups::for_each(conn, &spans, which, |row| {
-        let (Some(&a), Some(&b)) = (names.get(&row.sender), names.get(&row.reflector)) else {
+        let (Some(&a), Some(&b)) = (names.get(row.sender), names.get(row.reflector)) else {
             return;
         };
         if a != b {

@@ -160,6 +160,9 @@ pub fn decode(json: &str) -> Result<Window, StoreError> {
 }
 
 /// Opens a connection with the pragmas every connection needs.
+/// Most of the database file mapped into memory per connection.
+const MMAP_BYTES: i64 = 1 << 30;
+
 fn connect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -170,6 +173,9 @@ fn connect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     };
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    // Pages read through a memory map, not copied in by read(2): the route
+    // table reads tens of thousands of rollup rows.
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;

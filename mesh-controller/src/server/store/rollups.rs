@@ -76,12 +76,12 @@ fn decode(bytes: &[u8]) -> Result<Rollup, StoreError> {
     Rollup::decode(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// A stored row, decoded.
+/// A stored row, decoded (the names borrowed from the row being read).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RollupRow {
+pub struct RollupRow<'a> {
     pub level_ms: u64,
-    pub sender: String,
-    pub reflector: String,
+    pub sender: &'a str,
+    pub reflector: &'a str,
     pub bucket_ms: u64,
     pub rollup: Rollup,
 }
@@ -100,18 +100,22 @@ pub fn for_each(
     conn: &Connection,
     spans: &[Span],
     which: Directions<'_>,
-    mut f: impl FnMut(RollupRow),
+    mut f: impl FnMut(RollupRow<'_>),
 ) -> Result<(), StoreError> {
     for s in spans {
         let (from, until) = (to_i64(s.from), to_i64(s.until));
+        // Names and bytes are read in place, not copied out of the row.
         let mut each = |row: &rusqlite::Row<'_>| -> Result<(), StoreError> {
-            let bytes: Vec<u8> = row.get(3)?;
+            let text = |i: usize| -> Result<&str, StoreError> {
+                Ok(row.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?)
+            };
+            let rollup = decode(row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?)?;
             f(RollupRow {
                 level_ms: s.level_ms,
-                sender: row.get(0)?,
-                reflector: row.get(1)?,
+                sender: text(0)?,
+                reflector: text(1)?,
                 bucket_ms: to_u64(row.get(2)?),
-                rollup: decode(&bytes)?,
+                rollup,
             });
             Ok(())
         };
