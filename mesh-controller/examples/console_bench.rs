@@ -14,6 +14,8 @@
 //! report.html opened from disk (the snapshot, no API).
 //!
 //! usage: console_bench [--bin PATH] [--runs 5]
+//! With HUBMESH_SCREENSHOT=path.png, also saves the live page with the first
+//! route over budget open.
 //! Exits 1 without chromium or chromedriver (saying so).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -375,6 +377,23 @@ fn main() -> Result<()> {
     let d = webdriver::Driver::start(&chromium, &chromedriver);
     let live = loads(&d, &format!("http://{}/", server.addr), runs, "live");
     let snap = loads(&d, &format!("file://{}", file.display()), runs, "file");
+    if let Some(path) = std::env::var_os("HUBMESH_SCREENSHOT") {
+        // The live page with the first route over budget open.
+        d.goto(&format!("http://{}/", server.addr));
+        d.wait_until(
+            "the first render",
+            "return document.body.dataset.rendered === '1'",
+            60,
+        );
+        d.click("#violations li.row");
+        d.wait_until(
+            "the route chart",
+            "const c = document.querySelector('#route-chart'); return !!c && c.dataset.state !== 'loading'",
+            60,
+        );
+        std::fs::write(&path, d.screenshot())?;
+        println!("   screenshot: {}", Path::new(&path).display());
+    }
     let (ml, ms) = (median(live), median(snap));
     println!(
         "   first render, median of {runs}: live (GET / + API) {ml:.0} ms, {:.2}x the 1 s goal{}; report.html from disk {ms:.0} ms ({:.2}x the live page)",

@@ -152,8 +152,14 @@ export class MapView {
       const pa = this.at(sites.get(p.a)), pb = this.at(sites.get(p.b));
       if (!pa || !pb) continue;
       const r = p.route;
+      // Sites at one place (an edge data centre and its city): a ring
+      // around them instead of an arc of no length.
+      const local = Math.hypot(pb.x - pa.x, pb.y - pa.y) < 4;
+      const d = local
+        ? `M${(pa.x - 7).toFixed(1)},${pa.y.toFixed(1)}a7,7 0 1,0 14,0a7,7 0 1,0 -14,0`
+        : this.arc(pa, pb);
       els.push(s("path", {
-        class: `route v-${p.verdict}`, d: this.arc(pa, pb),
+        class: `route v-${p.verdict}${local ? " local" : ""}`, d,
         dataset: { from: r.from, to: r.to, verdict: p.verdict },
         onclick: () => this.onRoute(r.from, r.to),
       }, s("title", {}, `${routeName(r.from, r.to)}: ${p.verdict}`)));
@@ -174,14 +180,16 @@ export class MapView {
       const p = this.screen(p0);
       if (p.x < -10 || p.y < -10 || p.x > W + 10 || p.y > H + 10) continue;
       const r = RADIUS[site.kind] ?? 3;
-      const label = site.name ?? site.id;
+      // Ids, as the lists and the API spell them (names may need fonts the
+      // viewer lacks); the name is in the tooltip.
+      const label = site.id;
       const t = trouble.get(site.id);
       dots.push(s("circle", {
         class: `site ${site.kind}${t ? ` trouble-${t}` : ""}`, cx: p.x.toFixed(1), cy: p.y.toFixed(1), r,
         dataset: { site: site.id },
         onmouseenter: () => this.showHover(site.id, label, p, r),
         onmouseleave: () => this.hover.setAttribute("visibility", "hidden"),
-      }, s("title", {}, `${label} (${site.kind}${site.hub ? `, hub ${site.hub}` : ""}${site.networks.length ? `; ${site.networks.join(", ")}` : ""})`)));
+      }, s("title", {}, `${site.name && site.name !== site.id ? `${site.id} ${site.name}` : site.id} (${site.kind}${site.hub ? `, hub ${site.hub}` : ""}${site.networks.length ? `; ${site.networks.join(", ")}` : ""})`)));
       items.push({ id: site.id, x: p.x, y: p.y, r, text: label, priority: t ? 0 : LABEL_PRIORITY[site.kind] ?? 5 });
     }
     const placed = placeLabels(items, { w: W, h: H });

@@ -142,6 +142,42 @@ fn escape_for_script(json: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn route(from: &str, to: &str) -> serde_json::Value {
+        json!({"from": from, "to": to, "one_way_ms": 25.0, "basis": "one-way", "budget_ms": 20.0,
+               "rule": "r", "percentile": 99.0, "verdict": "violation", "distance_km": 1.0,
+               "lower_bound_ms": 0.1, "stretch": null, "path": [], "relay": null, "measured": null})
+    }
+
+    fn event(from: &str, to: &str) -> serde_json::Value {
+        json!({"id": 1, "kind": "level-shift", "from": from, "to": to, "direction": "forward",
+               "at": 1, "at_time": "", "detected_at": 1, "linked": null, "summary": ""})
+    }
+
+    fn report(violations: Vec<serde_json::Value>, events: Vec<serde_json::Value>) -> Report {
+        serde_json::from_value(json!({
+            "since_s": 3600,
+            "summary": {"routes": 0, "ok": 0, "violations": 0, "uncertain": 0, "no_data": 0, "detours": 0},
+            "violations": violations, "events": events, "suggestions": [],
+            "suggest_summary": {"routes": 0, "violations_before": 0, "violations_after": 0,
+                                "saved_ms_total": 0.0, "candidates": 0},
+            "detours": [], "routes": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn routes_that_matter_come_in_order_once_each_and_capped() {
+        let r = report(
+            vec![route("a", "b"), route("b", "a"), route("c", "d")],
+            vec![event("d", "c"), event("e", "f"), event("g", "h")],
+        );
+        let got = routes_that_matter(&r, 60);
+        let pairs: Vec<(&str, &str)> = got.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(pairs, [("a", "b"), ("c", "d"), ("e", "f"), ("g", "h")]);
+        assert_eq!(routes_that_matter(&r, 2).len(), 2);
+    }
 
     #[test]
     fn script_json_cannot_end_the_element_and_reads_back_the_same() {
