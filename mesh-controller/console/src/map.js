@@ -44,13 +44,14 @@ export class MapView {
     this.gRoutes = s("g", { class: "routes" });
     this.gTrace = s("g", { class: "traces" });
     this.gZoom.append(this.gLinks, this.gRoutes, this.gTrace);
+    this.gRings = s("g", { class: "rings" });
     this.gSites = s("g", { class: "sites" });
     this.gLabels = s("g", { class: "labels" });
     this.hover = s("text", { class: "hover-label", visibility: "hidden" });
     this.svg = s("svg", {
       id: "map-svg", viewBox: `0 0 ${W} ${H}`, role: "img",
       "aria-label": "map of the sites and routes",
-    }, s("rect", { class: "sea", width: W, height: H }), this.gZoom, this.gSites, this.gLabels, this.hover);
+    }, s("rect", { class: "sea", width: W, height: H }), this.gZoom, this.gRings, this.gSites, this.gLabels, this.hover);
     const zoomBy = (f) => this.zoomAt(f, W / 2, H / 2);
     put(this.container,
       this.svg,
@@ -148,24 +149,27 @@ export class MapView {
     const { sites, pairs } = this.model;
     const sorted = [...pairs].sort((p, q) => DRAW_ORDER[p.verdict] - DRAW_ORDER[q.verdict]);
     const els = [];
+    const rings = [];
     for (const p of sorted) {
       const pa = this.at(sites.get(p.a)), pb = this.at(sites.get(p.b));
       if (!pa || !pb) continue;
       const r = p.route;
-      // Sites at one place (an edge data centre and its city): a ring
-      // around them instead of an arc of no length.
-      const local = Math.hypot(pb.x - pa.x, pb.y - pa.y) < 4;
-      const d = local
-        ? `M${(pa.x - 7).toFixed(1)},${pa.y.toFixed(1)}a7,7 0 1,0 14,0a7,7 0 1,0 -14,0`
-        : this.arc(pa, pb);
+      // Sites at one place (an edge data centre and its city) get a ring
+      // around them instead of an arc of no length (see drawSites): pairs
+      // at one place, drawn with the sites so they keep their size.
+      if (Math.hypot(pb.x - pa.x, pb.y - pa.y) < 4) {
+        rings.push(p);
+        continue;
+      }
       els.push(s("path", {
-        class: `route v-${p.verdict}${local ? " local" : ""}`, d,
+        class: `route v-${p.verdict}`, d: this.arc(pa, pb),
         dataset: { from: r.from, to: r.to, verdict: p.verdict },
         onclick: () => this.onRoute(r.from, r.to),
       }, s("title", {}, `${routeName(r.from, r.to)}: ${p.verdict}`)));
     }
     put(this.gRoutes, els);
-    this.container.dataset.routes = String(els.length);
+    this.rings = rings;
+    this.container.dataset.routes = String(els.length + rings.length);
     this.highlight(this.selected);
   }
 
@@ -201,8 +205,19 @@ export class MapView {
       const x = b.anchor === "start" ? b.x : b.anchor === "end" ? b.x + b.w : b.x + b.w / 2;
       labels.push(s("text", { class: "label", x: x.toFixed(1), y: (b.y + b.h - 2).toFixed(1), "text-anchor": b.anchor, dataset: { site: it.id } }, it.text));
     }
+    const rings = (this.rings ?? []).map((p) => {
+      const c = this.screen(this.at(this.model.sites.get(p.a)));
+      const r = p.route;
+      return s("circle", {
+        class: `route ring v-${p.verdict}`, cx: c.x.toFixed(1), cy: c.y.toFixed(1), r: 7,
+        dataset: { from: r.from, to: r.to, verdict: p.verdict },
+        onclick: () => this.onRoute(r.from, r.to),
+      }, s("title", {}, `${routeName(r.from, r.to)}: ${p.verdict}`));
+    });
+    put(this.gRings, rings);
     put(this.gSites, dots);
     put(this.gLabels, labels);
+    this.highlight(this.selected);
     this.container.dataset.sites = String(dots.length);
     this.container.dataset.labels = String(labels.length);
   }
@@ -218,9 +233,10 @@ export class MapView {
   /** Marks the open route, and draws its traced path by site (or nothing). */
   highlight(selected, traceSites) {
     this.selected = selected;
-    for (const el of this.gRoutes.querySelectorAll(".route.selected")) el.classList.remove("selected");
+    const all = [...this.gRoutes.children, ...this.gRings.children];
+    for (const el of all) el.classList.remove("selected");
     if (selected) {
-      for (const el of this.gRoutes.children) {
+      for (const el of all) {
         const { from, to } = el.dataset;
         if ((from === selected.from && to === selected.to) || (from === selected.to && to === selected.from)) {
           el.classList.add("selected");
