@@ -53,7 +53,13 @@ def config(work, topology, bin_, lab):
     plan = json.loads(run([f"{bin_}/mesh-controller", "plan", "--topology", topology,
                            "--format", "json"]).stdout)
     covered = plan["routes"]
-    endpoints = sorted({r["from"] for r in covered} | {r["to"] for r in covered})
+    if not covered:
+        # No budget covers anything (a topology without budgets): measure
+        # every endpoint, so there is still a mesh to report.
+        plan = json.loads(run([f"{bin_}/mesh-controller", "plan", "--topology", topology,
+                               "--all", "--format", "json"]).stdout)
+    routes = plan["routes"]
+    endpoints = sorted({r["from"] for r in routes} | {r["to"] for r in routes})
     sites = sorted({e.split("@")[0] for e in endpoints})
     ctrl_site = "beijing" if "beijing" in sites else sites[0]
     ctrl_ep = next((e for e in endpoints if e.split("@")[0] == ctrl_site), ctrl_site)
@@ -78,8 +84,9 @@ def config(work, topology, bin_, lab):
         # 142 agents on 2 cores: 4 packets a second per session, 5 s windows
         # (the level-shift test wants 6 windows each side of a step: 30 s).
         "measurement: {interval: 250ms, window: 5s, timeout: 1s}",
-        # One session per pair of endpoints a rule covers, both directions.
-        "targets: {mode: covered}",
+        # One session per pair of endpoints a rule covers, both directions
+        # (every pair when no rule covers any).
+        "targets: {mode: covered}" if covered else "targets: {mode: full-mesh}",
         # Traces of every peer every 10 s: a path change is two traces.
         "icmp: {ping_interval: 1s, trace_period: 10s, max_hops: 12}",
         "history: {fine: 5s}",
@@ -148,7 +155,7 @@ def story(work, out, bin_, lab, url, seconds, fault):
     # 1. Baseline: every covered route measured, for long enough.
     def measured():
         rs = routes_now(url, "30s")
-        covered = [r for r in rs if r.get("budget_ms") is not None]
+        covered = [r for r in rs if r.get("budget_ms") is not None] or rs
         nodata = [r for r in covered if r.get("verdict") == "no-data"]
         return (covered, nodata) if covered and not nodata else None
 
@@ -159,6 +166,9 @@ def story(work, out, bin_, lab, url, seconds, fault):
     for r in covered:
         counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
     over = sorted({f"{r['from'].split('@')[0]}" for r in covered if r["verdict"] == "violation"})
+    if not covered:
+        print(f"== baseline: no budget covers a route here; {len(rs)} pairs measured")
+        return finish(work, out, mc, url, None, None)
     print(f"== baseline, {time.time() - t_agents:.0f} s after the agents started: "
           f"{len(covered)} covered routes, {counts.get('ok', 0)} ok, "
           f"{counts.get('violation', 0)} over budget{' (' + ', '.join(over) + ')' if over else ''}, "
@@ -308,8 +318,27 @@ def finish(work, out, mc, url, f, t_fault):
     ni = j.get("not_instrumented", {}) or {}
     nd = s.get("no_data", 0)
     print(f"   instrumented routes without data: {nd}"
-          + ("" if nd == 0 else " (listed as no-data in report.md)")
           + f"; routes with an end no probe stands on: {ni.get('routes', 0)}")
+    if nd:
+        # Apart, with the reason: which of the route's probes has not uploaded.
+        probes = (get(f"{url}/v1/probes") or {}).get("probes", [])
+
+        def reason(ep):
+            site, _, net = ep.partition("@")
+            mine = [p for p in probes if p.get("site") == site and (p.get("network") or "") == net]
+            if not mine:
+                return f"no probe at {ep}"
+            quiet = [p["id"] for p in mine if not p.get("last_upload_unix_ms")]
+            if quiet:
+                return f"probe {', '.join(quiet)} has uploaded nothing (its agent log says why)"
+            return None
+
+        nodata = [r for r in j.get("routes", []) if r.get("verdict") == "no-data"]
+        for r in nodata[:5]:
+            why = reason(r["from"]) or reason(r["to"]) or "both probes upload, but no window of this pair yet"
+            print(f"      no data: {r['from']} -> {r['to']}: {why}")
+        if len(nodata) > 5:
+            print(f"      ... and {len(nodata) - 5} more (report.md lists them)")
     print(f"   full tables: {out}/report.json, {out}/report.md (--all), {out}/report.html")
     return status
 

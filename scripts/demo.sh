@@ -45,6 +45,11 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 [ "$topology" = national ] || fault=none
+# The controller's configuration lives elsewhere: a file is named absolutely.
+if [ "$topology" != national ]; then
+    [ -f "$topology" ] || { echo "demo: no topology file $topology" >&2; exit 2; }
+    topology=$(realpath "$topology")
+fi
 t0=$(date +%s.%N)
 since() { python3 -c "import sys,time; print(f'{time.time()-float(sys.argv[1]):.1f}')" "$1"; }
 
@@ -76,7 +81,8 @@ url="http://$ctrl_addr:8680"
 
 mkdir -p "$work/tokens" "$work/spool"
 while read -r id _ _; do
-    "$bin/mesh-controller" token add --config "$work/mesh.yaml" "$id" > "$work/tokens/$id" 2>/dev/null
+    "$bin/mesh-controller" token add --config "$work/mesh.yaml" "$id" > "$work/tokens/$id" \
+        2> "$work/token.err" || { cat "$work/token.err" >&2; exit 2; }
 done < "$work/agents.txt"
 "$bin/netlab" exec --name "$lab" "$ctrl_site" -- \
     "$bin/mesh-controller" serve --config "$work/mesh.yaml" --db "$work/hubmesh.db" \
