@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The national demo, a story in about two and a half minutes: the embedded
+# The national demo, a story in about 80 seconds (warm build): the embedded
 # national topology emulated by netlab, a probe agent on every endpoint a
 # budget covers (142: every route a budget covers is measured), the
 # controller with budget alerts and a webhook receiver beside it. After a
