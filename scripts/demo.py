@@ -359,7 +359,7 @@ def fx_ms(v):
     return "unreachable" if v is None else f"{v:.2f}"
 
 
-if __name__ == "__main__":
+def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "config" and len(sys.argv) == 6:
         config(*sys.argv[2:6])
     elif len(sys.argv) >= 2 and sys.argv[1] == "story" and len(sys.argv) == 9:
@@ -367,3 +367,10 @@ if __name__ == "__main__":
         sys.exit(story(w, o, b, lab_, u, float(secs), flt))
     else:
         sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)

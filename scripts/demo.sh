@@ -112,7 +112,9 @@ echo "   controller in $ctrl_site at $url, webhook sink at $ctrl_addr:9099;" \
 status=0
 "$bin/netlab" exec --name "$lab" "$ctrl_site" -- \
     python3 scripts/demo.py story "$work" "$out" "$bin" "$lab" "$url" "$seconds" "$fault" || status=$?
-if [ "$status" -gt 1 ]; then
+if [ "$status" = 130 ]; then
+    exit 130
+elif [ "$status" -gt 1 ]; then
     echo "demo: the story ended with exit status $status; controller log: $(tail -n 3 "$work/controller.log")" >&2
     exit "$status"
 fi
