@@ -139,6 +139,65 @@ impl Rollup {
 
     /// Reads what [`Rollup::encode`] wrote; never panics on other bytes.
     pub fn decode(bytes: &[u8]) -> Result<Rollup, RollupError> {
+        let (head, mut rest) = Head::decode(bytes)?;
+        let mut hist = || -> Result<SparseHistogram, RollupError> {
+            let (h, r) = SparseHistogram::decode(rest)?;
+            rest = r;
+            Ok(h)
+        };
+        let (forward, reverse, rtt, ipdv) = (hist()?, hist()?, hist()?, hist()?);
+        if !rest.is_empty() {
+            return Err(RollupError::Trailing);
+        }
+        Ok(Rollup {
+            windows: head.windows,
+            counters: head.counters,
+            clock: head.clock,
+            forward,
+            reverse,
+            rtt,
+            ipdv,
+        })
+    }
+
+    /// Adds in what [`Rollup::encode`] wrote, as `merge(&decode(bytes)?)`
+    /// would, without a rollup made per row: each histogram is decoded into
+    /// `scratch` and merged from there. On an error `self` may hold part of
+    /// the row: the caller drops it.
+    pub fn merge_encoded(
+        &mut self,
+        bytes: &[u8],
+        scratch: &mut SparseHistogram,
+    ) -> Result<(), RollupError> {
+        let (head, mut rest) = Head::decode(bytes)?;
+        self.windows += head.windows;
+        protocol::window::add_counters(&mut self.counters, &head.counters);
+        self.clock.merge(&head.clock);
+        for h in [
+            &mut self.forward,
+            &mut self.reverse,
+            &mut self.rtt,
+            &mut self.ipdv,
+        ] {
+            rest = scratch.decode_into(rest)?;
+            h.merge(scratch);
+        }
+        if !rest.is_empty() {
+            return Err(RollupError::Trailing);
+        }
+        Ok(())
+    }
+}
+
+/// The fields before the histograms.
+struct Head {
+    windows: u64,
+    counters: Counters,
+    clock: ClockFacts,
+}
+
+impl Head {
+    fn decode(bytes: &[u8]) -> Result<(Head, &[u8]), RollupError> {
         let (&version, mut rest) = bytes.split_first().ok_or(RollupError::Empty)?;
         if version != VERSION {
             return Err(RollupError::Version(version));
@@ -159,24 +218,12 @@ impl Rollup {
             unsynchronized: next()?,
             suspect: next()?,
         };
-        let mut hist = || -> Result<SparseHistogram, RollupError> {
-            let (h, r) = SparseHistogram::decode(rest)?;
-            rest = r;
-            Ok(h)
-        };
-        let (forward, reverse, rtt, ipdv) = (hist()?, hist()?, hist()?, hist()?);
-        if !rest.is_empty() {
-            return Err(RollupError::Trailing);
-        }
-        Ok(Rollup {
+        let head = Head {
             windows,
             counters: counters_from(fields),
             clock,
-            forward,
-            reverse,
-            rtt,
-            ipdv,
-        })
+        };
+        Ok((head, rest))
     }
 }
 
@@ -328,5 +375,29 @@ mod tests {
         let mut other = bytes;
         other[0] = 9;
         assert_eq!(Rollup::decode(&other), Err(RollupError::Version(9)));
+    }
+
+    #[test]
+    fn merging_bytes_equals_merging_decoded_rows() {
+        let rows: Vec<Rollup> = [(5, 50, true), (7, 20, false), (3, 9, false)]
+            .into_iter()
+            .map(|(ms, n, u)| Rollup::of_window(&window(ms, n, u)))
+            .collect();
+        let mut want = Rollup::default();
+        let mut got = Rollup::default();
+        let mut scratch = protocol::window::SparseHistogram::new();
+        for r in &rows {
+            want.merge(r);
+            got.merge_encoded(&r.encode(), &mut scratch).unwrap();
+        }
+        assert_eq!(got, want);
+        let bytes = rows[0].encode();
+        for cut in 0..bytes.len() {
+            let mut acc = Rollup::default();
+            assert!(
+                acc.merge_encoded(&bytes[..cut], &mut scratch).is_err(),
+                "cut at {cut}"
+            );
+        }
     }
 }

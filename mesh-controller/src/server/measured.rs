@@ -63,13 +63,15 @@ pub fn read_directions(
     let spans = plan(config.history, config, from, until, now, mid_from);
     let names = endpoint_names(&config.topology);
     let mut acc: ByDirection = HashMap::new();
+    let mut scratch = protocol::window::SparseHistogram::new();
     rollups::for_each(conn, &spans, which, |row| {
         let (Some(&a), Some(&b)) = (names.get(row.sender), names.get(row.reflector)) else {
-            return;
+            return Ok(());
         };
-        if a != b {
-            acc.entry((a, b)).or_default().merge(&row.rollup);
+        if a == b {
+            return Ok(());
         }
+        row.merge_into(acc.entry((a, b)).or_default(), &mut scratch)
     })?;
     Ok(acc)
 }

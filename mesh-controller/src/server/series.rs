@@ -126,8 +126,9 @@ pub fn series(
                         row.bucket_ms,
                         row.level_ms,
                         row.sender == from_name,
-                        &row.rollup,
+                        &row.rollup()?,
                     );
+                    Ok(())
                 },
             )?;
             "rollups"

@@ -169,11 +169,28 @@ impl SparseHistogram {
     /// Reads one encoding from the front of `bytes`, returning it and the
     /// rest.
     pub fn decode(bytes: &[u8]) -> Result<(SparseHistogram, &[u8]), SparseError> {
+        let mut h = SparseHistogram::new();
+        let rest = h.decode_into(bytes)?;
+        Ok((h, rest))
+    }
+
+    /// [`SparseHistogram::decode`] into this histogram, reusing its storage
+    /// (what it held is replaced; on an error it is left empty).
+    pub fn decode_into<'a>(&mut self, bytes: &'a [u8]) -> Result<&'a [u8], SparseError> {
+        self.buckets.clear();
+        let r = self.decode_buckets(bytes);
+        if r.is_err() {
+            self.buckets.clear();
+        }
+        r
+    }
+
+    fn decode_buckets<'a>(&mut self, bytes: &'a [u8]) -> Result<&'a [u8], SparseError> {
         let (n, mut rest) = get_uvarint(bytes)?;
         if n > MAX_BUCKETS {
             return Err(SparseError("too many buckets"));
         }
-        let mut buckets = Vec::with_capacity(n as usize);
+        self.buckets.reserve(n as usize);
         let mut prev = 0u64;
         for i in 0..n {
             let (delta, r) = get_uvarint(rest)?;
@@ -189,10 +206,10 @@ impl SparseHistogram {
             if count == 0 {
                 return Err(SparseError("empty bucket"));
             }
-            buckets.push((v, count));
+            self.buckets.push((v, count));
             prev = v;
         }
-        Ok((SparseHistogram { buckets }, rest))
+        Ok(rest)
     }
 }
 
@@ -206,7 +223,14 @@ pub fn put_uvarint(out: &mut Vec<u8>, mut x: u64) {
 }
 
 /// Reads one unsigned LEB128 from the front of `bytes`.
+#[inline]
 pub fn get_uvarint(bytes: &[u8]) -> Result<(u64, &[u8]), SparseError> {
+    // Most values stored (bucket steps, counts) fit in one octet.
+    if let Some((&b, rest)) = bytes.split_first() {
+        if b < 0x80 {
+            return Ok((u64::from(b), rest));
+        }
+    }
     let mut x = 0u64;
     for (i, &b) in bytes.iter().enumerate().take(10) {
         let part = u64::from(b & 0x7f);

@@ -76,14 +76,31 @@ fn decode(bytes: &[u8]) -> Result<Rollup, StoreError> {
     Rollup::decode(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// A stored row, decoded (the names borrowed from the row being read).
-#[derive(Debug, Clone, PartialEq)]
+/// A stored row as read (names and bytes borrowed from the row).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RollupRow<'a> {
     pub level_ms: u64,
     pub sender: &'a str,
     pub reflector: &'a str,
     pub bucket_ms: u64,
-    pub rollup: Rollup,
+    /// The rollup record's bytes ([`Rollup::encode`]).
+    pub data: &'a [u8],
+}
+
+impl RollupRow<'_> {
+    pub fn rollup(&self) -> Result<Rollup, StoreError> {
+        decode(self.data)
+    }
+
+    /// Adds this row into `acc` (see [`Rollup::merge_encoded`]).
+    pub fn merge_into(
+        &self,
+        acc: &mut Rollup,
+        scratch: &mut protocol::window::SparseHistogram,
+    ) -> Result<(), StoreError> {
+        acc.merge_encoded(self.data, scratch)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
 }
 
 /// Which session directions to read.
@@ -95,12 +112,13 @@ pub enum Directions<'a> {
     Between(&'a str, &'a str),
 }
 
-/// Calls `f` with every row in the spans (one decoded row alive at a time).
+/// Calls `f` with every row in the spans (one row alive at a time); an
+/// error from `f` ends the reading.
 pub fn for_each(
     conn: &Connection,
     spans: &[Span],
     which: Directions<'_>,
-    mut f: impl FnMut(RollupRow<'_>),
+    mut f: impl FnMut(RollupRow<'_>) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     for s in spans {
         let (from, until) = (to_i64(s.from), to_i64(s.until));
@@ -109,15 +127,13 @@ pub fn for_each(
             let text = |i: usize| -> Result<&str, StoreError> {
                 Ok(row.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?)
             };
-            let rollup = decode(row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?)?;
             f(RollupRow {
                 level_ms: s.level_ms,
                 sender: text(0)?,
                 reflector: text(1)?,
                 bucket_ms: to_u64(row.get(2)?),
-                rollup,
-            });
-            Ok(())
+                data: row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?,
+            })
         };
         match which {
             Directions::All => {
