@@ -2,7 +2,8 @@
 //! over budget until its alert fires; headless Chromium (driven through
 //! Debian's chromedriver over WebDriver) loads `GET /`, waits for the first
 //! render, clicks the route over budget and checks that the chart drew as
-//! many points as `/v1/series` has and marks the alert; then the same from
+//! many points as `/v1/series` has and marks the alert, and that a later
+//! poll shows a second route going over budget; then the same from
 //! the `report --format html` file opened from disk (its snapshot, no
 //! server). Skips, saying why, without chromium or chromedriver unless `CI`
 //! is set. `HUBMESH_SCREENSHOT=path.png` saves the live page with the route
@@ -171,7 +172,7 @@ fn console_shows_the_route_over_budget_live_and_from_the_report_file() {
     );
     assert_eq!(first_list, "alerts");
 
-    d.click("#violations li.row");
+    d.click("#violations li.row[data-from=\"cl\"][data-to=\"city-a\"]");
     d.wait_until("the route chart", CHART_READY, 30);
     let (route, drawn, alert_marks, _) = panel_state(&d);
     assert_eq!(route, "cl|city-a");
@@ -184,6 +185,30 @@ fn console_shows_the_route_over_budget_live_and_from_the_report_file() {
             eprintln!("screenshot: {path}");
         }
     }
+
+    // Live: cl -> city-b goes over budget too; the next poll (every 10 s)
+    // lists it, with the panel still open.
+    let b = window(100, 0, 25.0, 5.0, unsync_clock());
+    feed.seq += 1;
+    let (status, ack) = ctl.post_json(
+        "/v1/windows",
+        ctl.token("cl-1"),
+        &batch("cl-1", &[(feed.seq, "b-1", &b)], 0),
+    );
+    assert_eq!(status, 200, "{ack}");
+    d.wait_until(
+        "the next poll to list the second route over budget",
+        "return document.querySelector('#violations').dataset.count === '2' \
+             && document.querySelectorAll('#map .route.v-violation').length === 2",
+        30,
+    );
+    assert_eq!(
+        d.execute(
+            "return document.querySelector('#route-panel').dataset.route",
+            json!([])
+        ),
+        "cl|city-a"
+    );
 
     // The report file: one self-contained page, read from disk.
     let file = ctl.dir.path().join("report.html");
@@ -222,8 +247,8 @@ fn console_shows_the_route_over_budget_live_and_from_the_report_file() {
                  document.querySelector('#violations').dataset.count]",
         json!([]),
     );
-    assert_eq!(mode, json!(["report", "1"]));
-    d.click("#alerts li.row");
+    assert_eq!(mode, json!(["report", "2"]));
+    d.click("#alerts li.row[data-from=\"cl\"][data-to=\"city-a\"]");
     d.wait_until("the snapshot's route chart", CHART_READY, 30);
     let (route, drawn, alert_marks, _) = panel_state(&d);
     assert_eq!(route, "cl|city-a");

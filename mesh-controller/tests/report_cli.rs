@@ -267,7 +267,26 @@ fn html_is_self_contained_written_atomically_and_served_at_root() {
     };
     assert!(head("/console/console.js").contains("content-type: text/javascript"));
     assert!(head("/console/console.css").contains("content-type: text/css"));
-    assert!(head("/console/console.css").contains("etag: \""));
+    let css_head = head("/console/console.css");
+    let etag = css_head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .expect("an ETag")
+        .to_string();
+    assert!(css_head.contains("cache-control: no-cache"));
+    // Revalidation: the same tag answers 304, no body.
+    let mut s = std::net::TcpStream::connect(ctl.addr).unwrap();
+    {
+        use std::io::{Read, Write};
+        write!(
+            s,
+            "GET /console/console.css HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        assert!(text.starts_with("HTTP/1.1 304"), "{text}");
+    }
     let topo = ctl.get_json("/v1/topology");
     assert_eq!(topo["sites"][1]["id"], "city-a");
     assert_eq!(topo["sites"][1]["lat"], 30.6);
