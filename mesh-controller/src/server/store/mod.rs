@@ -160,8 +160,9 @@ pub fn decode(json: &str) -> Result<Window, StoreError> {
 }
 
 /// Opens a connection with the pragmas every connection needs.
-/// Most of the database file mapped into memory per connection.
-const MMAP_BYTES: i64 = 1 << 30;
+/// Most of the database file mapped into memory per connection (SQLite's
+/// largest by default, just under 2 GiB).
+const MMAP_BYTES: i64 = 0x7fff_0000;
 
 fn connect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     let flags = if read_only {
