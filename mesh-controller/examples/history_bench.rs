@@ -25,7 +25,8 @@ use anyhow::{bail, ensure, Context, Result};
 use mesh_controller::history::{Levels, Rollup, COARSE_MS};
 use mesh_controller::server::config::{self, Config, Retention};
 use mesh_controller::server::secrets::{new_token, Secrets};
-use mesh_controller::server::store::{Db, Medians, NewWindow};
+use mesh_controller::server::store::sqlite::Db;
+use mesh_controller::server::store::{Medians, NewWindow, StoreRead};
 use protocol::window::{validate, ClockSample, Event, PacketSample, TsSource, Window};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -661,8 +662,9 @@ fn rows_read(dir: &Path, config: &Config, since: Duration) -> Result<Rows> {
         now.saturating_sub(u64::try_from(since.as_millis())?),
         config.history.fine_ms,
     );
-    let conn = mesh_controller::server::store::open_reader(&dir.join("bench.db"))?;
-    let mid_from = mesh_controller::server::store::rollups::mid_from(&conn)?;
+    let reader = mesh_controller::server::store::sqlite::Reader::open(&dir.join("bench.db"))?;
+    let mid_from = reader.rollups_mid_from()?;
+    let conn = reader.conn();
     let mut rows = Rows::default();
     for s in plan(config.history, config, from, open_end(now), now, mid_from) {
         let n: i64 = conn.query_row(
@@ -685,7 +687,7 @@ fn windows_since(dir: &Path, config: &Config, since: Duration) -> Result<u64> {
         now_ms().saturating_sub(u64::try_from(since.as_millis())?),
         config.history.fine_ms,
     );
-    let conn = mesh_controller::server::store::open_reader(&dir.join("bench.db"))?;
+    let conn = mesh_controller::server::store::sqlite::open_reader(&dir.join("bench.db"))?;
     let n: i64 = conn.query_row(
         "SELECT COUNT(*) FROM windows WHERE start_ms >= ?1",
         [i64::try_from(from)?],

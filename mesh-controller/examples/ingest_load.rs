@@ -9,7 +9,8 @@
 
 use anyhow::{bail, Context, Result};
 use mesh_controller::server::secrets::{new_token, Secrets};
-use mesh_controller::server::store::{Db, NewWindow};
+use mesh_controller::server::store::sqlite::Sqlite;
+use mesh_controller::server::store::{Connector, NewWindow};
 use protocol::api::Hello;
 use protocol::client::Client;
 use protocol::window::TsSource;
@@ -275,7 +276,7 @@ fn direct_baseline(dir: &Path, batch: usize, window_json: &str, count: u64) -> R
     let decoded: Window = serde_json::from_str(window_json)?;
     let rollup = mesh_controller::history::Rollup::of_window(&decoded);
     let medians = mesh_controller::server::store::Medians::of(&decoded);
-    let mut db = Db::open(&dir.join("direct.db"))?;
+    let mut db = Sqlite::new(&dir.join("direct.db")).writer()?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as u64;

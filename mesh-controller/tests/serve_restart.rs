@@ -80,7 +80,7 @@ fn sigkill_mid_run_loses_nothing_and_counts_nothing_twice() {
     ctl.kill9();
 
     // Before any restart: every acknowledged window is there, exactly once.
-    let conn = mesh_controller::server::store::open_reader(&ctl.db).unwrap();
+    let conn = mesh_controller::server::store::sqlite::open_reader(&ctl.db).unwrap();
     let mut acked_total = 0;
     for ((probe, _), (_, acked)) in pairs.iter().zip(&results) {
         assert!(

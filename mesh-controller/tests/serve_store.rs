@@ -6,7 +6,8 @@
 mod serve_common;
 
 use mesh_controller::server::config::Retention;
-use mesh_controller::server::store::{self, migrations, Db, NewWindow};
+use mesh_controller::server::store::sqlite::{self as store, migrations, Db};
+use mesh_controller::server::store::NewWindow;
 use serve_common::{now_ms, unsync_clock, window};
 use std::time::Duration;
 

@@ -63,15 +63,16 @@ pub fn run(req: &ReportRequest) -> Result<ReportOutput, String> {
         ReportSource::Db { db, config } => {
             let cfg = config::load(config).map_err(|e| e.to_string())?;
             let cfg = report::with_budgets(cfg, req.budgets.as_deref())?;
-            if !db.is_file() {
+            if crate::server::store::missing_file(db) {
                 return Err(format!("{}: no such database", db.display()));
             }
-            let conn = store::open_for_reports(db).map_err(|e| format!("{}: {e}", db.display()))?;
-            let r = report::build(&conn, &cfg, req.since)
-                .map_err(|e| format!("{}: {e}", db.display()))?;
+            let conn = store::open_for_reports(db)
+                .map_err(|e| format!("{}: {e}", crate::server::store::db_label(db)))?;
+            let r = report::build(conn.as_ref(), &cfg, req.since)
+                .map_err(|e| format!("{}: {e}", crate::server::store::db_label(db)))?;
             let text = if req.format == ReportFormat::Html {
-                let snap = console::snapshot(&conn, &cfg, &r, store::now_ms())
-                    .map_err(|e| format!("{}: {e}", db.display()))?;
+                let snap = console::snapshot(conn.as_ref(), &cfg, &r, store::now_ms())
+                    .map_err(|e| format!("{}: {e}", crate::server::store::db_label(db)))?;
                 console::snapshot_page(&snap)
             } else {
                 report::render_with(&r, &cfg.topology, req.format, req.all)

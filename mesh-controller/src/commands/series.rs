@@ -70,10 +70,11 @@ pub fn run(req: &SeriesRequest) -> Result<Series, String> {
         }
         SeriesSource::Db { db, config } => {
             let cfg = config::load(config).map_err(|e| e.to_string())?;
-            if !db.is_file() {
+            if crate::server::store::missing_file(db) {
                 return Err(format!("{}: no such database", db.display()));
             }
-            let conn = store::open_for_reports(db).map_err(|e| format!("{}: {e}", db.display()))?;
+            let conn = store::open_for_reports(db)
+                .map_err(|e| format!("{}: {e}", crate::server::store::db_label(db)))?;
             let now = store::now_ms();
             let until = match &req.until {
                 Some(t) => parse_time(t).map_err(|e| format!("--until: {e}"))?,
@@ -89,9 +90,9 @@ pub fn run(req: &SeriesRequest) -> Result<Series, String> {
                 probe: req.probe.clone(),
                 peer: req.peer.clone(),
             };
-            series(&conn, &cfg, &q, now).map_err(|e| match e {
+            series(conn.as_ref(), &cfg, &q, now).map_err(|e| match e {
                 SeriesError::Bad(e) => e,
-                SeriesError::Store(e) => format!("{}: {e}", db.display()),
+                SeriesError::Store(e) => format!("{}: {e}", crate::server::store::db_label(db)),
             })
         }
     }

@@ -68,13 +68,13 @@ pub fn run(req: &SuggestRequest) -> Result<Suggestions, LoadError> {
             let cfg = crate::server::config::load(config)?;
             let cfg = crate::server::report::with_budgets(cfg, req.budgets.as_deref())
                 .map_err(|e| LoadError::new("--budgets", e))?;
-            let at = db.display().to_string();
-            if !db.is_file() {
+            let at = crate::server::store::db_label(db);
+            if crate::server::store::missing_file(db) {
                 return Err(LoadError::new(at, "no such database"));
             }
             let conn = crate::server::store::open_for_reports(db)
                 .map_err(|e| LoadError::new(at.as_str(), e.to_string()))?;
-            let r = crate::server::report::build_with(&conn, &cfg, *since, o)
+            let r = crate::server::report::build_with(conn.as_ref(), &cfg, *since, o)
                 .map_err(|e| LoadError::new(at.as_str(), e.to_string()))?;
             Ok(Suggestions {
                 suggestions: r.suggestions,

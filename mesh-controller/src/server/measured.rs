@@ -20,9 +20,8 @@
 
 use crate::history::{directions, Kept, Levels, PairStats, Rollup};
 use crate::server::config::Config;
-use crate::server::store::rollups::{self, Directions};
-use crate::server::store::StoreError;
-use rusqlite::Connection;
+use crate::server::store::rollups::Directions;
+use crate::server::store::{StoreError, StoreRead};
 use std::collections::HashMap;
 use topology::analysis::{self, Basis, Estimate, LatencySource, Options, RouteTable};
 use topology::{budgets, Endpoint, Topology};
@@ -52,19 +51,19 @@ pub type ByDirection = HashMap<(Endpoint, Endpoint), Rollup>;
 /// them per session direction. Rows of endpoints the topology no longer has
 /// are left out.
 pub fn read_directions(
-    conn: &Connection,
+    conn: &dyn StoreRead,
     config: &Config,
     from: u64,
     until: u64,
     now: u64,
     which: Directions<'_>,
 ) -> Result<ByDirection, StoreError> {
-    let mid_from = rollups::mid_from(conn)?;
+    let mid_from = conn.rollups_mid_from()?;
     let spans = plan(config.history, config, from, until, now, mid_from);
     let names = endpoint_names(&config.topology);
     let mut acc: ByDirection = HashMap::new();
     let mut scratch = protocol::window::SparseHistogram::new();
-    rollups::for_each(conn, &spans, which, |row| {
+    conn.for_each_rollup(&spans, which, &mut |row| {
         let (Some(&a), Some(&b)) = (names.get(row.sender), names.get(row.reflector)) else {
             return Ok(());
         };
@@ -108,7 +107,11 @@ impl Measured {
     /// fine bucket boundary at or after `since_ms`: a window older than the
     /// look-back is never counted, one in its first partial bucket is left
     /// out (at most one fine bucket, a minute by default).
-    pub fn load(conn: &Connection, config: &Config, since_ms: u64) -> Result<Measured, StoreError> {
+    pub fn load(
+        conn: &dyn StoreRead,
+        config: &Config,
+        since_ms: u64,
+    ) -> Result<Measured, StoreError> {
         let now = crate::server::store::now_ms();
         let from = crate::history::buckets::ceil(since_ms, config.history.fine_ms);
         Measured::load_range(conn, config, from, open_end(now), now)
@@ -116,7 +119,7 @@ impl Measured {
 
     /// What was measured by windows that started in `[from, until)`.
     pub fn load_range(
-        conn: &Connection,
+        conn: &dyn StoreRead,
         config: &Config,
         from: u64,
         until: u64,

@@ -7,9 +7,8 @@ use crate::history::series::{auto_step, Builder, Series, MAX_POINTS};
 use crate::history::{buckets, Rollup, COARSE_MS};
 use crate::server::config::Config;
 use crate::server::measured::endpoint_names;
-use crate::server::store::rollups::{self, Directions};
-use crate::server::store::{self, decode, to_i64, to_u64, StoreError};
-use rusqlite::{params, Connection};
+use crate::server::store::rollups::Directions;
+use crate::server::store::{StoreError, StoreRead};
 use std::collections::HashMap;
 use std::time::Duration;
 use topology::budgets;
@@ -54,7 +53,7 @@ fn bad(s: impl Into<String>) -> SeriesError {
 
 /// Answers a series query over the store.
 pub fn series(
-    conn: &Connection,
+    conn: &dyn StoreRead,
     config: &Config,
     q: &SeriesQuery,
     now: u64,
@@ -117,11 +116,10 @@ pub fn series(
                 config
                     .history
                     .plan_series(q.since, q.until, step, now.saturating_sub(raw_ms));
-            rollups::for_each(
-                conn,
+            conn.for_each_rollup(
                 &spans,
                 Directions::Between(&from_name, &to_name),
-                |row| {
+                &mut |row| {
                     builder.add(
                         row.bucket_ms,
                         row.level_ms,
@@ -135,7 +133,8 @@ pub fn series(
         }
         Some(probe) => {
             let pairs = probe_pairs(config, probe, q.peer.as_deref(), &from_name, &to_name)?;
-            let boots: HashMap<String, String> = store::probe_rows(conn)?
+            let boots: HashMap<String, String> = conn
+                .probe_rows()?
                 .into_iter()
                 .filter_map(|(id, r)| r.boot_id.map(|b| (id, b)))
                 .collect();
@@ -226,31 +225,12 @@ fn probe_pairs(
 /// Calls `f(start, length, rollup)` for each raw window and each retained
 /// (coarse) row of one session that started in `[since, until)`.
 fn for_each_session_window(
-    conn: &Connection,
+    conn: &dyn StoreRead,
     probe: &str,
     target: &str,
     since: u64,
     until: u64,
     mut f: impl FnMut(u64, u64, Rollup),
 ) -> Result<(), StoreError> {
-    let mut st = conn.prepare_cached(
-        "SELECT bucket_ms, bucket_len_ms, window, windows FROM coarse_windows
-         WHERE probe = ?1 AND target = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4",
-    )?;
-    let mut rows = st.query(params![probe, target, to_i64(since), to_i64(until)])?;
-    while let Some(r) = rows.next()? {
-        let mut rollup = Rollup::of_window(&decode(&r.get::<_, String>(2)?)?);
-        rollup.windows = to_u64(r.get(3)?);
-        f(to_u64(r.get(0)?), to_u64(r.get(1)?), rollup);
-    }
-    let mut st = conn.prepare_cached(
-        "SELECT start_ms, window FROM windows
-         WHERE probe = ?1 AND target = ?2 AND start_ms >= ?3 AND start_ms < ?4",
-    )?;
-    let mut rows = st.query(params![probe, target, to_i64(since), to_i64(until)])?;
-    while let Some(r) = rows.next()? {
-        let w = decode(&r.get::<_, String>(1)?)?;
-        f(to_u64(r.get(0)?), 0, Rollup::of_window(&w));
-    }
-    Ok(())
+    conn.for_each_session_rollup(probe, target, since, until, &mut f)
 }

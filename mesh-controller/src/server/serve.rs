@@ -5,7 +5,7 @@
 use crate::server::api::{self, Live, Shared};
 use crate::server::config::{self, Config};
 use crate::server::secrets::{Secrets, SecretsError};
-use crate::server::store::{Store, StoreError};
+use crate::server::store::{self, StoreError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -141,8 +141,8 @@ async fn shutdown_signal() {
 /// Runs the controller until SIGTERM/SIGINT.
 pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     let live = load_live(&opts.config)?;
-    let store = Store::open(&opts.db).map_err(|source| ServeError::Store {
-        db: opts.db.display().to_string(),
+    let store = store::open(&opts.db).map_err(|source| ServeError::Store {
+        db: store::db_label(&opts.db),
         source,
     })?;
     if live.secrets.is_empty() {
@@ -163,7 +163,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         Ok(_) => {}
         Err(source) => {
             return Err(ServeError::Store {
-                db: opts.db.display().to_string(),
+                db: store::db_label(&opts.db),
                 source,
             })
         }

@@ -331,9 +331,10 @@ pub fn batch(probe: &str, windows: &[(u64, &str, &Window)], age_ms: u64) -> Valu
 
 /// (raw rows, windows in coarse rows, merged `sent` over everything) of a db.
 pub fn db_totals(db: &Path) -> (u64, u64, u64) {
-    let conn = mesh_controller::server::store::open_reader(db).unwrap();
-    let (raw, coarse) = mesh_controller::server::store::totals(&conn).unwrap();
-    let merged = mesh_controller::server::store::merged_since(&conn, 0).unwrap();
+    use mesh_controller::server::store::StoreRead;
+    let conn = mesh_controller::server::store::sqlite::Reader::open(db).unwrap();
+    let (raw, coarse) = conn.totals().unwrap();
+    let merged = conn.merged_since(0).unwrap();
     let sent = merged.values().map(|m| m.window.counters.sent).sum();
     (raw, coarse, sent)
 }

@@ -65,12 +65,7 @@ async fn hello_inner(
     let p = probe.clone();
     let (next, next_result) = state
         .store
-        .read(move |c| {
-            Ok((
-                crate::server::store::next_seq(c, &p)?,
-                crate::server::store::next_result_seq(c, &p)?,
-            ))
-        })
+        .read(move |c| Ok((c.next_seq(&p)?, c.next_result_seq(&p)?)))
         .await
         .map_err(internal)?;
     Ok(Json(plan.assignment(&probe, next, next_result)).into_response())
@@ -117,12 +112,7 @@ async fn targets_inner(
     let p = probe.clone();
     let (next, next_result) = state
         .store
-        .read(move |c| {
-            Ok((
-                crate::server::store::next_seq(c, &p)?,
-                crate::server::store::next_result_seq(c, &p)?,
-            ))
-        })
+        .read(move |c| Ok((c.next_seq(&p)?, c.next_result_seq(&p)?)))
         .await
         .map_err(internal)?;
     Ok(Json(plan.assignment(&probe, next, next_result)).into_response())

@@ -5,7 +5,7 @@
 use super::{query_pairs, Refusal, Shared};
 use crate::server::config::parse_duration;
 use crate::server::measured::{route_table, Measured, RouteQuery};
-use crate::server::store::{self, now_ms};
+use crate::server::store::now_ms;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -79,7 +79,7 @@ async fn routes_inner(state: &Shared, q: Option<&str>) -> Result<Response, Refus
 /// `GET /v1/probes`.
 pub async fn probes(State(state): State<Shared>) -> Response {
     let config = state.live().config.clone();
-    let rows = match state.store.read(store::probe_rows).await {
+    let rows = match state.store.read(|c| c.probe_rows()).await {
         Ok(r) => r,
         Err(e) => return internal(e).into_response(),
     };
@@ -131,12 +131,12 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
             let figures = crate::server::prometheus::ResultFigures {
                 throughput: crate::server::report::throughput(
                     &config,
-                    &store::results_since(c, "bandwidth", bw_from)?,
+                    &c.results_since("bandwidth", bw_from)?,
                 ),
                 throughput_since_s: THROUGHPUT_SINCE.as_secs(),
-                icmp: crate::server::report::icmp(&config, &store::results_since(c, "ping", from)?),
-                firing: store::alerts::episodes(c, true, None)?,
-                deliveries: store::alerts::delivery_counts(c)?,
+                icmp: crate::server::report::icmp(&config, &c.results_since("ping", from)?),
+                firing: c.episodes(true, None)?,
+                deliveries: c.delivery_counts()?,
                 last_measured: crate::server::monitor::last_measured(c, &config)?,
             };
             Ok(crate::server::prometheus::render(
@@ -164,11 +164,7 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
 
 /// `GET /healthz`: the database answers.
 pub async fn healthz(State(state): State<Shared>) -> Response {
-    match state
-        .store
-        .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-        .await
-    {
+    match state.store.read(|c| c.ping()).await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => internal(e).into_response(),
     }

@@ -9,8 +9,7 @@ use crate::server::config::Config;
 use crate::server::monitor::alert_list::{self, AlertView, Which};
 use crate::server::report::Report;
 use crate::server::series::{series, SeriesError, SeriesQuery, Step};
-use crate::server::store::StoreError;
-use rusqlite::Connection;
+use crate::server::store::{StoreError, StoreRead};
 use serde::Serialize;
 use std::collections::HashSet;
 use topology::Topology;
@@ -81,7 +80,7 @@ pub fn routes_that_matter(report: &Report, cap: usize) -> Vec<(String, String)> 
 
 /// Takes the snapshot of `report` from the store it was built from.
 pub fn snapshot<'a>(
-    conn: &Connection,
+    conn: &dyn StoreRead,
     config: &Config,
     report: &'a Report,
     now: u64,

@@ -3,7 +3,8 @@
 
 use crate::monitor::alertmanager::{rfc3339, Labels};
 use crate::monitor::alerts::AlertState;
-use crate::server::store::alerts::{self, Episode};
+use crate::server::store::alerts::Episode;
+use crate::server::store::StoreRead;
 use serde::{Deserialize, Serialize};
 
 /// One alert as listed.
@@ -83,7 +84,7 @@ pub enum Which {
 /// Lists alerts from the store: firing ones (newest first), then pending
 /// ones, then those resolved at or after `since_ms`.
 pub fn list(
-    conn: &rusqlite::Connection,
+    conn: &dyn StoreRead,
     which: Which,
     since_ms: u64,
 ) -> Result<AlertList, crate::server::store::StoreError> {
@@ -91,7 +92,7 @@ pub fn list(
     let resolved = matches!(which, Which::Resolved | Which::All).then_some(since_ms);
     let mut out: Vec<AlertView> = Vec::new();
     let eps = if firing || resolved.is_some() {
-        alerts::episodes(conn, firing, resolved)?
+        conn.episodes(firing, resolved)?
     } else {
         Vec::new()
     };
@@ -101,7 +102,8 @@ pub fn list(
             .map(AlertView::of_episode),
     );
     if matches!(which, Which::Pending | Which::All) {
-        let mut pending: Vec<AlertView> = alerts::states(conn)?
+        let mut pending: Vec<AlertView> = conn
+            .alert_states()?
             .into_iter()
             .filter_map(|(fp, s)| match s.state {
                 AlertState::Pending { since } => Some(AlertView {

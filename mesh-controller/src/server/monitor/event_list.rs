@@ -4,8 +4,8 @@
 
 use crate::monitor::alertmanager::rfc3339;
 use crate::monitor::attribution::{change_summary, shift_summary};
-use crate::server::store::events::{events_since, Detail, Event};
-use crate::server::store::StoreError;
+use crate::server::store::events::{Detail, Event};
+use crate::server::store::{StoreError, StoreRead};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -135,13 +135,13 @@ pub fn views(events: &[Event]) -> Vec<EventView> {
 
 /// The events at or after `since_ms` (of one route when given), as listed.
 pub fn list(
-    conn: &rusqlite::Connection,
+    conn: &dyn StoreRead,
     since_ms: u64,
     route: Option<(&str, &str)>,
 ) -> Result<EventList, StoreError> {
     // Read a little further back so a linked partner just before `since`
     // still tells its part of the story.
-    let all = events_since(conn, since_ms.saturating_sub(3_600_000), route)?;
+    let all = conn.events_since(since_ms.saturating_sub(3_600_000), route)?;
     let mut views = views(&all);
     views.retain(|v| v.at >= since_ms);
     Ok(EventList { events: views })

@@ -16,10 +16,9 @@ use crate::monitor::path_change::{self, Trace};
 use crate::server::config::Config;
 use crate::server::measured::{endpoint_names, estimate, open_end, Measured};
 use crate::server::report::{trace_sites, trace_usable};
-use crate::server::store::events::{events_since, Detail, NewEvent};
-use crate::server::store::{results_since, to_i64, to_u64, StoreError};
+use crate::server::store::events::{Detail, NewEvent};
+use crate::server::store::{StoreError, StoreRead, StoreWrite};
 use protocol::api::ResultBody;
-use rusqlite::{params, Connection};
 use std::collections::{BTreeMap, HashMap};
 use topology::analysis::{self, Basis};
 use topology::Endpoint;
@@ -62,7 +61,7 @@ fn median(v: &mut [f64]) -> f64 {
 /// in view) is judged with what there is, so a fault in a route's first
 /// minutes is not missed.
 pub fn level_shifts(
-    conn: &Connection,
+    conn: &dyn StoreRead,
     config: &Config,
     now: u64,
 ) -> Result<Vec<NewEvent>, StoreError> {
@@ -76,7 +75,7 @@ pub fn level_shifts(
     let names = endpoint_names(&config.topology);
     // When each unordered pair was first measured.
     let mut first: HashMap<(Endpoint, Endpoint), u64> = HashMap::new();
-    for d in crate::server::store::rollups::directions_seen(conn)? {
+    for d in conn.directions_seen()? {
         if let (Some(&a), Some(&b)) = (names.get(&d.sender), names.get(&d.reflector)) {
             let e = first.entry((a.min(b), a.max(b))).or_insert(d.first_ms);
             *e = (*e).min(d.first_ms);
@@ -87,19 +86,13 @@ pub fn level_shifts(
     type Slots = BTreeMap<u64, Vec<f64>>;
     let mut one_way: HashMap<(Endpoint, Endpoint), Slots> = HashMap::new();
     let mut rtt: HashMap<(Endpoint, Endpoint), Slots> = HashMap::new();
-    let mut st = conn.prepare_cached(
-        "SELECT sender, reflector, start_ms, forward_p50_us, reverse_p50_us, rtt_p50_us
-         FROM windows WHERE start_ms >= ?1 AND sender IS NOT NULL",
-    )?;
-    let mut rows = st.query(params![to_i64(from)])?;
-    while let Some(r) = rows.next()? {
-        let (s, t): (String, String) = (r.get(0)?, r.get(1)?);
-        let (Some(&a), Some(&b)) = (names.get(&s), names.get(&t)) else {
-            continue;
+    conn.for_each_window_medians(from, &mut |w| {
+        let (Some(&a), Some(&b)) = (names.get(w.sender), names.get(w.reflector)) else {
+            return;
         };
-        let slot = to_u64(r.get(2)?) / window_ms * window_ms;
-        let ms = |v: Option<i64>| v.map(|us| to_u64(us) as f64 / 1000.0);
-        if let Some(f) = ms(r.get(3)?) {
+        let slot = w.start_ms / window_ms * window_ms;
+        let ms = |v: Option<u64>| v.map(|us| us as f64 / 1000.0);
+        if let Some(f) = ms(w.medians.forward_us) {
             one_way
                 .entry((a, b))
                 .or_default()
@@ -107,7 +100,7 @@ pub fn level_shifts(
                 .or_default()
                 .push(f);
         }
-        if let Some(v) = ms(r.get(4)?) {
+        if let Some(v) = ms(w.medians.reverse_us) {
             one_way
                 .entry((b, a))
                 .or_default()
@@ -115,14 +108,14 @@ pub fn level_shifts(
                 .or_default()
                 .push(v);
         }
-        if let Some(v) = ms(r.get(5)?) {
+        if let Some(v) = ms(w.medians.rtt_us) {
             rtt.entry((a.min(b), a.max(b)))
                 .or_default()
                 .entry(slot)
                 .or_default()
                 .push(v / 2.0);
         }
-    }
+    })?;
     let series = |slots: &mut Slots| -> Vec<(u64, f64)> {
         slots.iter_mut().map(|(t, v)| (*t, median(v))).collect()
     };
@@ -177,7 +170,7 @@ pub fn level_shifts(
 
 /// The path changes of the last traces, per probe and target.
 pub fn path_changes(
-    conn: &Connection,
+    conn: &dyn StoreRead,
     config: &Config,
     now: u64,
 ) -> Result<Vec<NewEvent>, StoreError> {
@@ -187,7 +180,7 @@ pub fn path_changes(
     let horizon = (icmp.trace_period_s * 1000 * TRACE_PERIODS).max(600_000);
     let topo = &config.topology;
     let mut by_session: BTreeMap<(String, String), Vec<Trace>> = BTreeMap::new();
-    for r in results_since(conn, "trace", now.saturating_sub(horizon))? {
+    for r in conn.results_since("trace", now.saturating_sub(horizon))? {
         let ResultBody::Trace(t) = &r.body else {
             continue;
         };
@@ -236,7 +229,7 @@ pub fn path_changes(
 /// (another probe pair seeing the same change), and links each to its
 /// counterpart; returns the ids recorded.
 pub fn record(
-    db: &mut crate::server::store::Db,
+    db: &mut dyn StoreWrite,
     found: &[NewEvent],
     config: &Config,
     now: u64,
@@ -247,8 +240,7 @@ pub fn record(
     let slack = trace_ms + window_ms;
     let mut ids = Vec::new();
     for e in found {
-        let near = events_since(
-            db.conn(),
+        let near = db.events_since(
             e.at_ms.saturating_sub(shift_w.max(2 * trace_ms)),
             Some((&e.from, &e.to)),
         )?;
@@ -273,20 +265,19 @@ pub fn record(
         };
         ids.push(id);
         // Link to the closest unlinked event of the other kind on this route.
-        let others: Vec<Candidate> = events_since(
-            db.conn(),
-            e.at_ms.saturating_sub(slack),
-            Some((&e.from, &e.to)),
-        )?
-        .into_iter()
-        .filter(|x| x.id != id && x.detail.kind() != e.detail.kind() && x.at_ms <= e.at_ms + slack)
-        .map(|x| Candidate {
-            id: x.id,
-            direction: x.direction,
-            at_ms: x.at_ms,
-            linked: x.linked.is_some(),
-        })
-        .collect();
+        let others: Vec<Candidate> = db
+            .events_since(e.at_ms.saturating_sub(slack), Some((&e.from, &e.to)))?
+            .into_iter()
+            .filter(|x| {
+                x.id != id && x.detail.kind() != e.detail.kind() && x.at_ms <= e.at_ms + slack
+            })
+            .map(|x| Candidate {
+                id: x.id,
+                direction: x.direction,
+                at_ms: x.at_ms,
+                linked: x.linked.is_some(),
+            })
+            .collect();
         let partner = match e.detail {
             Detail::LevelShift { .. } => {
                 pick(e.at_ms, slack, &others, |d| same_direction(&e.direction, d))

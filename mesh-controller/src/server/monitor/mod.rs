@@ -15,8 +15,7 @@ use crate::history::buckets;
 use crate::server::api::Shared;
 use crate::server::config::Config;
 use crate::server::measured::{endpoint_names, open_end, Measured};
-use crate::server::store::{self, alerts, now_ms, rollups, StoreError};
-use rusqlite::Connection;
+use crate::server::store::{self, now_ms, StoreError, StoreRead};
 use std::collections::HashMap;
 use std::time::Duration;
 use topology::Endpoint;
@@ -24,13 +23,13 @@ use topology::Endpoint;
 /// When each direction of travel was last measured: the end of the latest
 /// window of sessions either way (both measure it).
 pub fn last_measured(
-    conn: &Connection,
+    conn: &dyn StoreRead,
     config: &Config,
 ) -> Result<HashMap<(Endpoint, Endpoint), u64>, StoreError> {
     let names = endpoint_names(&config.topology);
     let window_ms = config.settings.window_s * 1000;
     let mut out: HashMap<(Endpoint, Endpoint), u64> = HashMap::new();
-    for d in rollups::directions_seen(conn)? {
+    for d in conn.directions_seen()? {
         let (Some(&a), Some(&b)) = (names.get(&d.sender), names.get(&d.reflector)) else {
             continue;
         };
@@ -59,7 +58,7 @@ pub async fn evaluate_alerts(state: &Shared, now: u64) -> Result<usize, StoreErr
             let from = buckets::floor(now.saturating_sub(window), config.history.fine_ms);
             let measured = Measured::load_range(c, &config, from, open_end(now), now)?;
             let last = last_measured(c, &config)?;
-            let states = alerts::states(c)?;
+            let states = c.alert_states()?;
             Ok(alerting::evaluate(&alerting::Inputs {
                 config: &config,
                 measured: &measured,
@@ -123,7 +122,7 @@ pub async fn find_events(state: &Shared, now: u64) -> Result<usize, StoreError> 
         let list = state
             .store
             .read(move |c| {
-                store::events::events_since(c, 0, None).map(|v| {
+                c.events_since(0, None).map(|v| {
                     v.into_iter()
                         .filter(|e| ids.contains(&e.id))
                         .collect::<Vec<_>>()
@@ -167,7 +166,7 @@ pub async fn deliver_loop(state: Shared) {
     loop {
         let now = now_ms();
         let mut wake = now + 1_000;
-        match state.store.read(alerts::next_deliveries).await {
+        match state.store.read(|c| c.next_deliveries()).await {
             Err(e) => eprintln!("mesh-controller: webhook queue: {e}"),
             Ok(due) => {
                 let receivers = state.live().config.alerts.receivers.clone();

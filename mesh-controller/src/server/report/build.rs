@@ -3,8 +3,7 @@
 
 use super::{round3, Dist, InterCarrierRoute, MeasuredFields, Report, ReportRoute, DETOUR_STRETCH};
 use crate::server::config::Config;
-use crate::server::store::StoreError;
-use rusqlite::Connection;
+use crate::server::store::{StoreError, StoreRead};
 use std::collections::HashMap;
 use std::time::Duration;
 use topology::analysis::{RouteReport, Verdict};
@@ -107,13 +106,13 @@ impl LatencySource for Blend<'_> {
 /// Builds the report from the store: measured routes (every covered pair and
 /// every measured one), detours, and suggestions over the measured delays.
 /// `config.budgets` are the budgets applied.
-pub fn build(conn: &Connection, config: &Config, since: Duration) -> Result<Report, StoreError> {
+pub fn build(conn: &dyn StoreRead, config: &Config, since: Duration) -> Result<Report, StoreError> {
     build_with(conn, config, since, &SuggestOptions::default())
 }
 
 /// [`build`] with the suggestion search's knobs (`suggest --db`, `?k=`).
 pub fn build_with(
-    conn: &Connection,
+    conn: &dyn StoreRead,
     config: &Config,
     since: Duration,
     suggest_options: &SuggestOptions,
@@ -266,9 +265,10 @@ fn inter_carrier(
 
 /// End of the newest window of any session direction (the rollups keep the
 /// latest window start per direction).
-fn newest_window_end(conn: &Connection, config: &Config) -> Result<Option<u64>, StoreError> {
+fn newest_window_end(conn: &dyn StoreRead, config: &Config) -> Result<Option<u64>, StoreError> {
     let window_ms = config.settings.window_s.saturating_mul(1000);
-    Ok(crate::server::store::rollups::directions_seen(conn)?
+    Ok(conn
+        .directions_seen()?
         .iter()
         .map(|d| d.last_ms.saturating_add(window_ms))
         .max())

@@ -4,11 +4,10 @@
 
 use super::round3;
 use crate::server::config::Config;
-use crate::server::store::StoreError;
-use rusqlite::Connection;
+use crate::server::store::{StoreError, StoreRead};
 use serde::{Deserialize, Serialize};
 
-use crate::server::store::{results_since, StoredResult};
+use crate::server::store::StoredResult;
 use protocol::api::{ResultBody, TraceHop};
 use std::collections::BTreeMap;
 
@@ -267,14 +266,14 @@ pub struct Sections {
 /// The three sections, from the results of the look-back. Paths are kept for
 /// the detours and the routes over budget.
 pub fn sections(
-    conn: &Connection,
+    conn: &dyn StoreRead,
     config: &Config,
     since_ms: u64,
     interesting: &std::collections::HashSet<(String, String)>,
 ) -> Result<Sections, StoreError> {
-    let bw = results_since(conn, "bandwidth", since_ms)?;
-    let ping = results_since(conn, "ping", since_ms)?;
-    let trace = results_since(conn, "trace", since_ms)?;
+    let bw = conn.results_since("bandwidth", since_ms)?;
+    let ping = conn.results_since("ping", since_ms)?;
+    let trace = conn.results_since("trace", since_ms)?;
     Ok(Sections {
         throughput: throughput(config, &bw),
         icmp: icmp(config, &ping),

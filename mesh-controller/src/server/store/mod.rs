@@ -1,43 +1,49 @@
-//! Storage: SQLite (bundled) in WAL mode with `synchronous = FULL`.
+//! The storage seam: what the controller asks of its database, and which
+//! backend answers. The rest of the controller sees only [`StoreRead`],
+//! [`StoreWrite`] and the async handle [`Store`]; each backend lives in its
+//! own folder (`sqlite/` today, with its schema and migrations) and nothing
+//! outside it names the driver.
 //!
-//! FULL, not NORMAL: a probe deletes a window from its spool once the
-//! controller acknowledges it, so an acknowledged window must survive a power
-//! cut, not just a crash of the process (NORMAL in WAL mode may lose the last
-//! commits on power loss). The fsync per commit is shared by every batch that
-//! arrived meanwhile: the writer thread commits them together (group commit).
+//! The traits are synchronous on purpose. Reading is mostly arithmetic on
+//! rows streamed one at a time into callbacks (rollups merged in place,
+//! windows decoded one by one), which belongs on a blocking thread, not on
+//! the async runtime; writes are serialised on one writer thread that
+//! commits whatever queued up meanwhile as one transaction (group commit).
+//! [`Store`] runs reads on `spawn_blocking` over a pool of readers and
+//! writes on that thread, so nothing blocks the runtime whatever the backend.
+//! A PostgreSQL backend fits the same shape: its reader holds a pooled
+//! connection (deadpool-postgres) and drives tokio-postgres with
+//! `Handle::block_on` from the blocking thread (allowed there), streaming rows
+//! with `query_raw` into the same callbacks; its writer does the same on the
+//! writer thread. Async trait methods would instead force every callback
+//! reader to collect rows first, or box streams through every call site.
 //!
-//! [`Db`] is the synchronous store (one connection); [`Store`] is the async
-//! handle the server uses: writes go to one dedicated thread, reads run on
-//! `spawn_blocking` with pooled read connections, so nothing blocks the
-//! runtime.
+//! The backend is chosen by the `--db` value ([`Backend::of`]): a file path
+//! is SQLite; `postgres://` is refused until PostgreSQL is built in.
 
 pub mod alerts;
-mod backfill;
 pub mod events;
-pub mod migrations;
-mod results;
-mod retention;
 pub mod rollups;
+pub mod sqlite;
 mod writer;
 
-pub use backfill::{resolver, BackfillStats};
-pub use retention::RetentionStats;
 pub use writer::Store;
 
-use crate::history::Levels;
-use protocol::api::{ClockInfo, Hello, ResultUpload, UploadAck};
+use crate::history::{Levels, Rollup, Span};
+use crate::server::config::Retention;
+use protocol::api::{ClockInfo, Hello, ResultBody, ResultUpload, UploadAck};
 use protocol::window::Window;
-pub use results::{next_result_seq, results_since, StoredResult};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
 
 /// Why storage failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The backend's own error (a driver error, I/O), as text.
     #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Backend(String),
+    #[error("{0}")]
+    Unsupported(String),
     #[error("database schema: {0}")]
     Schema(String),
     #[error("stored window does not decode: {0}")]
@@ -159,464 +165,269 @@ pub fn decode(json: &str) -> Result<Window, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// Opens a connection with the pragmas every connection needs.
-/// Most of the database file mapped into memory per connection (SQLite's
-/// largest by default, just under 2 GiB).
-const MMAP_BYTES: i64 = 0x7fff_0000;
-
-fn connect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
-    let flags = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
-    } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-    };
-    let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    // Pages read through a memory map, not copied in by read(2): the route
-    // table reads tens of thousands of rollup rows.
-    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
-    if !read_only {
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-    }
-    Ok(conn)
+/// A stored result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResult {
+    pub probe: String,
+    pub target: String,
+    pub start_ms: u64,
+    pub body: ResultBody,
 }
 
-/// Opens a read-only connection to an existing database.
-pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
-    connect(path, true)
+/// What one retention pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionStats {
+    /// Raw windows merged into coarse rows (and deleted).
+    pub merged: u64,
+    /// Coarse rows written (new or updated).
+    pub coarse_rows: u64,
+    /// Coarse rows dropped for age.
+    pub dropped: u64,
+    /// Rollup rows dropped for age (fine ones after `raw`, hourly ones after
+    /// `coarse`).
+    pub rollups_dropped: u64,
 }
 
-/// Opens a read-only connection for reading measurements (`report --db`,
-/// `suggest --db`): the schema must be this build's, and rolled up, which a
-/// read-only reader cannot do itself.
-pub fn open_for_reports(path: &Path) -> Result<Connection, StoreError> {
-    let conn = connect(path, true)?;
-    let have = migrations::current(&conn)?;
-    if have < migrations::latest() {
-        return Err(StoreError::Schema(format!(
-            "schema version {have} is older than this build's {}: run `mesh-controller serve` on it once to migrate it",
-            migrations::latest()
-        )));
-    }
-    let pending: Option<String> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'rollups_backfill'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if pending.is_some() {
-        return Err(StoreError::Schema(
-            "its windows from before rollups are not rolled up yet: run `mesh-controller serve` on it once".to_string(),
-        ));
-    }
-    Ok(conn)
+/// What the backfill did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackfillStats {
+    pub raw: u64,
+    pub coarse_rows: u64,
+    /// Windows whose probes are not (or no longer) configured: left raw.
+    pub unresolved: u64,
 }
 
-/// The synchronous store over one read-write connection.
-#[derive(Debug)]
-pub struct Db {
-    conn: Connection,
-    /// Rollup bucket lengths in force.
-    levels: Levels,
-    /// Each probe's boot id, as its last hello said: two probes on one boot
-    /// read one kernel clock.
-    boots: HashMap<String, String>,
+/// Probe id to endpoint name, from a configuration.
+pub fn resolver(config: &crate::server::config::Config) -> HashMap<String, String> {
+    config
+        .probes
+        .iter()
+        .map(|p| (p.id.clone(), config.endpoint_name(p)))
+        .collect()
 }
 
-impl Db {
-    /// Opens (creating if needed) and migrates the database.
-    pub fn open(path: &Path) -> Result<Db, StoreError> {
-        let mut conn = connect(path, false)?;
-        migrations::migrate_to(&mut conn, migrations::latest(), to_i64(now_ms()))?;
-        let mut boots = HashMap::new();
-        {
-            let mut st =
-                conn.prepare("SELECT id, boot_id FROM probes WHERE boot_id IS NOT NULL")?;
-            let rows =
-                st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-            for row in rows {
-                let (id, boot) = row?;
-                boots.insert(id, boot);
+/// A raw window's medians, as level shifts read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowMedians<'a> {
+    /// The session direction's endpoints.
+    pub sender: &'a str,
+    pub reflector: &'a str,
+    pub start_ms: u64,
+    pub medians: Medians,
+}
+
+/// Which backend a `--db` value names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend<'a> {
+    /// A file path: the embedded SQLite store.
+    Sqlite(&'a Path),
+    /// A `postgres://` or `postgresql://` URL.
+    Postgres(&'a str),
+}
+
+impl<'a> Backend<'a> {
+    pub fn of(db: &'a Path) -> Backend<'a> {
+        match db.to_str() {
+            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                Backend::Postgres(s)
             }
+            _ => Backend::Sqlite(db),
         }
-        Ok(Db {
-            conn,
-            levels: Levels::default(),
-            boots,
-        })
     }
+}
 
-    pub fn conn(&self) -> &Connection {
-        &self.conn
+/// How to name a `--db` value in messages: the path, or only the scheme of
+/// a URL (which may carry a password).
+pub fn db_label(db: &Path) -> String {
+    match Backend::of(db) {
+        Backend::Sqlite(path) => path.display().to_string(),
+        Backend::Postgres(_) => "--db postgres://...".to_string(),
     }
+}
 
-    /// A transaction on the read-write connection.
-    pub fn transaction(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
-        Ok(self.conn.transaction()?)
+/// Whether `db` names an SQLite file that does not exist (the read-only
+/// commands refuse to create one).
+pub fn missing_file(db: &Path) -> bool {
+    matches!(Backend::of(db), Backend::Sqlite(p) if !p.is_file())
+}
+
+/// What a backend that is not built in says.
+const NO_POSTGRES: &str = "PostgreSQL is not built in yet";
+
+/// Opens the store named by a `--db` value for serving: created and migrated
+/// if needed, with its writer thread started.
+pub fn open(db: &Path) -> Result<Store, StoreError> {
+    match Backend::of(db) {
+        Backend::Sqlite(path) => Store::start(sqlite::Sqlite::new(path)),
+        Backend::Postgres(_) => Err(StoreError::Unsupported(NO_POSTGRES.to_string())),
     }
+}
 
+/// Opens the store named by a `--db` value for reading measurements
+/// (`report --db`, `suggest --db`, `series --db`): read-only, and it must
+/// be at this build's schema and rolled up, which a reader cannot do itself.
+pub fn open_for_reports(db: &Path) -> Result<Box<dyn StoreRead>, StoreError> {
+    match Backend::of(db) {
+        Backend::Sqlite(path) => Ok(Box::new(sqlite::open_for_reports(path)?)),
+        Backend::Postgres(_) => Err(StoreError::Unsupported(NO_POSTGRES.to_string())),
+    }
+}
+
+/// A backend as [`Store`] runs it: one writer (created once, on the
+/// writer thread's behalf) and readers made on demand and pooled.
+pub trait Connector: Send + Sync + 'static {
+    /// Opens (creating and migrating if needed) the store for writing.
+    fn writer(&self) -> Result<Box<dyn StoreWrite>, StoreError>;
+    /// Opens a reader of the store.
+    fn reader(&self) -> Result<Box<dyn StoreRead>, StoreError>;
+}
+
+/// Reading the store. Every method reads committed data only; the callbacks
+/// get one row at a time (borrowed where the backend can), and an error
+/// from a callback that returns one ends the reading.
+pub trait StoreRead: Send {
+    /// Whether the database answers (for the health check).
+    fn ping(&self) -> Result<(), StoreError>;
+    /// The window sequence number expected next from `probe`.
+    fn next_seq(&self, probe: &str) -> Result<u64, StoreError>;
+    /// The result sequence number expected next from `probe`.
+    fn next_result_seq(&self, probe: &str) -> Result<u64, StoreError>;
+    /// Every probe the database knows, with window and result counts.
+    fn probe_rows(&self) -> Result<HashMap<String, ProbeRow>, StoreError>;
+    /// Raw rows, and windows inside retained (coarse) rows.
+    fn totals(&self) -> Result<(u64, u64), StoreError>;
+    /// All windows (raw and retained) that started at or after `since_ms`,
+    /// merged per session (probe, target): for checks and tests.
+    fn merged_since(&self, since_ms: u64) -> Result<HashMap<(String, String), Merged>, StoreError>;
+    /// Every session (probe, target) with windows at or after `since_ms`,
+    /// sorted.
+    fn sessions_since(&self, since_ms: u64) -> Result<Vec<(String, String)>, StoreError>;
+    /// Each window of one session that started at or after `since_ms`
+    /// (retained rows first), with how many uploaded windows it holds.
+    fn for_each_window(
+        &self,
+        probe: &str,
+        target: &str,
+        since_ms: u64,
+        f: &mut dyn FnMut(&Window, u64),
+    ) -> Result<(), StoreError>;
+    /// Each raw window and retained row of one session that started in
+    /// `[since_ms, until_ms)`: `f(start, bucket length (0 for a raw window),
+    /// rollup)`.
+    fn for_each_session_rollup(
+        &self,
+        probe: &str,
+        target: &str,
+        since_ms: u64,
+        until_ms: u64,
+        f: &mut dyn FnMut(u64, u64, Rollup),
+    ) -> Result<(), StoreError>;
+    /// The medians of every raw window with known endpoints that started at
+    /// or after `since_ms`.
+    fn for_each_window_medians(
+        &self,
+        since_ms: u64,
+        f: &mut dyn FnMut(WindowMedians<'_>),
+    ) -> Result<(), StoreError>;
+    /// Every rollup row in the spans of the chosen directions.
+    fn for_each_rollup(
+        &self,
+        spans: &[Span],
+        which: rollups::Directions<'_>,
+        f: &mut dyn FnMut(rollups::RollupRow<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+    /// From when mid-level rollup rows hold every window (0 unless the store
+    /// had rollups before the mid level).
+    fn rollups_mid_from(&self) -> Result<u64, StoreError>;
+    /// Every session direction ever rolled up, with its first and last
+    /// window.
+    fn directions_seen(&self) -> Result<Vec<rollups::DirectionSeen>, StoreError>;
+    /// Results of one kind started at or after `since_ms`, oldest first.
+    fn results_since(&self, kind: &str, since_ms: u64) -> Result<Vec<StoredResult>, StoreError>;
+    /// Every alert not inactive, by fingerprint.
+    fn alert_states(&self) -> Result<HashMap<String, alerts::StoredState>, StoreError>;
+    /// Episodes firing now (when `firing`), and those resolved at or after
+    /// `resolved_since` (when given), newest first.
+    fn episodes(
+        &self,
+        firing: bool,
+        resolved_since: Option<u64>,
+    ) -> Result<Vec<alerts::Episode>, StoreError>;
+    /// The oldest notification waiting for each receiver.
+    fn next_deliveries(&self) -> Result<Vec<alerts::Delivery>, StoreError>;
+    /// Per receiver: (waiting, delivered, given up).
+    fn delivery_counts(&self) -> Result<HashMap<String, (u64, u64, u64)>, StoreError>;
+    /// Events at or after `since_ms` (of one route, either orientation,
+    /// when given), oldest first.
+    fn events_since(
+        &self,
+        since_ms: u64,
+        route: Option<(&str, &str)>,
+    ) -> Result<Vec<events::Event>, StoreError>;
+}
+
+/// Writing the store: one writer at a time (the writer thread). Every
+/// method is one transaction, all or nothing.
+pub trait StoreWrite: StoreRead {
     /// Sets the rollup bucket lengths for what is ingested from now on.
-    pub fn set_levels(&mut self, levels: Levels) {
-        self.levels = levels;
-    }
-
+    fn set_levels(&mut self, levels: Levels);
     /// Records a hello: version, boot id, clock, time.
-    pub fn hello(&mut self, hello: &Hello, now_ms: u64) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO probes (id, version, boot_id, clock_synchronized, clock_error_us, last_hello_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (id) DO UPDATE SET version = ?2, boot_id = ?3,
-                 clock_synchronized = ?4, clock_error_us = ?5, last_hello_ms = ?6",
-            params![
-                hello.probe,
-                hello.version,
-                hello.boot_id,
-                hello.clock.synchronized,
-                to_i64(hello.clock.error_us),
-                to_i64(now_ms)
-            ],
-        )?;
-        match &hello.boot_id {
-            Some(b) => self.boots.insert(hello.probe.clone(), b.clone()),
-            None => self.boots.remove(&hello.probe),
-        };
-        Ok(())
-    }
-
-    /// Stores one probe's batch in one transaction: all or nothing.
-    pub fn ingest(
+    fn hello(&mut self, hello: &Hello, now_ms: u64) -> Result<(), StoreError>;
+    /// Stores one probe's batch, idempotent on (probe, seq): a window stored
+    /// (or merged by retention) before is acknowledged as a duplicate.
+    fn ingest(
         &mut self,
         probe: &str,
         windows: &[NewWindow],
         now_ms: u64,
-    ) -> Result<UploadAck, StoreError> {
-        let tx = self.conn.transaction()?;
-        let mut rolled = Vec::new();
-        let ack = ingest_in(&tx, probe, windows, now_ms, &self.boots, &mut rolled)?;
-        rollups::add(&tx, self.levels, &rolled)?;
-        tx.commit()?;
-        Ok(ack)
-    }
-
-    /// Stores several batches in one transaction (one fsync), each batch in a
-    /// savepoint: a batch that fails is rolled back alone.
-    pub fn ingest_many(
+    ) -> Result<UploadAck, StoreError>;
+    /// Stores several batches in one transaction; a batch that fails is
+    /// rolled back alone.
+    fn ingest_many(
         &mut self,
         batches: &[(&str, &[NewWindow])],
         now_ms: u64,
-    ) -> Result<Vec<Result<UploadAck, StoreError>>, StoreError> {
-        let mut tx = self.conn.transaction()?;
-        let mut out = Vec::with_capacity(batches.len());
-        let mut rolled = Vec::new();
-        for (probe, windows) in batches {
-            let sp = tx.savepoint()?;
-            let mut mine = Vec::new();
-            match ingest_in(&sp, probe, windows, now_ms, &self.boots, &mut mine) {
-                Ok(ack) => {
-                    sp.commit()?;
-                    rolled.append(&mut mine);
-                    out.push(Ok(ack));
-                }
-                Err(e) => {
-                    drop(sp); // rolls back this batch only
-                    out.push(Err(e));
-                }
-            }
-        }
-        // The rollups of every batch stored, in the same transaction.
-        rollups::add(&tx, self.levels, &rolled)?;
-        tx.commit()?;
-        Ok(out)
-    }
-
-    /// Stores one probe's results in one transaction: all or nothing.
-    pub fn ingest_results(
+    ) -> Result<Vec<Result<UploadAck, StoreError>>, StoreError>;
+    /// Stores one probe's results, idempotent on (probe, seq).
+    fn ingest_results(
         &mut self,
         probe: &str,
         results: &[ResultUpload],
         now_ms: u64,
-    ) -> Result<UploadAck, StoreError> {
-        let tx = self.conn.transaction()?;
-        let ack = results::ingest_results_in(&tx, probe, results, now_ms)?;
-        tx.commit()?;
-        Ok(ack)
-    }
-
-    /// Merges raw windows older than `raw` into coarse ones and drops coarse
-    /// ones older than `coarse`, in one transaction; results (bandwidth,
-    /// pings, traces) are kept as long as coarse windows.
-    pub fn retain(
+    ) -> Result<UploadAck, StoreError>;
+    /// Merges raw windows older than `raw` into retained rows, drops what is
+    /// older than `coarse`.
+    fn retain(&mut self, now_ms: u64, retention: &Retention) -> Result<RetentionStats, StoreError>;
+    /// Whether a store from before rollups still waits to be rolled up.
+    fn backfill_pending(&self) -> Result<bool, StoreError>;
+    /// Rolls up a store from before rollups, once.
+    fn backfill_rollups(
         &mut self,
+        levels: Levels,
+        endpoint: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<BackfillStats, StoreError>;
+    /// Writes alert state changes, their episodes and their notifications.
+    fn apply_alert_changes(
+        &mut self,
+        changes: &[alerts::Change],
         now_ms: u64,
-        retention: &crate::server::config::Retention,
-    ) -> Result<RetentionStats, StoreError> {
-        let mut stats = retention::retain(&mut self.conn, now_ms, retention)?;
-        let ago =
-            |d: Duration| now_ms.saturating_sub(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let cutoff = ago(retention.coarse);
-        self.conn
-            .execute("DELETE FROM results WHERE start_ms < ?1", [to_i64(cutoff)])?;
-        stats.rollups_dropped = rollups::retain(&self.conn, ago(retention.raw), cutoff)?;
-        Ok(stats)
-    }
-}
-
-/// The sequence number expected next from `probe`.
-pub fn next_seq(conn: &Connection, probe: &str) -> Result<u64, StoreError> {
-    let last: Option<i64> = conn
-        .query_row("SELECT last_seq FROM probes WHERE id = ?1", [probe], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    Ok(to_u64(last.unwrap_or(0)).saturating_add(1))
-}
-
-fn is_merged(conn: &Connection, probe: &str, seq: i64) -> Result<bool, StoreError> {
-    let hi: Option<i64> = conn
-        .query_row(
-            "SELECT hi FROM merged_seqs WHERE probe = ?1 AND lo <= ?2 ORDER BY lo DESC LIMIT 1",
-            params![probe, seq],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(hi.is_some_and(|hi| hi >= seq))
-}
-
-/// Stores one batch; the rollups of the windows it accepted (with clock
-/// facts dropped where both probes share a boot) go to `rolled`.
-fn ingest_in(
-    conn: &Connection,
-    probe: &str,
-    windows: &[NewWindow],
-    now_ms: u64,
-    boots: &HashMap<String, String>,
-    rolled: &mut Vec<rollups::RollupInput>,
-) -> Result<UploadAck, StoreError> {
-    let mut ack = UploadAck::default();
-    let mut insert = conn.prepare_cached(
-        "INSERT OR IGNORE INTO windows
-         (probe, seq, target, start_ms, duration_ms, received_ms, ssid, timestamping, sent, replies, window,
-          sender, reflector, forward_p50_us, reverse_p50_us, rtt_p50_us)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )?;
-    let mut max_seq = 0u64;
-    for w in windows {
-        let seq = to_i64(w.seq);
-        if is_merged(conn, probe, seq)? {
-            ack.duplicate.push(w.seq);
-            continue;
-        }
-        let n = insert.execute(params![
-            probe,
-            seq,
-            w.target,
-            to_i64(w.start_ms),
-            to_i64(w.duration_ms),
-            to_i64(now_ms),
-            w.ssid,
-            w.timestamping.map(|t| t.as_str()),
-            to_i64(w.sent),
-            to_i64(w.replies),
-            w.json,
-            w.pair.as_ref().map(|p| p.0.as_str()),
-            w.pair.as_ref().map(|p| p.1.as_str()),
-            w.medians.forward_us.map(to_i64),
-            w.medians.reverse_us.map(to_i64),
-            w.medians.rtt_us.map(to_i64),
-        ])?;
-        if n == 1 {
-            ack.accepted.push(w.seq);
-            max_seq = max_seq.max(w.seq);
-            if let (Some((sender, reflector)), Some(r)) = (&w.pair, &w.rollup) {
-                let same_boot = matches!(
-                    (boots.get(probe), boots.get(&w.target)),
-                    (Some(a), Some(b)) if a == b
-                );
-                rolled.push(rollups::RollupInput {
-                    sender: sender.clone(),
-                    reflector: reflector.clone(),
-                    start_ms: w.start_ms,
-                    rollup: if same_boot {
-                        r.clone().same_clock()
-                    } else {
-                        r.clone()
-                    },
-                });
-            }
-        } else {
-            ack.duplicate.push(w.seq);
-        }
-    }
-    if !ack.accepted.is_empty() {
-        conn.execute(
-            "INSERT INTO probes (id, last_upload_ms, last_seq) VALUES (?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET last_upload_ms = ?2, last_seq = MAX(last_seq, ?3)",
-            params![probe, to_i64(now_ms), to_i64(max_seq)],
-        )?;
-    }
-    ack.next_seq = next_seq(conn, probe)?;
-    Ok(ack)
-}
-
-/// Sets one count of a [`ProbeRow`].
-type SetCount = fn(&mut ProbeRow, u64);
-
-/// Every probe the database knows, with window counts.
-pub fn probe_rows(conn: &Connection) -> Result<HashMap<String, ProbeRow>, StoreError> {
-    let mut out: HashMap<String, ProbeRow> = HashMap::new();
-    let mut st = conn.prepare(
-        "SELECT id, version, boot_id, clock_synchronized, clock_error_us, last_hello_ms, last_upload_ms, last_seq, last_result_seq FROM probes",
-    )?;
-    let rows = st.query_map([], |r| {
-        let sync: Option<bool> = r.get(3)?;
-        let err: Option<i64> = r.get(4)?;
-        Ok(ProbeRow {
-            id: r.get(0)?,
-            version: r.get(1)?,
-            boot_id: r.get(2)?,
-            clock: sync.map(|synchronized| ClockInfo {
-                synchronized,
-                error_us: to_u64(err.unwrap_or(0)),
-            }),
-            last_hello_ms: r.get::<_, Option<i64>>(5)?.map(to_u64),
-            last_upload_ms: r.get::<_, Option<i64>>(6)?.map(to_u64),
-            last_seq: to_u64(r.get(7)?),
-            windows: 0,
-            windows_merged: 0,
-            results: 0,
-            last_result_seq: to_u64(r.get(8)?),
-        })
-    })?;
-    for row in rows {
-        let row = row?;
-        out.insert(row.id.clone(), row);
-    }
-    let counts: [(&str, SetCount); 3] = [
-        (
-            "SELECT probe, COUNT(*) FROM windows GROUP BY probe",
-            |r, n| r.windows = n,
-        ),
-        (
-            "SELECT probe, SUM(windows) FROM coarse_windows GROUP BY probe",
-            |r, n| r.windows_merged = n,
-        ),
-        (
-            "SELECT probe, COUNT(*) FROM results GROUP BY probe",
-            |r, n| r.results = n,
-        ),
-    ];
-    for (sql, set) in counts {
-        let mut st = conn.prepare(sql)?;
-        for r in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-            let (probe, n) = r?;
-            let row = out.entry(probe.clone()).or_insert_with(|| ProbeRow {
-                id: probe,
-                ..ProbeRow::default()
-            });
-            set(row, to_u64(n));
-        }
-    }
-    Ok(out)
-}
-
-/// All windows (raw and coarse) that started at or after `since_ms`, merged
-/// per session (probe, target). Holds one merged window per session (about
-/// half a megabyte each): for checks and tests, not for whole meshes (see
-/// [`for_each_window`]).
-pub fn merged_since(
-    conn: &Connection,
-    since_ms: u64,
-) -> Result<HashMap<(String, String), Merged>, StoreError> {
-    let mut out: HashMap<(String, String), Merged> = HashMap::new();
-    let mut add = |probe: String, target: String, json: String, n: u64| -> Result<(), StoreError> {
-        let w = decode(&json)?;
-        match out.entry((probe, target)) {
-            std::collections::hash_map::Entry::Occupied(mut e) => {
-                let m = e.get_mut();
-                m.window.merge(&w);
-                m.windows += n;
-            }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(Merged {
-                    window: w,
-                    windows: n,
-                });
-            }
-        }
-        Ok(())
-    };
-    let since = to_i64(since_ms);
-    let mut st = conn.prepare_cached(
-        "SELECT probe, target, window, windows FROM coarse_windows WHERE bucket_ms >= ?1",
-    )?;
-    let mut rows = st.query([since])?;
-    while let Some(r) = rows.next()? {
-        add(r.get(0)?, r.get(1)?, r.get(2)?, to_u64(r.get(3)?))?;
-    }
-    let mut st =
-        conn.prepare_cached("SELECT probe, target, window FROM windows WHERE start_ms >= ?1")?;
-    let mut rows = st.query([since])?;
-    while let Some(r) = rows.next()? {
-        add(r.get(0)?, r.get(1)?, r.get(2)?, 1)?;
-    }
-    Ok(out)
-}
-
-/// Every session (probe, target) with windows (raw or coarse) that started at
-/// or after `since_ms`, sorted.
-pub fn sessions_since(
-    conn: &Connection,
-    since_ms: u64,
-) -> Result<Vec<(String, String)>, StoreError> {
-    let mut st = conn.prepare_cached(
-        "SELECT DISTINCT probe, target FROM windows WHERE start_ms >= ?1
-         UNION SELECT DISTINCT probe, target FROM coarse_windows WHERE bucket_ms >= ?1
-         ORDER BY 1, 2",
-    )?;
-    let rows = st.query_map([to_i64(since_ms)], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Calls `f` with each window of one session that started at or after
-/// `since_ms` (coarse rows first), and how many uploaded windows it holds.
-/// Only one decoded window is alive at a time.
-pub fn for_each_window(
-    conn: &Connection,
-    probe: &str,
-    target: &str,
-    since_ms: u64,
-    mut f: impl FnMut(&Window, u64),
-) -> Result<(), StoreError> {
-    let since = to_i64(since_ms);
-    let mut st = conn.prepare_cached(
-        "SELECT window, windows FROM coarse_windows
-         WHERE probe = ?1 AND target = ?2 AND bucket_ms >= ?3",
-    )?;
-    let mut rows = st.query(params![probe, target, since])?;
-    while let Some(r) = rows.next()? {
-        f(&decode(&r.get::<_, String>(0)?)?, to_u64(r.get(1)?));
-    }
-    let mut st = conn.prepare_cached(
-        "SELECT window FROM windows WHERE probe = ?1 AND target = ?2 AND start_ms >= ?3",
-    )?;
-    let mut rows = st.query(params![probe, target, since])?;
-    while let Some(r) = rows.next()? {
-        f(&decode(&r.get::<_, String>(0)?)?, 1);
-    }
-    Ok(())
-}
-
-/// Counts for checks and tests: raw rows, and windows inside coarse rows.
-pub fn totals(conn: &Connection) -> Result<(u64, u64), StoreError> {
-    let raw: i64 = conn.query_row("SELECT COUNT(*) FROM windows", [], |r| r.get(0))?;
-    let coarse: i64 = conn.query_row(
-        "SELECT COALESCE(SUM(windows), 0) FROM coarse_windows",
-        [],
-        |r| r.get(0),
-    )?;
-    Ok((to_u64(raw), to_u64(coarse)))
+    ) -> Result<(), StoreError>;
+    /// Marks a notification delivered.
+    fn delivered(&mut self, id: i64, now_ms: u64) -> Result<(), StoreError>;
+    /// Records a failed attempt: retried at `next_ms`, or given up (None).
+    fn delivery_failed(
+        &mut self,
+        id: i64,
+        now_ms: u64,
+        error: &str,
+        next_ms: Option<u64>,
+    ) -> Result<(), StoreError>;
+    /// Records an event unless one with its key exists; Some(id) when new.
+    fn record_event(
+        &mut self,
+        e: &events::NewEvent,
+        now_ms: u64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Links two events to each other.
+    fn link_events(&mut self, a: i64, b: i64) -> Result<(), StoreError>;
 }

@@ -1,15 +1,15 @@
-//! The async face of the store: one writer thread owns the read-write
-//! connection and commits whatever batches queued up meanwhile in one
-//! transaction (group commit: one fsync for many uploads); reads run on
-//! `spawn_blocking` over a small pool of read-only connections.
+//! The async face of the store, whatever the backend: one writer thread owns
+//! the backend's writer and commits whatever batches queued up meanwhile in
+//! one transaction (group commit: one fsync for many uploads); reads run on
+//! `spawn_blocking` over a small pool of the backend's readers.
 
-use super::{BackfillStats, Db, NewWindow, RetentionStats, StoreError};
+use super::{
+    BackfillStats, Connector, NewWindow, RetentionStats, StoreError, StoreRead, StoreWrite,
+};
 use crate::history::Levels;
 use crate::server::config::Retention;
 use protocol::api::{Hello, ResultUpload, UploadAck};
-use rusqlite::Connection;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -17,6 +17,9 @@ use tokio::sync::oneshot;
 const GROUP_MAX: usize = 512;
 /// Read connections kept open.
 const READERS_KEPT: usize = 8;
+
+/// A write run on the writer thread.
+type WriteJob = Box<dyn FnOnce(&mut dyn StoreWrite) + Send>;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -46,15 +49,21 @@ enum Job {
         reply: Reply<BackfillStats>,
     },
     /// Any other write (alerts, events, deliveries), run in turn.
-    Exec(Box<dyn FnOnce(&mut Db) + Send>),
+    Exec(WriteJob),
 }
 
 /// Handle to the store, cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     jobs: mpsc::Sender<Job>,
-    path: PathBuf,
-    readers: Arc<Mutex<Vec<Connection>>>,
+    backend: Arc<dyn Connector>,
+    readers: Arc<Mutex<Vec<Box<dyn StoreRead>>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for Job {
@@ -72,8 +81,8 @@ impl std::fmt::Debug for Job {
 
 impl Store {
     /// Opens and migrates the database and starts the writer thread.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = Db::open(path)?;
+    pub fn start(backend: impl Connector) -> Result<Store, StoreError> {
+        let db = backend.writer()?;
         let (jobs, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("store-writer".to_string())
@@ -81,7 +90,7 @@ impl Store {
             .map_err(|e| StoreError::Schema(format!("cannot start the writer thread: {e}")))?;
         Ok(Store {
             jobs,
-            path: path.to_path_buf(),
+            backend: Arc::new(backend),
             readers: Arc::new(Mutex::new(Vec::new())),
         })
     }
@@ -145,11 +154,11 @@ impl Store {
         self.ask(|reply| Job::Retain { retention, reply }).await
     }
 
-    /// Runs `f` on the writer's connection, in turn with the other writes.
+    /// Runs `f` on the writer, in turn with the other writes.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Db) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn StoreWrite) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         self.jobs
@@ -160,21 +169,21 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Runs `f` on a pooled read connection, off the async runtime.
+    /// Runs `f` on a pooled reader, off the async runtime.
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn StoreRead) -> Result<T, StoreError> + Send + 'static,
     {
-        let path = self.path.clone();
+        let backend = self.backend.clone();
         let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let pooled = readers.lock().ok().and_then(|mut v| v.pop());
             let conn = match pooled {
                 Some(c) => c,
-                None => super::open_reader(&path)?,
+                None => backend.reader()?,
             };
-            let out = f(&conn);
+            let out = f(conn.as_ref());
             if let Ok(mut v) = readers.lock() {
                 if v.len() < READERS_KEPT {
                     v.push(conn);
@@ -187,7 +196,7 @@ impl Store {
     }
 }
 
-fn writer_loop(mut db: Db, rx: mpsc::Receiver<Job>) {
+fn writer_loop(mut db: Box<dyn StoreWrite>, rx: mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < GROUP_MAX {
@@ -222,7 +231,7 @@ fn writer_loop(mut db: Db, rx: mpsc::Receiver<Job>) {
                 Job::Retain { retention, reply } => {
                     let _ = reply.send(db.retain(now, &retention));
                 }
-                Job::Exec(run) => run(&mut db),
+                Job::Exec(run) => run(db.as_mut()),
                 Job::Backfill {
                     levels,
                     endpoints,

@@ -5,23 +5,10 @@
 
 use super::{decode, to_i64, to_u64, StoreError};
 use crate::server::config::Retention;
+use crate::server::store::RetentionStats;
 use protocol::window::Window;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
-
-/// What one retention pass did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RetentionStats {
-    /// Raw windows merged into coarse rows (and deleted).
-    pub merged: u64,
-    /// Coarse rows written (new or updated).
-    pub coarse_rows: u64,
-    /// Coarse rows dropped for age.
-    pub dropped: u64,
-    /// Rollup rows dropped for age (fine ones after `raw`, hourly ones after
-    /// `coarse`).
-    pub rollups_dropped: u64,
-}
 
 struct Bucket {
     window: Window,

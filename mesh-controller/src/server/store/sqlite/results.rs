@@ -2,17 +2,9 @@
 //! stored one row each, idempotent on (probe, seq) in a sequence of their own.
 
 use super::{to_i64, to_u64, StoreError};
+use crate::server::store::StoredResult;
 use protocol::api::{ResultBody, ResultUpload, UploadAck};
 use rusqlite::{params, Connection, OptionalExtension};
-
-/// A stored result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredResult {
-    pub probe: String,
-    pub target: String,
-    pub start_ms: u64,
-    pub body: ResultBody,
-}
 
 /// The result sequence number expected next from `probe`.
 pub fn next_result_seq(conn: &Connection, probe: &str) -> Result<u64, StoreError> {

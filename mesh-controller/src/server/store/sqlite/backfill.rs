@@ -4,22 +4,14 @@
 //! It runs once, before the controller serves or runs retention (so no window
 //! is rolled up twice), and clears the `rollups_backfill` mark when done.
 
-use super::rollups::{self, RollupInput};
+use super::rollups;
 use super::{decode, to_i64, to_u64, Db, Medians, StoreError};
 use crate::history::{Levels, Rollup};
+use crate::server::store::rollups::RollupInput;
+use crate::server::store::BackfillStats;
 use rusqlite::{params, OptionalExtension};
-use std::collections::HashMap;
 
 const MARK: &str = "rollups_backfill";
-
-/// What the backfill did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BackfillStats {
-    pub raw: u64,
-    pub coarse_rows: u64,
-    /// Windows whose probes are not (or no longer) configured: left raw.
-    pub unresolved: u64,
-}
 
 impl Db {
     /// Whether a backfill is pending.
@@ -128,13 +120,4 @@ impl Db {
         tx.commit()?;
         Ok(stats)
     }
-}
-
-/// Probe id to endpoint name, from a configuration.
-pub fn resolver(config: &crate::server::config::Config) -> HashMap<String, String> {
-    config
-        .probes
-        .iter()
-        .map(|p| (p.id.clone(), config.endpoint_name(p)))
-        .collect()
 }
