@@ -707,3 +707,44 @@ fn a_store_from_before_rollups_is_rolled_up_once(b: &dyn Backend) {
         .unwrap();
     assert_eq!((ack.duplicate, ack.next_seq), (vec![3], 6));
 }
+
+/// `--db` picks the backend: a `postgres://` URL is refused in one line
+/// (exit 2) until PostgreSQL is built in, without echoing its password.
+#[test]
+fn a_postgres_url_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        config_with(&[("cl-1", "cl"), ("a-1", "city-a")], ""),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let url = "postgres://hubmesh:s3cret@127.0.0.1:1/hubmesh";
+    for args in [
+        vec![
+            "serve",
+            "--db",
+            url,
+            "--config",
+            config,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        vec!["report", "--db", url, "--config", config],
+        vec![
+            "series", "--db", url, "--config", config, "--from", "cl", "--to", "city-a",
+        ],
+        vec!["suggest", "--db", url, "--config", config],
+    ] {
+        let out = serve_common::run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("PostgreSQL is not built in yet"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("s3cret"), "{args:?}: {err}");
+    }
+}

@@ -12,7 +12,8 @@ pub(crate) struct ServeArgs {
     /// Controller configuration (YAML): topology, probes, secrets, settings.
     #[arg(long)]
     config: PathBuf,
-    /// SQLite database file (created and migrated as needed).
+    /// SQLite database file (created and migrated as needed); a
+    /// postgres:// URL is refused until PostgreSQL is built in.
     #[arg(long, default_value = "hubmesh.db")]
     db: PathBuf,
     /// Address to listen on.
