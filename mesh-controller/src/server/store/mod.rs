@@ -42,6 +42,7 @@ pub enum StoreError {
     /// The backend's own error (a driver error, I/O), as text.
     #[error("database: {0}")]
     Backend(String),
+    /// A backend this build does not have (the `--db` value names it).
     #[error("{0}")]
     Unsupported(String),
     #[error("database schema: {0}")]
