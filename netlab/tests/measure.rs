@@ -19,11 +19,17 @@ fn irtt(lab: &Lab, client: &str, server: &str, duration: &str, interval: &str) -
     let addr = format!("{}:2112", lab.addr(server));
     // -i 0: no minimum interval (the server's default is 10 ms).
     let _server = lab.spawn(server, &["irtt", "server", "-i", "0", "-b", &addr]);
-    retry(Duration::from_secs(10), || {
+    // The handshake crosses the lab too: on the lossy link a third of its
+    // round trips are lost, so it is tried ten times, 300 ms apart (irtt's
+    // default is four, 1 s to 8 s apart), rather than trusting four to one
+    // retry window.
+    // (irtt reads this flag only in the --flag=value form.)
+    let timeouts = format!("--timeouts={}", ["300ms"; 10].join(","));
+    retry(Duration::from_secs(30), || {
         let out = lab.exec(
             client,
             &[
-                "irtt", "client", "-i", interval, "-d", duration, "-Q", "-o", "-", &addr,
+                "irtt", "client", &timeouts, "-i", interval, "-d", duration, "-Q", "-o", "-", &addr,
             ],
         );
         if !out.status.success() {
