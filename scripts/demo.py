@@ -273,7 +273,11 @@ def finish(work, out, mc, url, f, t_fault):
         now_cfg = f"{work}/mesh-now.yaml"
         open(now_cfg, "w").write("\n".join(cfg) + "\n")
         fixed = f"{out}/national-with-the-fault-and-the-suggestion.yaml"
-        src = ["--db", f"{work}/hubmesh.db", "--config", now_cfg, "--since", look, "--k", "3"]
+        # Up to ten: over a short look-back the greedy order can put other
+        # routes first (Urumqi's exchange point always, a route whose p99
+        # brushed its budget); the suggestions are applied up to the one
+        # that fixes the fault's route.
+        src = ["--db", f"{work}/hubmesh.db", "--config", now_cfg, "--since", look, "--k", "10"]
         s = run([mc, "suggest", *src, "--format", "json"])
         sugg = json.loads(s.stdout)["suggestions"] if s.stdout.strip() else []
         a, b = f["route"]
