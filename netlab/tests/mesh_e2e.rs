@@ -133,8 +133,12 @@ fn agents_measure_the_lab_and_the_report_flags_exactly_the_slow_route() {
         ));
     }
 
-    // Measure until every ordered pair has at least two windows stored (about
-    // 5 s), bounded.
+    // Measure until every ordered pair has at least six windows stored (both
+    // sessions of the pair count; about 7 s), bounded. The verdicts are read at p99: with two windows (80
+    // packets) p99 is the largest delay, and one packet the emulator
+    // delivers late on a loaded machine (5 ms late was seen in CI-like runs)
+    // turned a 5 ms route against its 8 ms budget into a violation; with six
+    // (240 packets) it takes three.
     let report = || {
         Command::new(controller)
             .args(["report", "--db", db, "--config", cfg, "--format", "json"])
@@ -142,14 +146,14 @@ fn agents_measure_the_lab_and_the_report_flags_exactly_the_slow_route() {
             .expect("report")
     };
     let pairs = SITES.len() * (SITES.len() - 1);
-    let done = retry(Duration::from_secs(30), || {
+    let done = retry(Duration::from_secs(45), || {
         std::thread::sleep(Duration::from_millis(900));
         let out = report();
         let v: Value = serde_json::from_slice(&out.stdout).ok()?;
         let measured = v["routes"]
             .as_array()?
             .iter()
-            .filter(|r| r["measured"]["windows"].as_u64().unwrap_or(0) >= 2)
+            .filter(|r| r["measured"]["windows"].as_u64().unwrap_or(0) >= 6)
             .count();
         let traced = v["paths"]
             .as_array()?
@@ -159,7 +163,7 @@ fn agents_measure_the_lab_and_the_report_flags_exactly_the_slow_route() {
     });
     assert!(
         done.is_some(),
-        "not every pair measured in 30 s: {}\n{}",
+        "not every pair measured six windows in 45 s: {}\n{}",
         common::stdout(&report()),
         logs(work)
     );
