@@ -28,13 +28,16 @@ use protocol::api::{WindowBatch, WindowUpload};
 use protocol::window::{ClockSample, Event, PacketSample, TsSource, Window};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use topology::analysis::{self, Options};
 use topology::routing::Routes;
+
+#[path = "common/serve.rs"]
+mod serve;
+use serve::serve;
 
 const GOAL_MS: f64 = 1000.0;
 const WINDOWS_PER_SESSION: u64 = 10;
@@ -86,50 +89,6 @@ fn window(rng: &mut Rng, fwd: f64, rev: f64) -> Window {
         }));
     }
     w
-}
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(bin: &Path, dir: &Path) -> Result<Server> {
-    let mut child = Command::new(bin)
-        .arg("serve")
-        .arg("--config")
-        .arg(dir.join("mesh.yaml"))
-        .arg("--db")
-        .arg(dir.join("bench.db"))
-        .args(["--listen", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let stderr = child.stderr.take().context("no stderr")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(a) = line.strip_prefix("mesh-controller: listening on http://") {
-                let _ = tx.send(a.to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .context("the controller did not listen within 60 s")?;
-    Ok(Server {
-        child,
-        addr: addr.parse()?,
-    })
 }
 
 /// One HTTP/1.1 request (Connection: close): (status, body).

@@ -29,11 +29,15 @@ use mesh_controller::server::store::sqlite::Db;
 use mesh_controller::server::store::{Medians, NewWindow, StoreRead};
 use protocol::window::{validate, ClockSample, Event, PacketSample, TsSource, Window};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "common/serve.rs"]
+mod serve;
+use serve::{serve, Server};
 
 /// Windows per `Db::ingest_many` call.
 const BATCH: usize = 4_000;
@@ -535,61 +539,6 @@ fn build_b(dir: &Path, days: u64) -> Result<(Config, String, String)> {
         mib(db_size(&path))
     );
     Ok((config, from, to))
-}
-
-/// A running `mesh-controller serve`; killed on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(bin: &Path, dir: &Path) -> Result<Server> {
-    let mut child = Command::new(bin)
-        .arg("serve")
-        .arg("--config")
-        .arg(dir.join("mesh.yaml"))
-        .arg("--db")
-        .arg(dir.join("bench.db"))
-        .args(["--listen", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let stderr = child.stderr.take().context("no stderr")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Reads the log (so the server never blocks on it) and passes the
-    // listening address on.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(a) = line.strip_prefix("mesh-controller: listening on http://") {
-                let _ = tx.send(a.to_string());
-            }
-        }
-    });
-    let addr = match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(a) => a,
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("the controller did not listen within 120 s");
-        }
-    };
-    let server = Server {
-        child,
-        addr: addr
-            .parse()
-            .with_context(|| format!("listen address {addr:?}"))?,
-    };
-    Ok(server)
 }
 
 /// User + system CPU time of a process (clock ticks).

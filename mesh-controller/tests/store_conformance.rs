@@ -622,8 +622,8 @@ fn events_are_recorded_once_and_linked(b: &dyn Backend) {
     assert_eq!(db.record_event(&shift("cl", t), t + 9).unwrap(), None);
     let path = NewEvent {
         detail: Detail::PathChange {
-            old: vec!["10.0.0.1".into()],
-            new: vec!["10.0.0.2".into()],
+            old: vec!["198.18.0.1".into()],
+            new: vec!["198.18.0.2".into()],
             probe: "cl-1".into(),
             target: "a-1".into(),
         },

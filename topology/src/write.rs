@@ -201,7 +201,7 @@ mod tests {
 hubs:
   - {id: h1, role: realtime}
 sites:
-  - {id: a1, name: "它's \"a\"", kind: cluster, hub: h1, location: [25, 102.5], addresses: [10.0.0.1]}
+  - {id: a1, name: "它's \"a\"", kind: cluster, hub: h1, location: [25, 102.5], addresses: [198.18.0.1]}
   - {id: b, kind: city, location: [30, 104]}
   - {id: e, kind: edge, serves: b, location: [30, 104]}
 links:
