@@ -363,29 +363,23 @@ impl RouteBase {
     /// routing chooses.
     pub fn run(&self, job: &RoutingJob) -> RouteTable {
         let is_down = |e: usize| job.down.get(e).copied().unwrap_or(false);
+        // Keeps the items (links, interconnects) whose edge is up; `edges`
+        // gives each item's edge by position.
+        fn keep_up<T>(items: &mut Vec<T>, edges: &[Option<u32>], is_down: impl Fn(usize) -> bool) {
+            let mut i = 0;
+            items.retain(|_| {
+                let gone = edges
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|e| is_down(e as usize));
+                i += 1;
+                !gone
+            });
+        }
         let mut topo = self.topo.clone();
-        let mut i = 0;
-        topo.links.retain(|_| {
-            let gone = self
-                .link_edges
-                .get(i)
-                .copied()
-                .flatten()
-                .is_some_and(|e| is_down(e as usize));
-            i += 1;
-            !gone
-        });
-        let mut i = 0;
-        topo.interconnects.retain(|_| {
-            let gone = self
-                .interconnect_edges
-                .get(i)
-                .copied()
-                .flatten()
-                .is_some_and(|e| is_down(e as usize));
-            i += 1;
-            !gone
-        });
+        keep_up(&mut topo.links, &self.link_edges, is_down);
+        keep_up(&mut topo.interconnects, &self.interconnect_edges, is_down);
         let edges: Vec<RouteEdge> = self
             .edges
             .iter()
