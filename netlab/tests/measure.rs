@@ -239,39 +239,26 @@ fn jitter_spreads_delay_uniformly_around_the_configured_value() {
     let n = sends.len() as f64;
     let mean = sends.iter().sum::<f64>() / n;
     let sd = (sends.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n).sqrt();
-    // 5 ms +- 2 ms uniform: median 5, tenth and ninetieth percentiles 3.4 and
-    // 6.6, standard deviation 2 / sqrt(3) = 1.15, nothing before 3 ms. What
-    // the measuring adds is lateness only, never earliness: the forwarder
-    // (a debug build here) and irtt on two shared cores deliver and read
-    // packets late by up to about 1 ms (median 5.4-5.8 ms measured, tenth and
-    // ninetieth percentiles 3.8-4.0 and 7.4-7.7 ms), and under a loaded test
-    // run a few percent much later. So: nothing early, the shape from robust
-    // statistics with that lateness allowed, at most 15 % past 8 ms.
-    let mut sorted = sends.clone();
-    sorted.sort_by(f64::total_cmp);
-    let q = |p: f64| sorted[((p * (n - 1.0)).round() as usize).min(sorted.len() - 1)];
+    // 5 ms +- 2 ms uniform: mean 5, standard deviation 2 / sqrt(3) = 1.15, and
+    // nothing outside [3, 7] but what the measuring tools add (a few outliers
+    // when other tests load the machine).
+    assert_near("mean", mean, 5.0, 0.5);
+    // Measuring can make a packet late, never early.
     let early = sends.iter().filter(|d| **d < 2.9).count();
     assert!(
         early as f64 <= 0.01 * n,
         "{early} of {n} delays under 2.9 ms"
     );
-    let quantiles = [0.1, 0.5, 0.9].map(q);
+    let inside = sends.iter().filter(|d| (2.9..=7.5).contains(*d)).count() as f64;
     assert!(
-        (2.9..=4.4).contains(&quantiles[0])
-            && (4.8..=6.0).contains(&quantiles[1])
-            && (6.3..=8.0).contains(&quantiles[2]),
-        "10th/50th/90th percentiles {quantiles:.2?} ms, want about 3.4/5/6.6 plus up to 1 ms late (mean {mean:.2})"
-    );
-    let inside = sends.iter().filter(|d| (2.9..=8.0).contains(*d)).count() as f64;
-    assert!(
-        inside / n >= 0.85,
-        "only {inside} of {n} delays in [2.9, 8.0] ms"
+        inside / n >= 0.95,
+        "only {inside} of {n} delays in [2.9, 7.5] ms"
     );
     let sd_inside = {
         let v: Vec<f64> = sends
             .iter()
             .copied()
-            .filter(|d| (2.9..=8.0).contains(d))
+            .filter(|d| (2.9..=7.5).contains(d))
             .collect();
         let m = v.iter().sum::<f64>() / v.len() as f64;
         (v.iter().map(|d| (d - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
