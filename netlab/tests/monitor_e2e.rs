@@ -345,7 +345,7 @@ fn alerts_events_and_series_follow_the_lab_as_it_changes() {
     );
     assert!(fwd.first().is_some_and(|v| (v - 4.0).abs() < 1.0), "{s}");
     assert!(fwd.last().is_some_and(|v| (v - 4.0).abs() < 1.0), "{s}");
-    let shifts = retry(Duration::from_secs(45), || {
+    let shifts = retry(Duration::from_secs(30), || {
         let e = events(&lab, &url);
         let deltas: Vec<f64> = e
             .iter()
