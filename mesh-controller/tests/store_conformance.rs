@@ -134,6 +134,8 @@ conformance!(
         alerts_states_episodes_and_the_delivery_queue,
         events_are_recorded_once_and_linked,
         a_store_from_before_rollups_is_rolled_up_once,
+        a_lease_has_one_holder_until_it_expires,
+        a_bandwidth_slot_is_given_once,
     ]
 );
 
@@ -706,6 +708,44 @@ fn a_store_from_before_rollups_is_rolled_up_once(b: &dyn Backend) {
         .ingest("cl-1", &[new_window(3, old[2].3, &old[2].4)], now)
         .unwrap();
     assert_eq!((ack.duplicate, ack.next_seq), (vec![3], 6));
+}
+
+fn a_lease_has_one_holder_until_it_expires(b: &dyn Backend) {
+    let (c, mut db) = writer(b);
+    let mut other = c.writer().unwrap();
+    let t = 1_000_000;
+    assert!(db.lease("monitor", "a", t, 3_000).unwrap());
+    // Held: another holder is refused, the holder renews.
+    assert!(!other.lease("monitor", "b", t + 1_000, 3_000).unwrap());
+    assert!(db.lease("monitor", "a", t + 2_000, 3_000).unwrap());
+    assert!(!other.lease("monitor", "b", t + 4_999, 3_000).unwrap());
+    // Another duty is apart.
+    assert!(other.lease("retention", "b", t + 4_999, 3_000).unwrap());
+    // Expired (not renewed for its ttl): taken over, and the old holder is
+    // refused from then on.
+    assert!(other.lease("monitor", "b", t + 5_000, 3_000).unwrap());
+    assert!(!db.lease("monitor", "a", t + 5_001, 3_000).unwrap());
+    // Released: free at once.
+    other.release("monitor", "b").unwrap();
+    db.release("retention", "a").unwrap(); // not a's: kept
+    assert!(db.lease("monitor", "a", t + 5_002, 3_000).unwrap());
+    assert!(!db.lease("retention", "a", t + 5_002, 3_000).unwrap());
+}
+
+fn a_bandwidth_slot_is_given_once(b: &dyn Backend) {
+    let (c, mut db) = writer(b);
+    let mut other = c.writer().unwrap();
+    let now = now_ms();
+    assert!(db.claim_bw_slot("cl-1", 100, 90, now).unwrap());
+    // Whichever controller is asked again in that slot: not again.
+    assert!(!db.claim_bw_slot("cl-1", 100, 90, now).unwrap());
+    assert!(!other.claim_bw_slot("cl-1", 100, 90, now).unwrap());
+    // Another probe, and the next slot, are given.
+    assert!(other.claim_bw_slot("a-1", 100, 90, now).unwrap());
+    assert!(other.claim_bw_slot("cl-1", 101, 91, now).unwrap());
+    // Forgotten slots are free again (only far in the past).
+    assert!(db.claim_bw_slot("cl-1", 120, 101, now).unwrap());
+    assert!(db.claim_bw_slot("cl-1", 100, 0, now).unwrap());
 }
 
 /// `--db` picks the backend: a `postgres://` URL is refused in one line

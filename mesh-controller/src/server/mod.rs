@@ -6,6 +6,7 @@ pub mod api;
 pub mod bwsched;
 pub mod config;
 pub mod console;
+pub mod duties;
 pub mod measured;
 pub mod monitor;
 pub mod prometheus;

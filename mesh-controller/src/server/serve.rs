@@ -4,6 +4,7 @@
 
 use crate::server::api::{self, Live, Shared};
 use crate::server::config::{self, Config};
+use crate::server::duties;
 use crate::server::secrets::{Secrets, SecretsError};
 use crate::server::store::{self, StoreError};
 use std::net::SocketAddr;
@@ -109,15 +110,17 @@ async fn watch(state: Shared, path: PathBuf) {
 async fn retention(state: Shared) {
     loop {
         let r = state.live().config.retention;
-        match state.store.retain(r).await {
-            Ok(s) if s.merged > 0 || s.dropped > 0 => eprintln!(
-                "mesh-controller: retention merged {} windows into {} coarse rows, dropped {}",
-                s.merged, s.coarse_rows, s.dropped
-            ),
-            Ok(_) => {}
-            Err(e) => eprintln!("mesh-controller: retention failed: {e}"),
-        }
         let period = (r.raw / 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        if duties::hold(&state, duties::RETENTION, duties::ttl_for(period)).await {
+            match state.store.retain(r).await {
+                Ok(s) if s.merged > 0 || s.dropped > 0 => eprintln!(
+                    "mesh-controller: retention merged {} windows into {} coarse rows, dropped {}",
+                    s.merged, s.coarse_rows, s.dropped
+                ),
+                Ok(_) => {}
+                Err(e) => eprintln!("mesh-controller: retention failed: {e}"),
+            }
+        }
         tokio::time::sleep(period).await;
     }
 }
@@ -181,9 +184,10 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     tokio::spawn(retention(state.clone()));
     tokio::spawn(crate::server::monitor::evaluate_loop(state.clone()));
     tokio::spawn(crate::server::monitor::deliver_loop(state.clone()));
-    axum::serve(listener, api::router(state))
+    axum::serve(listener, api::router(state.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    duties::release_all(&state).await;
     eprintln!("mesh-controller: stopped");
     Ok(())
 }

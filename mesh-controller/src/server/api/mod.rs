@@ -54,8 +54,8 @@ pub struct AppState {
     live: RwLock<Arc<Live>>,
     pub store: Store,
     pub counters: ServerCounters,
-    /// The bandwidth slot each probe was last given a test in.
-    pub bw_given: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// This controller as the holder of duty leases.
+    pub leases: crate::server::duties::Leases,
     /// Where the controller listens, as a URL (links in notifications when
     /// `alerts.external_url` is not set).
     pub listen_url: String,
@@ -73,7 +73,7 @@ impl AppState {
             live: RwLock::new(Arc::new(live)),
             store,
             counters: ServerCounters::default(),
-            bw_given: Default::default(),
+            leases: crate::server::duties::Leases::new(),
         })
     }
 
@@ -92,6 +92,19 @@ impl AppState {
             Ok(mut g) => *g = live,
             Err(poisoned) => *poisoned.into_inner() = live,
         }
+    }
+}
+
+/// The answer to a failed store call: 503 with `Retry-After` when the
+/// database cannot be reached right now (agents keep their windows spooled
+/// and upload them again), 500 for anything else.
+pub(crate) fn store_failed(e: crate::server::store::StoreError) -> Refusal {
+    use crate::server::store::StoreError;
+    match e {
+        StoreError::Unavailable(_) | StoreError::Closed => {
+            Refusal::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+        _ => Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
@@ -119,6 +132,7 @@ impl Refusal {
             StatusCode::BAD_REQUEST => "bad-request",
             StatusCode::NOT_FOUND => "not-found",
             StatusCode::PAYLOAD_TOO_LARGE => "too-large",
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
             s if s.is_server_error() => "internal",
             _ => "error",
         }
@@ -149,6 +163,10 @@ impl IntoResponse for Refusal {
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
             );
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
         }
         resp
     }

@@ -2,7 +2,7 @@
 //! is authenticated by the probe's token before its body is even parsed
 //! (histogram decoding should only ever see authenticated input).
 
-use super::{authenticate, query_pairs, Refusal, Shared};
+use super::{authenticate, query_pairs, store_failed, Refusal, Shared};
 use crate::server::store::NewWindow;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -61,13 +61,13 @@ async fn hello_inner(
             format!("probe {probe:?} is not in the configuration"),
         )
     })?;
-    state.store.hello(hello).await.map_err(internal)?;
+    state.store.hello(hello).await.map_err(store_failed)?;
     let p = probe.clone();
     let (next, next_result) = state
         .store
         .read(move |c| Ok((c.next_seq(&p)?, c.next_result_seq(&p)?)))
         .await
-        .map_err(internal)?;
+        .map_err(store_failed)?;
     Ok(Json(plan.assignment(&probe, next, next_result)).into_response())
 }
 
@@ -114,7 +114,7 @@ async fn targets_inner(
         .store
         .read(move |c| Ok((c.next_seq(&p)?, c.next_result_seq(&p)?)))
         .await
-        .map_err(internal)?;
+        .map_err(store_failed)?;
     Ok(Json(plan.assignment(&probe, next, next_result)).into_response())
 }
 
@@ -154,7 +154,7 @@ async fn windows_inner(
         .store
         .ingest(probe, checked, levels)
         .await
-        .map_err(internal)?;
+        .map_err(store_failed)?;
     let c = &state.counters;
     c.batches.fetch_add(1, Ordering::Relaxed);
     c.windows_ingested

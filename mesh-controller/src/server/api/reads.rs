@@ -81,7 +81,7 @@ pub async fn probes(State(state): State<Shared>) -> Response {
     let config = state.live().config.clone();
     let rows = match state.store.read(|c| c.probe_rows()).await {
         Ok(r) => r,
-        Err(e) => return internal(e).into_response(),
+        Err(e) => return super::store_failed(e).into_response(),
     };
     let topo = &config.topology;
     let list = config
@@ -166,6 +166,6 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
 pub async fn healthz(State(state): State<Shared>) -> Response {
     match state.store.read(|c| c.ping()).await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
-        Err(e) => internal(e).into_response(),
+        Err(e) => super::store_failed(e).into_response(),
     }
 }

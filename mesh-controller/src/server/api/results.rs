@@ -2,7 +2,7 @@
 //! (bandwidth tests, pings, traces; stored all or nothing, idempotent on
 //! (probe, seq)) and `GET /v1/bw/task` (the bandwidth test to run now).
 
-use super::probe_calls::{internal, parse_json, refuse};
+use super::probe_calls::{parse_json, refuse};
 use super::{authenticate, Refusal, Shared};
 use crate::server::bwsched::{self, Decision};
 use crate::server::config::{is_probe_id, Config};
@@ -40,7 +40,7 @@ async fn results_inner(
         .store
         .ingest_results(probe, batch.results)
         .await
-        .map_err(internal)?;
+        .map_err(super::store_failed)?;
     Ok(Json(ack).into_response())
 }
 
@@ -140,6 +140,9 @@ fn check_one(config: &Config, probe: &str, r: &ResultUpload) -> Result<(), Strin
     Ok(())
 }
 
+/// Slots given are remembered this many slots back.
+const FORGET_SLOTS: u64 = 16;
+
 /// `GET /v1/bw/task`: the test this probe runs now, or when to ask again.
 pub async fn bw_task(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let live = state.live();
@@ -165,17 +168,24 @@ pub async fn bw_task(State(state): State<Shared>, headers: HeaderMap) -> Respons
         );
     };
     let now = crate::server::store::now_ms();
-    let mut given = match state.bw_given.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
-    let already = given.get(&probe).copied();
-    let answer = match bwsched::decide(config, &bw, index, now, already) {
+    let answer = match bwsched::decide(config, &bw, index, now, None) {
         Decision::Run(task) => {
-            given.insert(probe, task.slot);
-            BwTaskAnswer {
-                retry_after_ms: task.deadline_unix_ms.saturating_sub(now).max(1_000),
-                task: Some(task),
+            // Handed out once per slot, whichever controller is asked.
+            let (slot, p) = (task.slot, probe.clone());
+            let claimed = state
+                .store
+                .write(move |db| db.claim_bw_slot(&p, slot, slot.saturating_sub(FORGET_SLOTS), now))
+                .await;
+            match claimed {
+                Ok(true) => BwTaskAnswer {
+                    retry_after_ms: task.deadline_unix_ms.saturating_sub(now).max(1_000),
+                    task: Some(task),
+                },
+                Ok(false) => BwTaskAnswer {
+                    retry_after_ms: task.deadline_unix_ms.saturating_sub(now).max(1_000),
+                    task: None,
+                },
+                Err(e) => return refuse(&state, super::store_failed(e)),
             }
         }
         Decision::Wait(ms) => BwTaskAnswer {

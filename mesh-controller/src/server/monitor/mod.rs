@@ -14,6 +14,7 @@ pub mod webhook;
 use crate::history::buckets;
 use crate::server::api::Shared;
 use crate::server::config::Config;
+use crate::server::duties;
 use crate::server::measured::{endpoint_names, open_end, Measured};
 use crate::server::store::{self, now_ms, StoreError, StoreRead};
 use std::collections::HashMap;
@@ -144,17 +145,32 @@ pub async fn find_events(state: &Shared, now: u64) -> Result<usize, StoreError> 
     Ok(0)
 }
 
+/// The monitor lease's length: three evaluations (or three delivery
+/// rounds of a second, whichever is longer), within [3 s, 60 s].
+fn monitor_ttl(state: &Shared) -> Duration {
+    duties::ttl_for(
+        state
+            .live()
+            .config
+            .alerts
+            .evaluate_every
+            .max(Duration::from_secs(1)),
+    )
+}
+
 /// Evaluates the alerts and looks for events every
 /// `alerts.evaluate_every`, forever.
 pub async fn evaluate_loop(state: Shared) {
     loop {
         let period = state.live().config.alerts.evaluate_every;
-        let now = now_ms();
-        if let Err(e) = evaluate_alerts(&state, now).await {
-            eprintln!("mesh-controller: alert evaluation failed: {e}");
-        }
-        if let Err(e) = find_events(&state, now).await {
-            eprintln!("mesh-controller: event detection failed: {e}");
+        if duties::hold(&state, duties::MONITOR, monitor_ttl(&state)).await {
+            let now = now_ms();
+            if let Err(e) = evaluate_alerts(&state, now).await {
+                eprintln!("mesh-controller: alert evaluation failed: {e}");
+            }
+            if let Err(e) = find_events(&state, now).await {
+                eprintln!("mesh-controller: event detection failed: {e}");
+            }
         }
         tokio::time::sleep(period).await;
     }
@@ -166,7 +182,12 @@ pub async fn deliver_loop(state: Shared) {
     loop {
         let now = now_ms();
         let mut wake = now + 1_000;
-        match state.store.read(|c| c.next_deliveries()).await {
+        let due = if duties::hold(&state, duties::MONITOR, monitor_ttl(&state)).await {
+            state.store.read(|c| c.next_deliveries()).await
+        } else {
+            Ok(Vec::new())
+        };
+        match due {
             Err(e) => eprintln!("mesh-controller: webhook queue: {e}"),
             Ok(due) => {
                 let receivers = state.live().config.alerts.receivers.clone();

@@ -51,6 +51,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the storage thread has stopped")]
     Closed,
+    /// The database cannot be reached right now (refused, timed out, the
+    /// connection broke): the API answers 503 and agents keep spooling.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// A validated window ready to store.
@@ -431,4 +435,26 @@ pub trait StoreWrite: StoreRead {
     ) -> Result<Option<i64>, StoreError>;
     /// Links two events to each other.
     fn link_events(&mut self, a: i64, b: i64) -> Result<(), StoreError>;
+    /// Takes or renews the lease on `duty` for `holder` until
+    /// `now_ms + ttl_ms`: true when `holder` holds it now (it was free,
+    /// expired, or already its own), false when another holder's lease runs.
+    fn lease(
+        &mut self,
+        duty: &str,
+        holder: &str,
+        now_ms: u64,
+        ttl_ms: u64,
+    ) -> Result<bool, StoreError>;
+    /// Gives up `holder`'s lease on `duty`, if it holds it (a clean stop).
+    fn release(&mut self, duty: &str, holder: &str) -> Result<(), StoreError>;
+    /// Records that `probe` is given a bandwidth test in `slot`: true the
+    /// first time, false when it was given one in that slot before (by any
+    /// controller). Records older than `forget_before_slot` are dropped.
+    fn claim_bw_slot(
+        &mut self,
+        probe: &str,
+        slot: u64,
+        forget_before_slot: u64,
+        now_ms: u64,
+    ) -> Result<bool, StoreError>;
 }

@@ -256,8 +256,13 @@ fn writer_loop(mut db: Box<dyn StoreWrite>, rx: mpsc::Receiver<Job>) {
             }
             Err(e) => {
                 let msg = e.to_string();
+                let unavailable = matches!(e, StoreError::Unavailable(_));
                 for (_, _, reply) in ingests {
-                    let _ = reply.send(Err(StoreError::Schema(format!("commit failed: {msg}"))));
+                    let _ = reply.send(Err(if unavailable {
+                        StoreError::Unavailable(msg.clone())
+                    } else {
+                        StoreError::Schema(format!("commit failed: {msg}"))
+                    }));
                 }
             }
         }

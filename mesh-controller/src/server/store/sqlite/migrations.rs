@@ -213,6 +213,27 @@ INSERT INTO meta (key, value)
     WHERE EXISTS (SELECT 1 FROM rollups);
 ",
     },
+    Migration {
+        version: 8,
+        name: "duties: leases and bandwidth slots given",
+        sql: "
+-- Duties that must run on one controller at a time (retention, alert
+-- evaluation and webhook delivery): who holds each, until when (Unix ms).
+CREATE TABLE leases (
+    duty TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until_ms INTEGER NOT NULL
+);
+-- The bandwidth slots each probe was given a test in: a slot is handed
+-- out once, whichever controller the probe asks.
+CREATE TABLE bw_slots (
+    probe TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    given_ms INTEGER NOT NULL,
+    PRIMARY KEY (probe, slot)
+) WITHOUT ROWID;
+",
+    },
 ];
 
 /// The schema version this build writes.

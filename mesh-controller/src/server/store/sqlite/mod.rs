@@ -13,6 +13,7 @@
 mod alerts;
 mod backfill;
 mod events;
+mod leases;
 pub mod migrations;
 mod results;
 mod retention;

@@ -246,4 +246,25 @@ impl StoreWrite for Db {
     fn link_events(&mut self, a: i64, b: i64) -> Result<(), StoreError> {
         Db::link_events(self, a, b)
     }
+    fn lease(
+        &mut self,
+        duty: &str,
+        holder: &str,
+        now_ms: u64,
+        ttl_ms: u64,
+    ) -> Result<bool, StoreError> {
+        Db::lease(self, duty, holder, now_ms, ttl_ms)
+    }
+    fn release(&mut self, duty: &str, holder: &str) -> Result<(), StoreError> {
+        Db::release(self, duty, holder)
+    }
+    fn claim_bw_slot(
+        &mut self,
+        probe: &str,
+        slot: u64,
+        forget_before_slot: u64,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        Db::claim_bw_slot(self, probe, slot, forget_before_slot, now_ms)
+    }
 }
