@@ -7,6 +7,9 @@
 //! controller's server (axum, SQLite) to talk to it, and the controller's
 //! tests use the same client the agents do.
 //!
+//! Several controllers (replicas) may be given, comma-separated: a call that
+//! fails on one in a way another may not goes to the next ([`Client`]).
+//!
 //! Retry policy for callers: [`ClientError::is_retryable`] is true for
 //! connection failures, timeouts and 5xx answers (keep the windows spooled and
 //! try again after [`Backoff::next_delay`]); false for 4xx answers, which
@@ -23,6 +26,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{header, Method, Request, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
@@ -115,23 +119,42 @@ fn parse_url(url: &str) -> Result<Base, ClientError> {
 
 /// A controller client for one probe (one token). Calls are serialized over
 /// one kept-alive connection; use one client per concurrent caller.
+///
+/// It may know several controllers (replicas on one database, any of which
+/// serves any call): it keeps to one until a call to it fails in a way
+/// another may not (no connection, no answer in time, a 5xx answer), then
+/// moves to the next and makes the call there, each controller once per call.
 #[derive(Debug)]
 pub struct Client {
-    base: Base,
+    bases: Vec<Base>,
+    /// The controller in use (an index into `bases`).
+    current: AtomicUsize,
     token: String,
     timeout: Duration,
-    conn: Mutex<Option<SendRequest<Full<Bytes>>>>,
+    /// The kept-alive connection, and to which controller.
+    conn: Mutex<Option<(usize, SendRequest<Full<Bytes>>)>>,
 }
 
 impl Client {
-    /// `url` like `http://127.0.0.1:8680`; `token` as printed by `token add`.
+    /// `url` like `http://127.0.0.1:8680`, or several separated by commas
+    /// (replicas, tried in turn); `token` as printed by `token add`.
     pub fn new(url: &str, token: impl Into<String>) -> Result<Client, ClientError> {
+        let bases = url
+            .split(',')
+            .map(|u| parse_url(u.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Client {
-            base: parse_url(url)?,
+            bases,
+            current: AtomicUsize::new(0),
             token: token.into().trim().to_string(),
             timeout: DEFAULT_TIMEOUT,
             conn: Mutex::new(None),
         })
+    }
+
+    /// The controller calls go to now, as `host:port`.
+    pub fn controller(&self) -> &str {
+        &self.bases[self.current.load(Ordering::Relaxed) % self.bases.len()].authority
     }
 
     /// Time allowed for each call.
@@ -203,8 +226,8 @@ impl Client {
         Ok((status.as_u16(), bytes))
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
-        let addr = &self.base.authority;
+    async fn connect(&self, base: &Base) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+        let addr = &base.authority;
         let stream = TcpStream::connect(addr)
             .await
             .map_err(|source| ClientError::Connect {
@@ -230,27 +253,54 @@ impl Client {
         body: Option<Vec<u8>>,
         auth: bool,
     ) -> Result<(StatusCode, Bytes), ClientError> {
-        tokio::time::timeout(self.timeout, self.call_inner(method, path, body, auth))
+        let n = self.bases.len();
+        let mut tried = 0;
+        loop {
+            let i = self.current.load(Ordering::Relaxed) % n;
+            let outcome = tokio::time::timeout(
+                self.timeout,
+                self.call_inner(i, method.clone(), path, body.clone(), auth),
+            )
             .await
-            .map_err(|_| ClientError::Timeout(self.timeout))?
+            .map_err(|_| ClientError::Timeout(self.timeout))
+            .and_then(|r| r);
+            tried += 1;
+            let another_may_do = match &outcome {
+                Ok((status, _)) => status.is_server_error(),
+                Err(e) => e.is_retryable(),
+            };
+            if !another_may_do || tried >= n {
+                return outcome;
+            }
+            // The next controller, unless another call moved on already.
+            let _ = self
+                .current
+                .compare_exchange(i, (i + 1) % n, Ordering::Relaxed, Ordering::Relaxed);
+        }
     }
 
     async fn call_inner(
         &self,
+        which: usize,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
         auth: bool,
     ) -> Result<(StatusCode, Bytes), ClientError> {
         let body = Bytes::from(body.unwrap_or_default());
+        let base = &self.bases[which];
         let mut slot = self.conn.lock().await;
+        // A connection to another controller is dropped.
+        if slot.as_ref().is_some_and(|(to, _)| *to != which) {
+            *slot = None;
+        }
         // A kept-alive connection the server closed fails at once: then one
         // more try on a fresh connection (every call here is idempotent).
         for attempt in 0..2 {
             let reused = slot.is_some();
             let mut sender = match slot.take() {
-                Some(s) => s,
-                None => self.connect().await?,
+                Some((_, s)) => s,
+                None => self.connect(base).await?,
             };
             if sender.ready().await.is_err() {
                 if reused && attempt == 0 {
@@ -260,8 +310,8 @@ impl Client {
             }
             let mut req = Request::builder()
                 .method(method.clone())
-                .uri(format!("{}{path}", self.base.prefix))
-                .header(header::HOST, &self.base.authority);
+                .uri(format!("{}{path}", base.prefix))
+                .header(header::HOST, &base.authority);
             if auth {
                 req = req.header(header::AUTHORIZATION, format!("{BEARER}{}", self.token));
             }
@@ -279,7 +329,7 @@ impl Client {
                         .await
                         .map_err(|e| ClientError::Http(e.to_string()))?
                         .to_bytes();
-                    *slot = Some(sender);
+                    *slot = Some((which, sender));
                     return Ok((status, bytes));
                 }
                 Err(e) if reused && attempt == 0 && (e.is_canceled() || e.is_closed()) => continue,
@@ -360,6 +410,7 @@ impl Backoff {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn urls() {
@@ -375,6 +426,79 @@ mod tests {
         assert_eq!(parse_url("http://[::1]:9").unwrap().authority, "[::1]:9");
         assert!(parse_url("https://x:1").is_err());
         assert!(parse_url("http://").is_err());
+    }
+
+    /// A controller stand-in on loopback answering every request with
+    /// `status` and `body`, counting requests; stops after `max` of them.
+    async fn answering(status: &'static str, body: &'static str) -> (String, Arc<AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            for _ in 0..16 {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    return;
+                };
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    loop {
+                        let Ok(n) = s.read(&mut chunk).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            seen.fetch_add(1, Ordering::Relaxed);
+                            let answer = format!(
+                                "HTTP/1.1 {status}\r\ncontent-length: {}\r\n\r\n{body}",
+                                body.len()
+                            );
+                            if s.write_all(answer.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (format!("http://{addr}"), count)
+    }
+
+    #[tokio::test]
+    async fn calls_fail_over_to_the_next_controller_and_stay_there() {
+        // Nothing listens on the first (a port bound and released), the
+        // second answers 503 (its database is down), the third works.
+        let refused = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}", l.local_addr().unwrap())
+        };
+        let (unavailable, hits_503) = answering("503 Service Unavailable", "{}").await;
+        let (working, hits_ok) = answering("200 OK", "ok").await;
+        let client = Client::new(&format!("{refused}, {unavailable},{working}"), "t")
+            .unwrap()
+            .with_timeout(Duration::from_secs(5));
+        let (status, body) = client.get("/v1/x").await.unwrap();
+        assert_eq!((status, &body[..]), (200, &b"ok"[..]));
+        assert_eq!(client.controller(), working.trim_start_matches("http://"));
+        assert_eq!(hits_503.load(Ordering::Relaxed), 1);
+        // Kept: the next call goes straight there.
+        client.get("/v1/x").await.unwrap();
+        assert_eq!(hits_503.load(Ordering::Relaxed), 1);
+        assert_eq!(hits_ok.load(Ordering::Relaxed), 2);
+        // A 4xx is the controller's answer, not a reason to move on.
+        let (bad, _) = answering("401 Unauthorized", "{}").await;
+        let client = Client::new(&format!("{bad},{working}"), "t").unwrap();
+        assert_eq!(client.get("/v1/x").await.unwrap().0, 401);
+        // Every controller failing: the last failure, after each was tried once.
+        let client = Client::new(&format!("{refused},{unavailable}"), "t").unwrap();
+        assert_eq!(client.get("/v1/x").await.unwrap().0, 503);
+        assert_eq!(hits_503.load(Ordering::Relaxed), 2);
+        assert!(Client::new("http://a:1,ftp://b", "t").is_err());
     }
 
     #[test]

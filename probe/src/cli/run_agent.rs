@@ -4,8 +4,9 @@ use crate::*;
 
 #[derive(Args, Debug)]
 pub(crate) struct AgentArgs {
-    /// The controller, http://host:port.
-    #[arg(long, value_name = "URL")]
+    /// The controller, http://host:port; several replicas on one database
+    /// separated by commas (calls move to the next when one fails).
+    #[arg(long, value_name = "URL[,URL...]")]
     controller: String,
     /// This probe's id (as in the controller's configuration).
     #[arg(long, value_name = "ID")]
