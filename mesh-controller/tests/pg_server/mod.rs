@@ -129,29 +129,8 @@ impl PgServer {
         if let Err(e) = init {
             return unavailable(&e);
         }
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-            server.dir.path().display()
-        );
-        let log = server.dir.path().join("server.log");
-        let start = server.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-o",
-                &options,
-                "-l",
-                log.to_str().unwrap(),
-                "-w",
-                "-t",
-                "30",
-                "start",
-            ],
-        );
-        if let Err(e) = start {
-            let log = std::fs::read_to_string(&log).unwrap_or_default();
-            panic!("PostgreSQL test server did not start: {e}\n{log}");
+        if let Err(e) = server.start_again() {
+            panic!("PostgreSQL test server did not start: {e}");
         }
         let created = server.run(
             "createdb",
@@ -169,6 +148,36 @@ impl PgServer {
             panic!("PostgreSQL test server: {e}");
         }
         Some(server)
+    }
+
+    /// Starts the server on its data folder (again, after
+    /// [`PgServer::stop_immediately`]: an outage ends), waiting until it
+    /// accepts connections; the error carries the server's log.
+    pub fn start_again(&self) -> Result<(), String> {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log");
+        let data = self.data_dir();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-o",
+                &options,
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "-t",
+                "30",
+                "start",
+            ],
+        )
+        .map(|_| ())
+        .map_err(|e| format!("{e}\n{}", std::fs::read_to_string(&log).unwrap_or_default()))
     }
 
     fn data_dir(&self) -> PathBuf {

@@ -90,6 +90,44 @@ impl Ctl {
         ctl
     }
 
+    /// [`Ctl::start`] on a given `--db` (a `postgres://` URL).
+    pub fn start_on(config: &str, probes: &[&str], db: &str) -> Ctl {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mesh.yaml");
+        std::fs::write(&path, config).unwrap();
+        let mut ctl = Ctl {
+            db: PathBuf::from(db),
+            config: path,
+            dir,
+            tokens: BTreeMap::new(),
+            child: None,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            log: Arc::new(Mutex::new(String::new())),
+        };
+        for id in probes {
+            let t = ctl.token_add(id);
+            ctl.tokens.insert(id.to_string(), t);
+        }
+        ctl.spawn();
+        ctl
+    }
+
+    /// Another controller on the same configuration and database (a
+    /// replica), started.
+    pub fn replica(&self) -> Ctl {
+        let mut ctl = Ctl {
+            db: self.db.clone(),
+            config: self.config.clone(),
+            dir: tempfile::tempdir().unwrap(),
+            tokens: self.tokens.clone(),
+            child: None,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            log: Arc::new(Mutex::new(String::new())),
+        };
+        ctl.spawn();
+        ctl
+    }
+
     pub fn token_add(&self, id: &str) -> String {
         let out = run(&[
             "token",
