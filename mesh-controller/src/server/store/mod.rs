@@ -23,6 +23,7 @@
 
 pub mod alerts;
 pub mod events;
+pub mod postgres;
 pub mod rollups;
 pub mod sqlite;
 mod writer;
@@ -256,15 +257,12 @@ pub fn missing_file(db: &Path) -> bool {
     matches!(Backend::of(db), Backend::Sqlite(p) if !p.is_file())
 }
 
-/// What a backend that is not built in says.
-const NO_POSTGRES: &str = "PostgreSQL is not built in yet";
-
 /// Opens the store named by a `--db` value for serving: created and migrated
 /// if needed, with its writer thread started.
 pub fn open(db: &Path) -> Result<Store, StoreError> {
     match Backend::of(db) {
         Backend::Sqlite(path) => Store::start(sqlite::Sqlite::new(path)),
-        Backend::Postgres(_) => Err(StoreError::Unsupported(NO_POSTGRES.to_string())),
+        Backend::Postgres(url) => Store::start(postgres::Postgres::new(url)?),
     }
 }
 
@@ -274,7 +272,7 @@ pub fn open(db: &Path) -> Result<Store, StoreError> {
 pub fn open_for_reports(db: &Path) -> Result<Box<dyn StoreRead>, StoreError> {
     match Backend::of(db) {
         Backend::Sqlite(path) => Ok(Box::new(sqlite::open_for_reports(path)?)),
-        Backend::Postgres(_) => Err(StoreError::Unsupported(NO_POSTGRES.to_string())),
+        Backend::Postgres(url) => Ok(Box::new(postgres::open_for_reports(url)?)),
     }
 }
 
