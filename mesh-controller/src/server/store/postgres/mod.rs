@@ -80,6 +80,13 @@ impl Postgres {
         // A peer that vanished without closing (a cut cable) is noticed.
         config.keepalives(true);
         config.keepalives_idle(Duration::from_secs(30));
+        // A probe drops a window from its spool once it is acknowledged, so
+        // a commit is acknowledged only once it is on disk (as SQLite's
+        // FULL): whatever the server's default, unless the URL says otherwise.
+        let options = config.get_options().unwrap_or_default().to_string();
+        if !options.contains("synchronous_commit") {
+            config.options(format!("{options} -c synchronous_commit=on").trim());
+        }
         if config.get_application_name().is_none() {
             config.application_name("mesh-controller");
         }
