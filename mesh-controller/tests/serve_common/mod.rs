@@ -395,6 +395,12 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start(fail_first: u32) -> Receiver {
+        Receiver::start_slow(fail_first, Duration::ZERO)
+    }
+
+    /// [`Receiver::start`] answering each request only after `delay` (one
+    /// at a time): a notification stays in flight that long.
+    pub fn start_slow(fail_first: u32, delay: Duration) -> Receiver {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let got = Arc::new(Mutex::new(Vec::new()));
@@ -416,6 +422,7 @@ impl Receiver {
                         false
                     }
                 };
+                std::thread::sleep(delay);
                 let status = if fail {
                     "503 Service Unavailable"
                 } else {
