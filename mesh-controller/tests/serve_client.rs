@@ -64,10 +64,27 @@ fn client_calls_errors_and_reconnects() {
                 .map(|x| x.generation),
             Some(a.generation)
         );
+        // The controller said it takes CBOR: uploads go binary from here on.
+        assert_eq!(client.upload_encoding(), protocol::window::Encoding::Cbor);
         let ack = client.upload(&batch_of("cl-1", &[1, 2])).await.unwrap();
         assert_eq!((ack.accepted, ack.next_seq), (vec![1, 2], 3));
         let ack = client.upload(&batch_of("cl-1", &[2, 3])).await.unwrap();
         assert_eq!((ack.accepted, ack.duplicate), (vec![3], vec![2]));
+
+        // A JSON client alongside, and a Content-Type no one takes (415).
+        let json = Client::new(&ctl.url(), ctl.token("cl-1"))
+            .unwrap()
+            .with_encoding(protocol::window::Encoding::Json);
+        json.hello(&hello("cl-1")).await.unwrap();
+        assert_eq!(json.upload_encoding(), protocol::window::Encoding::Json);
+        let ack = json.upload(&batch_of("cl-1", &[4])).await.unwrap();
+        assert_eq!(ack.accepted, vec![4]);
+        let body = serde_json::to_vec(&batch_of("cl-1", &[5])).unwrap();
+        let err = json
+            .upload_encoded(body, protocol::window::Encoding::Cbor)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(400), "JSON sent as CBOR: {err}");
 
         // Refusals: not retryable, with the controller's reason.
         let err = client.upload(&batch_of("a-1", &[9])).await.unwrap_err();
@@ -98,7 +115,7 @@ fn client_calls_errors_and_reconnects() {
     let client = Client::new(&ctl.url(), ctl.token("cl-1")).unwrap();
     rt.block_on(async {
         let a = client.hello(&hello("cl-1")).await.unwrap();
-        assert_eq!(a.next_seq, 4);
+        assert_eq!(a.next_seq, 5);
     });
 }
 

@@ -20,13 +20,14 @@
 use crate::api::{
     ApiError, Assignment, BwTaskAnswer, Hello, ProbeList, UploadAck, WindowBatch, BEARER,
 };
+use crate::window::cbor::{self, Encoding, ACCEPT_POST};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper::{header, Method, Request, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
@@ -133,6 +134,11 @@ pub struct Client {
     timeout: Duration,
     /// The kept-alive connection, and to which controller.
     conn: Mutex<Option<(usize, SendRequest<Full<Bytes>>)>>,
+    /// The upload encoding used when the controller takes it.
+    prefer: Encoding,
+    /// Whether the controller said (in its hello answer) it takes binary
+    /// (CBOR) uploads; cleared if one answers 415 to one later.
+    binary_ok: AtomicBool,
 }
 
 impl Client {
@@ -149,7 +155,26 @@ impl Client {
             token: token.into().trim().to_string(),
             timeout: DEFAULT_TIMEOUT,
             conn: Mutex::new(None),
+            prefer: Encoding::Cbor,
+            binary_ok: AtomicBool::new(false),
         })
+    }
+
+    /// The upload encoding to use when the controller takes it (default
+    /// CBOR; JSON is always taken).
+    pub fn with_encoding(mut self, prefer: Encoding) -> Client {
+        self.prefer = prefer;
+        self
+    }
+
+    /// The encoding window uploads go in now: CBOR once a hello answer said
+    /// the controller takes it (and it is preferred), else JSON.
+    pub fn upload_encoding(&self) -> Encoding {
+        if self.prefer == Encoding::Cbor && self.binary_ok.load(Ordering::Relaxed) {
+            Encoding::Cbor
+        } else {
+            Encoding::Json
+        }
     }
 
     /// The controller calls go to now, as `host:port`.
@@ -166,10 +191,18 @@ impl Client {
     /// `POST /v1/hello`: announce the probe, get its assignment.
     pub async fn hello(&self, hello: &Hello) -> Result<Assignment, ClientError> {
         let body = serde_json::to_vec(hello).map_err(|e| ClientError::Encode(e.to_string()))?;
-        let (status, bytes) = self
-            .call(Method::POST, "/v1/hello", Some(body), true)
+        let (status, headers, bytes) = self
+            .call_with(Method::POST, "/v1/hello", Some(body), Encoding::Json, true)
             .await?;
-        decode(status, &bytes)
+        let assignment = decode(status, &bytes)?;
+        // A controller from before the binary upload sends no such header.
+        let binary = headers
+            .get_all(ACCEPT_POST)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| Encoding::Cbor.listed_in(v));
+        self.binary_ok.store(binary, Ordering::Relaxed);
+        Ok(assignment)
     }
 
     /// `GET /v1/targets?generation=N`: the new assignment, or `None` when it is
@@ -192,10 +225,34 @@ impl Client {
         self.upload_json(body).await
     }
 
-    /// `POST /v1/windows` with an already encoded batch (e.g. from a spool).
+    /// `POST /v1/windows` with a batch already encoded as JSON (e.g. from a
+    /// spool): sent as CBOR when the controller takes it
+    /// ([`Client::upload_encoding`]; transcoded here, histograms as octets),
+    /// else as it is. A batch that does not transcode, or a controller that
+    /// answers 415 to CBOR after all, gets the JSON.
     pub async fn upload_json(&self, body: Vec<u8>) -> Result<UploadAck, ClientError> {
-        let (status, bytes) = self
-            .call(Method::POST, "/v1/windows", Some(body), true)
+        if self.upload_encoding() == Encoding::Cbor {
+            if let Ok(binary) = cbor::json_to_cbor(&body) {
+                match self.upload_encoded(binary, Encoding::Cbor).await {
+                    Err(e) if e.status() == Some(415) => {
+                        self.binary_ok.store(false, Ordering::Relaxed);
+                    }
+                    other => return other,
+                }
+            }
+        }
+        self.upload_encoded(body, Encoding::Json).await
+    }
+
+    /// `POST /v1/windows` with a batch already encoded as `encoding`, sent
+    /// as it is.
+    pub async fn upload_encoded(
+        &self,
+        body: Vec<u8>,
+        encoding: Encoding,
+    ) -> Result<UploadAck, ClientError> {
+        let (status, _, bytes) = self
+            .call_with(Method::POST, "/v1/windows", Some(body), encoding, true)
             .await?;
         decode(status, &bytes)
     }
@@ -253,29 +310,44 @@ impl Client {
         body: Option<Vec<u8>>,
         auth: bool,
     ) -> Result<(StatusCode, Bytes), ClientError> {
+        let (status, _, bytes) = self
+            .call_with(method, path, body, Encoding::Json, auth)
+            .await?;
+        Ok((status, bytes))
+    }
+
+    /// A call with its body's encoding, answered with the headers too.
+    async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        encoding: Encoding,
+        auth: bool,
+    ) -> Result<(StatusCode, header::HeaderMap, Bytes), ClientError> {
         let n = self.bases.len();
         let mut tried = 0;
         loop {
             let i = self.current.load(Ordering::Relaxed) % n;
             let outcome = tokio::time::timeout(
                 self.timeout,
-                self.call_inner(i, method.clone(), path, body.clone(), auth),
+                self.call_inner(i, method.clone(), path, body.clone(), encoding, auth),
             )
             .await
             .map_err(|_| ClientError::Timeout(self.timeout))
             .and_then(|r| r);
             tried += 1;
             let another_may_do = match &outcome {
-                Ok((status, _)) => status.is_server_error(),
+                Ok((status, _, _)) => status.is_server_error(),
                 Err(e) => e.is_retryable(),
             };
             if !another_may_do || tried >= n {
                 return outcome;
             }
             // The next controller, unless another call moved on already.
-            let _ = self
-                .current
-                .compare_exchange(i, (i + 1) % n, Ordering::Relaxed, Ordering::Relaxed);
+            let _ =
+                self.current
+                    .compare_exchange(i, (i + 1) % n, Ordering::Relaxed, Ordering::Relaxed);
         }
     }
 
@@ -285,8 +357,9 @@ impl Client {
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
+        encoding: Encoding,
         auth: bool,
-    ) -> Result<(StatusCode, Bytes), ClientError> {
+    ) -> Result<(StatusCode, header::HeaderMap, Bytes), ClientError> {
         let body = Bytes::from(body.unwrap_or_default());
         let base = &self.bases[which];
         let mut slot = self.conn.lock().await;
@@ -316,7 +389,7 @@ impl Client {
                 req = req.header(header::AUTHORIZATION, format!("{BEARER}{}", self.token));
             }
             if !body.is_empty() {
-                req = req.header(header::CONTENT_TYPE, "application/json");
+                req = req.header(header::CONTENT_TYPE, encoding.content_type());
             }
             let req = req
                 .body(Full::new(body.clone()))
@@ -324,13 +397,14 @@ impl Client {
             match sender.send_request(req).await {
                 Ok(resp) => {
                     let status = resp.status();
-                    let bytes = Limited::new(resp.into_body(), MAX_RESPONSE)
+                    let (parts, body) = resp.into_parts();
+                    let bytes = Limited::new(body, MAX_RESPONSE)
                         .collect()
                         .await
                         .map_err(|e| ClientError::Http(e.to_string()))?
                         .to_bytes();
                     *slot = Some((which, sender));
-                    return Ok((status, bytes));
+                    return Ok((status, parts.headers, bytes));
                 }
                 Err(e) if reused && attempt == 0 && (e.is_canceled() || e.is_closed()) => continue,
                 Err(e) => return Err(ClientError::Http(e.to_string())),
@@ -446,7 +520,9 @@ mod tests {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 1024];
                     loop {
-                        let Ok(n) = s.read(&mut chunk).await else { return };
+                        let Ok(n) = s.read(&mut chunk).await else {
+                            return;
+                        };
                         if n == 0 {
                             return;
                         }

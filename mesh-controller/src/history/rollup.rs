@@ -17,7 +17,9 @@
 //! forward, reverse, round-trip and IPDV histograms (see
 //! [`SparseHistogram::encode`]).
 
-use protocol::window::{get_uvarint, put_uvarint, Counters, SparseError, SparseHistogram, Window};
+use protocol::window::{
+    get_uvarint, put_uvarint, Counters, SparseError, SparseHistogram, SparseWindow, Window,
+};
 
 const VERSION: u8 = 1;
 
@@ -77,6 +79,12 @@ pub struct Rollup {
 impl Rollup {
     /// One window, its clock facts taken as across two clocks.
     pub fn of_window(w: &Window) -> Rollup {
+        Rollup::of_sparse(SparseWindow::of(w))
+    }
+
+    /// The same from a window with sparse histograms (what ingest reads an
+    /// upload into).
+    pub fn of_sparse(w: SparseWindow) -> Rollup {
         let c = &w.clock;
         let clock = if c.samples == 0 {
             ClockFacts::default()
@@ -87,17 +95,19 @@ impl Rollup {
                     .one_way_error_max_ns
                     .max(c.local_error_max_ns.saturating_add(c.remote_error_max_ns)),
                 unsynchronized: c.local_unsynchronized + c.remote_unsynchronized,
-                suspect: w.negative_one_way() + w.counters.one_way_beyond_error,
+                suspect: w.counters.negative_forward
+                    + w.counters.negative_reverse
+                    + w.counters.one_way_beyond_error,
             }
         };
         Rollup {
             windows: 1,
             counters: w.counters,
             clock,
-            forward: SparseHistogram::of(&w.forward),
-            reverse: SparseHistogram::of(&w.reverse),
-            rtt: SparseHistogram::of(&w.rtt),
-            ipdv: SparseHistogram::of(&w.ipdv),
+            forward: w.forward,
+            reverse: w.reverse,
+            rtt: w.rtt,
+            ipdv: w.ipdv,
         }
     }
 

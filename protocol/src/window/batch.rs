@@ -3,7 +3,9 @@
 //! time: the controller maps the error to its answer, and the same code is unit
 //! tested and fuzzed without a server.
 
-use super::{validate, Window};
+use super::cbor::{self, Encoding};
+use super::parts::{Base64Sparse, SparseWindow, WindowParts};
+use super::{validate, HistogramError, Window};
 use crate::api::{WindowBatch, WindowUpload};
 use crate::id::is_probe_id;
 use serde_json::value::RawValue;
@@ -26,6 +28,15 @@ pub struct CheckedWindow {
     pub window: Window,
 }
 
+/// One window of a batch that passed every check, as ingest keeps it: the
+/// envelope with the window's JSON text (as uploaded, or written from the
+/// binary upload), and the window with sparse histograms (never dense).
+#[derive(Debug)]
+pub struct CheckedUpload {
+    pub upload: WindowUpload<String>,
+    pub window: SparseWindow,
+}
+
 /// Why a batch is refused, all of it. Displays as the one line the client is
 /// answered with.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +44,9 @@ pub enum BatchError {
     /// The body is not a batch of windows.
     #[error("body: {0}")]
     Body(serde_json::Error),
+    /// The binary body is not a batch of windows.
+    #[error("body: {0}")]
+    BinaryBody(String),
     /// The batch names another probe than the one uploading it. The only
     /// refusal that is about who uploads rather than what (the controller
     /// answers 403 Forbidden to it and 400 Bad Request to the others).
@@ -74,6 +88,9 @@ pub enum ItemError {
     /// The window is not a window.
     #[error("window: {0}")]
     Decode(serde_json::Error),
+    /// A histogram of a binary upload does not decode.
+    #[error("window: {0}: {1}")]
+    Histogram(&'static str, HistogramError),
     /// The window decodes but does not add up (see [`validate`]).
     #[error("window: {0}")]
     Invalid(String),
@@ -110,15 +127,7 @@ pub fn check_batch(
 ) -> Result<Vec<CheckedWindow>, BatchError> {
     let batch: WindowBatch<Box<RawValue>> =
         serde_json::from_slice(body).map_err(BatchError::Body)?;
-    if batch.probe != probe {
-        return Err(BatchError::WrongProbe {
-            uploader: probe.to_string(),
-            named: batch.probe,
-        });
-    }
-    if batch.windows.len() > MAX_BATCH {
-        return Err(BatchError::TooMany(batch.windows.len()));
-    }
+    check_batch_envelope(probe, &batch)?;
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(batch.windows.len());
     for (index, upload) in batch.windows.into_iter().enumerate() {
@@ -137,6 +146,19 @@ fn check_window(
     seen: &mut HashSet<u64>,
     now_ms: u64,
 ) -> Result<Window, ItemError> {
+    check_envelope(probe, w, seen, now_ms)?;
+    let decoded: Window = serde_json::from_str(w.window.get()).map_err(ItemError::Decode)?;
+    validate(&decoded).map_err(ItemError::Invalid)?;
+    Ok(decoded)
+}
+
+/// The rules on a window's envelope (everything but the window itself).
+fn check_envelope<W>(
+    probe: &str,
+    w: &WindowUpload<W>,
+    seen: &mut HashSet<u64>,
+    now_ms: u64,
+) -> Result<(), ItemError> {
     check_seq_and_start(w.seq, w.start_unix_ms, seen, now_ms)?;
     if !is_probe_id(&w.target) {
         return Err(ItemError::Target(w.target.clone()));
@@ -147,9 +169,99 @@ fn check_window(
     if w.duration_ms == 0 || w.duration_ms > MAX_DURATION_MS {
         return Err(ItemError::Duration(w.duration_ms));
     }
-    let decoded: Window = serde_json::from_str(w.window.get()).map_err(ItemError::Decode)?;
-    validate(&decoded).map_err(ItemError::Invalid)?;
-    Ok(decoded)
+    Ok(())
+}
+
+/// The batch-level rules: whose batch, how many windows.
+fn check_batch_envelope<W>(probe: &str, batch: &WindowBatch<W>) -> Result<(), BatchError> {
+    if batch.probe != probe {
+        return Err(BatchError::WrongProbe {
+            uploader: probe.to_string(),
+            named: batch.probe.clone(),
+        });
+    }
+    if batch.windows.len() > MAX_BATCH {
+        return Err(BatchError::TooMany(batch.windows.len()));
+    }
+    Ok(())
+}
+
+/// [`check_batch`] as the controller's ingest runs it, for a body in either
+/// encoding: the same rules, the same refusals, but each window read once
+/// into what is stored (its JSON text) and what is rolled up (sparse
+/// histograms, never the dense ones). A binary window's JSON is written
+/// here from its octets.
+pub fn check_upload(
+    probe: &str,
+    body: &[u8],
+    encoding: Encoding,
+    now_ms: u64,
+) -> Result<Vec<CheckedUpload>, BatchError> {
+    let mut seen = HashSet::new();
+    match encoding {
+        Encoding::Json => {
+            let batch: WindowBatch<&RawValue> =
+                serde_json::from_slice(body).map_err(BatchError::Body)?;
+            check_batch_envelope(probe, &batch)?;
+            let mut out = Vec::with_capacity(batch.windows.len());
+            for (index, w) in batch.windows.iter().enumerate() {
+                let mut item = || -> Result<SparseWindow, ItemError> {
+                    check_envelope(probe, w, &mut seen, now_ms)?;
+                    let parts: WindowParts<Base64Sparse> =
+                        serde_json::from_str(w.window.get()).map_err(ItemError::Decode)?;
+                    let sparse = parts.into_sparse();
+                    sparse.validate().map_err(ItemError::Invalid)?;
+                    Ok(sparse)
+                };
+                let window = item().map_err(|problem| BatchError::Window { index, problem })?;
+                out.push(CheckedUpload {
+                    upload: envelope_with(w, w.window.get().to_owned()),
+                    window,
+                });
+            }
+            Ok(out)
+        }
+        Encoding::Cbor => {
+            let batch = cbor::decode(body).map_err(|e| BatchError::BinaryBody(e.to_string()))?;
+            check_batch_envelope(probe, &batch)?;
+            let mut out = Vec::with_capacity(batch.windows.len());
+            for (index, w) in batch.windows.iter().enumerate() {
+                let mut item = || -> Result<(SparseWindow, String), ItemError> {
+                    check_envelope(probe, w, &mut seen, now_ms)?;
+                    let sparse = w
+                        .window
+                        .to_sparse()
+                        .map_err(|(name, e)| ItemError::Histogram(name, e))?;
+                    sparse.validate().map_err(ItemError::Invalid)?;
+                    let json = w
+                        .window
+                        .to_json()
+                        .map_err(|e| ItemError::Invalid(e.to_string()))?;
+                    Ok((sparse, json))
+                };
+                let (window, json) =
+                    item().map_err(|problem| BatchError::Window { index, problem })?;
+                out.push(CheckedUpload {
+                    upload: envelope_with(w, json),
+                    window,
+                });
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// An envelope with another window.
+fn envelope_with<W, V>(w: &WindowUpload<W>, window: V) -> WindowUpload<V> {
+    WindowUpload {
+        seq: w.seq,
+        target: w.target.clone(),
+        start_unix_ms: w.start_unix_ms,
+        duration_ms: w.duration_ms,
+        window,
+        timestamping: w.timestamping,
+        ssid: w.ssid,
+    }
 }
 
 #[cfg(test)]
@@ -193,9 +305,72 @@ mod tests {
         serde_json::to_vec(&json!({"probe": probe, "windows": windows})).unwrap()
     }
 
+    /// The refusal, which the ingest path (`check_upload`) gives word for
+    /// word too.
     fn refusal(probe: &str, body: &[u8]) -> (bool, String) {
         let e = check_batch(probe, body, NOW).unwrap_err();
+        let fast = check_upload(probe, body, Encoding::Json, NOW).unwrap_err();
+        assert_eq!(fast.to_string(), e.to_string());
+        assert_eq!(fast.is_forbidden(), e.is_forbidden());
         (e.is_forbidden(), e.to_string())
+    }
+
+    fn cbor_of(body: &[u8]) -> Vec<u8> {
+        cbor::json_to_cbor(body).unwrap()
+    }
+
+    #[test]
+    fn ingest_reads_both_encodings_into_the_same_windows() {
+        let b = body("bj-1", vec![upload(7, "sh-1"), upload(8, "gz-1")]);
+        for encoding in [Encoding::Json, Encoding::Cbor] {
+            let wire = match encoding {
+                Encoding::Json => b.clone(),
+                Encoding::Cbor => cbor_of(&b),
+            };
+            let checked = check_upload("bj-1", &wire, encoding, NOW).unwrap();
+            assert_eq!(checked.len(), 2);
+            assert_eq!(
+                (checked[0].upload.seq, checked[1].upload.target.as_str()),
+                (7, "gz-1")
+            );
+            assert_eq!(
+                checked[0].upload.timestamping,
+                Some(crate::window::TsSource::Kernel)
+            );
+            // What is stored reads back as the window uploaded; what is
+            // rolled up is its sparse form.
+            let stored: Window = serde_json::from_str(&checked[0].upload.window).unwrap();
+            assert_eq!(stored, window());
+            assert_eq!(checked[0].window, SparseWindow::of(&window()));
+        }
+        assert!(cbor_of(&b).len() < b.len(), "binary is the smaller");
+    }
+
+    #[test]
+    fn binary_refusals_say_what_and_which_window() {
+        let mut tampered = upload(2, "sh-1");
+        tampered["window"]["counters"]["received"] = json!(4);
+        let b = cbor_of(&body("bj-1", vec![upload(1, "sh-1"), tampered]));
+        let e = check_upload("bj-1", &b, Encoding::Cbor, NOW).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "windows[1]: window: rtt histogram holds 3 values and 0 were negative, but 4 replies were received"
+        );
+        // A histogram's octets corrupted: named, by window and histogram.
+        let mut batch = cbor::decode(&cbor_of(&body("bj-1", vec![upload(1, "sh-1")]))).unwrap();
+        batch.windows[0].window.forward.0[3] ^= 0xff;
+        let b = cbor::encode(&batch).unwrap();
+        let e = check_upload("bj-1", &b, Encoding::Cbor, NOW).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "windows[0]: window: forward: histogram does not decode: not a V2 + deflate histogram"
+        );
+        let e = check_upload("bj-1", &b[..b.len() - 3], Encoding::Cbor, NOW).unwrap_err();
+        assert!(e.to_string().starts_with("body: "), "{e}");
+        let other = cbor_of(&body("sh-1", vec![upload(1, "gz-1")]));
+        assert!(check_upload("bj-1", &other, Encoding::Cbor, NOW)
+            .unwrap_err()
+            .is_forbidden());
     }
 
     #[test]
@@ -208,6 +383,9 @@ mod tests {
         assert_eq!(checked[0].window, window());
         let stored: Window = serde_json::from_str(checked[0].upload.window.get()).unwrap();
         assert_eq!(stored, window());
+        let fast = check_upload("bj-1", &b, Encoding::Json, NOW).unwrap();
+        assert_eq!(fast[0].upload.window, checked[0].upload.window.get());
+        assert_eq!(fast[1].window, SparseWindow::of(&checked[1].window));
     }
 
     #[test]

@@ -3,10 +3,10 @@
 //! base64 of the V2 + deflate encoding, so windows from many probes add up
 //! exactly rather than averaging averages.
 
+use std::cell::RefCell;
 use std::fmt;
-use std::io::Read;
 
-use flate2::read::ZlibDecoder;
+use flate2::{Decompress, FlushDecompress, Status};
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use serde::{
@@ -14,6 +14,7 @@ use serde::{
 };
 
 use super::base64;
+use super::sparse::SparseHistogram;
 
 /// Lowest value told apart: 1 us.
 pub const LOWEST_US: u64 = 1;
@@ -181,11 +182,7 @@ impl DelayHistogram {
 
     /// V2 + deflate encoding, base64.
     pub fn to_base64(&self) -> Result<String, HistogramError> {
-        let mut bytes = Vec::new();
-        V2DeflateSerializer::new()
-            .serialize(&self.histogram, &mut bytes)
-            .map_err(|e| HistogramError::Encode(format!("{e:?}")))?;
-        Ok(base64::encode(&bytes))
+        Ok(base64::encode(&self.to_bytes()?))
     }
 
     /// Reads what [`DelayHistogram::to_base64`] wrote (from any probe); refuses
@@ -198,31 +195,16 @@ impl DelayHistogram {
     /// reader sees it, because that reader sizes its buffers from the header.
     /// So a crafted histogram costs at most about 1 MiB, never gigabytes.
     pub fn from_base64(text: &str) -> Result<DelayHistogram, HistogramError> {
-        if text.len() > MAX_ENCODED_LEN {
-            return Err(HistogramError::Decode("longer than 1 MiB".to_owned()));
-        }
-        let bytes = base64::decode(text).ok_or(HistogramError::Base64)?;
-        let compressed = match (be_u32(&bytes, 0), be_u32(&bytes, 4)) {
-            (Some(V2_DEFLATE_COOKIE), Some(len)) if len as usize == bytes.len() - 8 => {
-                bytes.get(8..).unwrap_or(&[])
-            }
-            _ => {
-                return Err(HistogramError::Decode(
-                    "not a V2 + deflate histogram".to_owned(),
-                ))
-            }
-        };
-        let mut plain = Vec::new();
-        ZlibDecoder::new(compressed)
-            .take(MAX_DECOMPRESSED_LEN as u64 + 1)
-            .read_to_end(&mut plain)
-            .map_err(|e| HistogramError::Decode(format!("deflate: {e}")))?;
-        if plain.len() > MAX_DECOMPRESSED_LEN {
-            return Err(HistogramError::Decode(
-                "inflates to more than 1 MiB".to_owned(),
-            ));
-        }
-        check_v2_header(&plain)?;
+        DelayHistogram::from_bytes(&decode_base64(text)?)
+    }
+
+    /// Reads the V2 + deflate octets themselves (what [`to_bytes`] writes,
+    /// what the binary upload carries), with the checks of
+    /// [`DelayHistogram::from_base64`].
+    ///
+    /// [`to_bytes`]: DelayHistogram::to_bytes
+    pub fn from_bytes(bytes: &[u8]) -> Result<DelayHistogram, HistogramError> {
+        let plain = inflate_v2(bytes)?;
         let histogram: Histogram<u64> = Deserializer::new()
             .deserialize(&mut plain.as_slice())
             .map_err(|e| HistogramError::Decode(format!("{e:?}")))?;
@@ -234,6 +216,182 @@ impl DelayHistogram {
         }
         Ok(DelayHistogram { histogram })
     }
+
+    /// The V2 + deflate octets (base64 of them is [`DelayHistogram::to_base64`]).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, HistogramError> {
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&self.histogram, &mut bytes)
+            .map_err(|e| HistogramError::Encode(format!("{e:?}")))?;
+        Ok(bytes)
+    }
+}
+
+/// Base64 text of a serialized histogram to its octets, bounded.
+pub(crate) fn decode_base64(text: &str) -> Result<Vec<u8>, HistogramError> {
+    if text.len() > MAX_ENCODED_LEN {
+        return Err(HistogramError::Decode("longer than 1 MiB".to_owned()));
+    }
+    base64::decode(text).ok_or(HistogramError::Base64)
+}
+
+/// The plain V2 encoding inside V2 + deflate octets, its header checked:
+/// outer cookie and length, inflation capped at [`MAX_DECOMPRESSED_LEN`],
+/// then [`check_v2_header`]. Both readers (dense and sparse) start here, so
+/// they take exactly the same inputs.
+fn inflate_v2(bytes: &[u8]) -> Result<Vec<u8>, HistogramError> {
+    if bytes.len() > MAX_ENCODED_LEN {
+        return Err(HistogramError::Decode("longer than 1 MiB".to_owned()));
+    }
+    let compressed = match (be_u32(bytes, 0), be_u32(bytes, 4)) {
+        (Some(V2_DEFLATE_COOKIE), Some(len)) if len as usize == bytes.len() - 8 => {
+            bytes.get(8..).unwrap_or(&[])
+        }
+        _ => {
+            return Err(HistogramError::Decode(
+                "not a V2 + deflate histogram".to_owned(),
+            ))
+        }
+    };
+    let plain = inflate(compressed)?;
+    check_v2_header(&plain)?;
+    Ok(plain)
+}
+
+/// Inflates a zlib stream, at most [`MAX_DECOMPRESSED_LEN`] octets; what
+/// follows the end of the stream is ignored (as `ZlibDecoder` did).
+///
+/// One decompressor per thread, reset for each stream: a fresh one costs an
+/// allocation of some 40 KiB, which was most of the time of inflating the
+/// few dozen octets of a real window's histogram.
+fn inflate(compressed: &[u8]) -> Result<Vec<u8>, HistogramError> {
+    thread_local! {
+        static INFLATE: RefCell<Decompress> = RefCell::new(Decompress::new(true));
+    }
+    INFLATE.with(|z| {
+        let mut z = z.borrow_mut();
+        z.reset(true);
+        let mut out: Vec<u8> = Vec::with_capacity(512);
+        loop {
+            if out.len() == out.capacity() {
+                if out.len() > MAX_DECOMPRESSED_LEN {
+                    return Err(HistogramError::Decode(
+                        "inflates to more than 1 MiB".to_owned(),
+                    ));
+                }
+                let room = out.len().max(512).min(MAX_DECOMPRESSED_LEN + 1 - out.len());
+                out.reserve_exact(room);
+            }
+            let consumed = usize::try_from(z.total_in()).unwrap_or(usize::MAX);
+            let input = compressed.get(consumed..).unwrap_or(&[]);
+            let before = (z.total_in(), z.total_out());
+            let status = z
+                .decompress_vec(input, &mut out, FlushDecompress::None)
+                .map_err(|e| HistogramError::Decode(format!("deflate: {e}")))?;
+            if status == Status::StreamEnd {
+                break;
+            }
+            if (z.total_in(), z.total_out()) == before && out.len() < out.capacity() {
+                return Err(HistogramError::Decode(
+                    "deflate: the stream ends early".to_owned(),
+                ));
+            }
+        }
+        if out.len() > MAX_DECOMPRESSED_LEN {
+            return Err(HistogramError::Decode(
+                "inflates to more than 1 MiB".to_owned(),
+            ));
+        }
+        Ok(out)
+    })
+}
+
+/// The non-empty buckets of V2 + deflate octets, read straight from the
+/// encoded counts, without building the dense histogram (some 136 KiB of
+/// counts, zeroed, then scanned): what the controller's ingest needs. Takes
+/// exactly what [`DelayHistogram::from_bytes`] takes, and the result equals
+/// [`SparseHistogram::of`] its histogram.
+pub fn sparse_from_bytes(bytes: &[u8]) -> Result<SparseHistogram, HistogramError> {
+    let plain = inflate_v2(bytes)?;
+    let mut buckets = Vec::new();
+    let mut rest = plain.get(V2_HEADER_LEN..).unwrap_or(&[]);
+    let mut index: usize = 0;
+    let bad = |what: &str| HistogramError::Decode(what.to_owned());
+    while !rest.is_empty() {
+        let (zz, r) = v2_varint(rest).ok_or_else(|| bad("truncated count"))?;
+        rest = r;
+        // Zig-zag: negative numbers are runs of empty counts.
+        let n = ((zz >> 1) as i64) ^ -((zz & 1) as i64);
+        if n < 0 {
+            let zeros = n
+                .checked_neg()
+                .and_then(|z| usize::try_from(z).ok())
+                .ok_or_else(|| bad("run of zeros out of range"))?;
+            index = index
+                .checked_add(zeros)
+                .ok_or_else(|| bad("run of zeros out of range"))?;
+            continue;
+        }
+        if n > 0 {
+            if index >= COUNTS_LEN {
+                return Err(bad("EncodedArrayTooLong"));
+            }
+            buckets.push((highest_equivalent_of_index(index), n as u64));
+        }
+        index = index
+            .checked_add(1)
+            .ok_or_else(|| bad("run of zeros out of range"))?;
+    }
+    Ok(SparseHistogram::from_sorted_buckets(buckets))
+}
+
+/// [`sparse_from_bytes`] of base64 text.
+pub fn sparse_from_base64(text: &str) -> Result<SparseHistogram, HistogramError> {
+    sparse_from_bytes(&decode_base64(text)?)
+}
+
+/// HdrHistogram's variable-length integer as the V2 encoding writes it:
+/// LEB128 of up to eight 7-bit groups, and a ninth octet taken whole.
+fn v2_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut value = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(9) {
+        if i == 8 {
+            return Some((value | (u64::from(b) << 56), &bytes[9..]));
+        }
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((value, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
+/// Sub-buckets per bucket at 3 significant digits (2,000 values told apart
+/// need 2^11), and half of them: HdrHistogram's layout for our bounds.
+const SUB_BUCKET_COUNT_MAGNITUDE: u32 = 11;
+const SUB_BUCKET_HALF_COUNT_MAGNITUDE: u32 = SUB_BUCKET_COUNT_MAGNITUDE - 1;
+const SUB_BUCKET_HALF_COUNT: usize = 1 << SUB_BUCKET_HALF_COUNT_MAGNITUDE;
+/// Buckets to cover 60 s from 1 us: 2048 << 15 is the first power above it.
+const BUCKET_COUNT: usize = 16;
+/// Slots in the counts array of a histogram of our bounds.
+const COUNTS_LEN: usize = (BUCKET_COUNT + 1) * SUB_BUCKET_HALF_COUNT;
+
+/// The highest value equivalent to counts slot `index` (HdrHistogram's
+/// `highest_equivalent(value_for(index))`, unit magnitude 0).
+fn highest_equivalent_of_index(index: usize) -> u64 {
+    let mut bucket = (index >> SUB_BUCKET_HALF_COUNT_MAGNITUDE) as i64 - 1;
+    let mut sub = (index & (SUB_BUCKET_HALF_COUNT - 1)) as u64 + SUB_BUCKET_HALF_COUNT as u64;
+    if bucket < 0 {
+        sub -= SUB_BUCKET_HALF_COUNT as u64;
+        bucket = 0;
+    }
+    let value = sub << bucket;
+    // The bucket the value falls in (its own, except in bucket 0's lower half).
+    let value_bucket = 64
+        - SUB_BUCKET_COUNT_MAGNITUDE
+        - (value | ((1 << SUB_BUCKET_COUNT_MAGNITUDE) - 1)).leading_zeros();
+    let lowest = (value >> value_bucket) << value_bucket;
+    lowest + (1u64 << value_bucket) - 1
 }
 
 fn be_u32(bytes: &[u8], at: usize) -> Option<u32> {
@@ -258,6 +416,13 @@ fn check_v2_header(plain: &[u8]) -> Result<(), HistogramError> {
     let payload = be_u32(plain, 4).ok_or_else(|| bad("truncated"))?;
     if plain.len() < V2_HEADER_LEN || payload as usize != plain.len() - V2_HEADER_LEN {
         return Err(bad("payload length does not match"));
+    }
+    // HdrHistogram's reader refuses these two; so does the sparse one.
+    if be_u32(plain, 8) != Some(0) {
+        return Err(bad("normalizing offset"));
+    }
+    if be_u64(plain, 32) != Some(1.0f64.to_bits()) {
+        return Err(bad("integer to double ratio"));
     }
     let digits = be_u32(plain, 12);
     let (low, high) = (be_u64(plain, 16), be_u64(plain, 24));
@@ -411,7 +576,67 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_sparse_reader_knows_the_dense_layout() {
+        assert_eq!(
+            DelayHistogram::new().histogram().distinct_values(),
+            COUNTS_LEN
+        );
+        // Every slot's value, as the dense histogram reads it back.
+        let mut h = DelayHistogram::new();
+        for i in 0..COUNTS_LEN {
+            h.record_us_n(highest_equivalent_of_index(i).min(HIGHEST_US), 1);
+        }
+        let dense = SparseHistogram::of(&h);
+        let read = h.to_bytes().map(|b| sparse_from_bytes(&b));
+        assert_eq!(read, Ok(Ok(dense)));
+    }
+
+    /// Both readers take exactly the same octets, and agree on what they hold.
+    fn same_reading(bytes: &[u8]) -> Result<(), TestCaseError> {
+        let dense = DelayHistogram::from_bytes(bytes);
+        let sparse = sparse_from_bytes(bytes);
+        match (&dense, &sparse) {
+            (Ok(d), Ok(s)) => {
+                prop_assert_eq!(&SparseHistogram::of(d), s);
+                prop_assert_eq!(d.len(), s.len());
+                prop_assert_eq!(
+                    d.histogram().value_at_quantile(0.5),
+                    s.value_at_quantile(0.5).unwrap_or(0)
+                );
+            }
+            (Err(_), Err(_)) => {}
+            _ => prop_assert!(false, "dense {:?} but sparse {:?}", dense, sparse),
+        }
+        Ok(())
+    }
+
     proptest! {
+        #[test]
+        fn sparse_reading_equals_dense_reading(
+            values in proptest::collection::vec(0u64..90_000_000_000, 0..300),
+            at in any::<usize>(),
+            byte in any::<u8>(),
+        ) {
+            let mut h = DelayHistogram::new();
+            for v in &values {
+                h.record_ns(*v);
+            }
+            let bytes = h.to_bytes().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            same_reading(&bytes)?;
+            let mut corrupt = bytes.clone();
+            let len = corrupt.len();
+            corrupt[at % len] = byte;
+            same_reading(&corrupt)?;
+            // Crafted plain V2 payloads (zero runs, huge counts, past the end).
+            let mut plain = v2_header(0, 3, LOWEST_US, HIGHEST_US);
+            plain.extend(values.iter().map(|v| (v % 251) as u8));
+            let n = (plain.len() - V2_HEADER_LEN) as u32;
+            plain[4..8].copy_from_slice(&n.to_be_bytes());
+            let text = deflated(&plain);
+            same_reading(&base64::decode(&text).unwrap_or_default())?;
+        }
+
         #[test]
         fn base64_round_trip_is_exact(values in proptest::collection::vec(0u64..90_000_000_000, 0..200)) {
             let mut h = DelayHistogram::new();

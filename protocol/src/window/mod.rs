@@ -6,20 +6,24 @@
 
 mod base64;
 mod batch;
+pub mod cbor;
 mod histograms;
+mod parts;
 mod record;
 mod sparse;
 mod validate;
 
 pub use base64::{decode as base64_decode, encode as base64_encode};
 pub use batch::{
-    check_batch, check_seq_and_start, BatchError, CheckedWindow, ItemError, EARLIEST_MS,
-    FUTURE_SLACK_MS, MAX_BATCH, MAX_DURATION_MS,
+    check_batch, check_seq_and_start, check_upload, BatchError, CheckedUpload, CheckedWindow,
+    ItemError, EARLIEST_MS, FUTURE_SLACK_MS, MAX_BATCH, MAX_DURATION_MS,
 };
+pub use cbor::Encoding;
 pub use histograms::{
-    DelayHistogram, HistogramError, Summary, HIGHEST_US, LOWEST_US, MAX_DECOMPRESSED_LEN,
-    SIGNIFICANT_DIGITS,
+    sparse_from_base64, sparse_from_bytes, DelayHistogram, HistogramError, Summary, HIGHEST_US,
+    LOWEST_US, MAX_DECOMPRESSED_LEN, SIGNIFICANT_DIGITS,
 };
+pub use parts::{Base64Bytes, Base64Sparse, HistBytes, SparseWindow, WindowParts};
 pub use record::{
     diff_ns, ClockCounters, ClockSample, Counters, Direction, Event, Loss, PacketSample,
     SignedRange, SourceCounts, TsSource, Window,

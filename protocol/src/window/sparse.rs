@@ -50,6 +50,12 @@ impl SparseHistogram {
         SparseHistogram { buckets }
     }
 
+    /// From buckets already sorted by value, non-empty, values distinct (as
+    /// read from a dense encoding, slot by slot).
+    pub(crate) fn from_sorted_buckets(buckets: Vec<(u64, u64)>) -> SparseHistogram {
+        SparseHistogram { buckets }
+    }
+
     /// Values recorded.
     pub fn len(&self) -> u64 {
         self.buckets

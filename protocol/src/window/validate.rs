@@ -1,7 +1,7 @@
 //! The checks an uploaded window must pass before the controller stores it,
 //! and the arithmetic the controller does over stored windows' counters.
 
-use super::{Counters, DelayHistogram, Window};
+use super::{ClockCounters, Counters, DelayHistogram, SourceCounts, Window};
 
 /// Largest value a counter may hold in one upload: far above any real window
 /// (a packet every microsecond for 11 days), and low enough that merging a
@@ -12,7 +12,23 @@ pub const MAX_COUNT: u64 = 1 << 40;
 /// exactly one of each delay histogram or its negative counter, counts are
 /// bounded, and the per-direction duplicates add up.
 pub fn validate(w: &Window) -> Result<(), String> {
-    let c = &w.counters;
+    check_parts(
+        &w.counters,
+        [w.rtt.len(), w.forward.len(), w.reverse.len(), w.ipdv.len()],
+        &w.clock,
+        &w.sources,
+    )
+}
+
+/// [`validate`] over a window's parts: its counters, the values its rtt,
+/// forward, reverse and ipdv histograms hold, its clock and source counts
+/// (whatever form the histograms are in).
+pub(crate) fn check_parts(
+    c: &Counters,
+    [rtt, forward, reverse, ipdv]: [u64; 4],
+    clock: &ClockCounters,
+    s: &SourceCounts,
+) -> Result<(), String> {
     let counters = [
         ("sent", c.sent),
         ("received", c.received),
@@ -34,34 +50,31 @@ pub fn validate(w: &Window) -> Result<(), String> {
         }
     }
     let received = c.received;
-    for (name, hist, negative) in [
-        ("rtt", &w.rtt, c.negative_rtt),
-        ("forward", &w.forward, c.negative_forward),
-        ("reverse", &w.reverse, c.negative_reverse),
+    for (name, len, negative) in [
+        ("rtt", rtt, c.negative_rtt),
+        ("forward", forward, c.negative_forward),
+        ("reverse", reverse, c.negative_reverse),
     ] {
-        if hist.len().checked_add(negative) != Some(received) {
+        if len.checked_add(negative) != Some(received) {
             return Err(format!(
-                "{name} histogram holds {} values and {negative} were negative, but {received} replies were received",
-                hist.len()
+                "{name} histogram holds {len} values and {negative} were negative, but {received} replies were received"
             ));
         }
     }
-    if w.ipdv.len() > received {
+    if ipdv > received {
         return Err(format!(
-            "ipdv histogram holds {} values for {received} replies",
-            w.ipdv.len()
+            "ipdv histogram holds {ipdv} values for {received} replies"
         ));
     }
     if c.forward_duplicates.saturating_add(c.reverse_duplicates) > c.duplicates {
         return Err("forward + reverse duplicates exceed duplicates".to_string());
     }
-    if w.clock.samples != received {
+    if clock.samples != received {
         return Err(format!(
             "clock.samples = {} for {received} replies",
-            w.clock.samples
+            clock.samples
         ));
     }
-    let s = &w.sources;
     if s.user
         .checked_add(s.kernel)
         .and_then(|x| x.checked_add(s.hardware))
@@ -69,7 +82,7 @@ pub fn validate(w: &Window) -> Result<(), String> {
     {
         return Err("timestamp source counts do not add up to the replies received".to_string());
     }
-    if w.clock.local_unsynchronized > received || w.clock.remote_unsynchronized > received {
+    if clock.local_unsynchronized > received || clock.remote_unsynchronized > received {
         return Err("more unsynchronized clock samples than replies".to_string());
     }
     Ok(())

@@ -3,13 +3,16 @@
 //! (histogram decoding should only ever see authenticated input).
 
 use super::{authenticate, query_pairs, store_failed, Refusal, Shared};
-use crate::server::store::NewWindow;
+use crate::history::Rollup;
+use crate::server::store::{Medians, NewWindow};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use protocol::api::Hello;
+use protocol::window::cbor::{ACCEPT_POST, CBOR, JSON};
+use protocol::window::{CheckedUpload, Encoding};
 use std::sync::atomic::Ordering;
 
 /// The batch rules (and their limits) live with the window, in `protocol::window`.
@@ -68,8 +71,18 @@ async fn hello_inner(
         .read(move |c| Ok((c.next_seq(&p)?, c.next_result_seq(&p)?)))
         .await
         .map_err(store_failed)?;
-    Ok(Json(plan.assignment(&probe, next, next_result)).into_response())
+    // The window upload encodings taken: a client sends CBOR only when
+    // this lists it (controllers from before it refuse CBOR as bad JSON).
+    let mut answer = Json(plan.assignment(&probe, next, next_result)).into_response();
+    answer.headers_mut().insert(
+        ACCEPT_POST,
+        axum::http::HeaderValue::from_static(UPLOAD_TYPES),
+    );
+    Ok(answer)
 }
+
+/// The Content-Types `POST /v1/windows` takes.
+const UPLOAD_TYPES: &str = "application/json, application/cbor";
 
 pub async fn targets(
     State(state): State<Shared>,
@@ -132,24 +145,43 @@ async fn windows_inner(
 ) -> Result<Response, Refusal> {
     let live = state.live();
     let probe = authenticate(&live, headers)?;
-    // Decoding histograms is CPU work: off the async threads.
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("?"));
+    let encoding = Encoding::of_content_type(content_type).ok_or_else(|| {
+        Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "Content-Type {:?}: windows are uploaded as {JSON} or {CBOR}",
+                content_type.unwrap_or_default()
+            ),
+        )
+    })?;
+    // Decoding and checking every histogram, rollups and medians: all the
+    // CPU work of a window, done here off the async threads, so the writer
+    // thread only writes.
     let p = probe.clone();
-    let mut checked = tokio::task::spawn_blocking(move || check_batch(&p, &body))
-        .await
-        .map_err(internal)??;
-    // Rollups are kept by endpoint: the sender's and the target's, as
-    // configured now (windows to probes no longer configured are stored raw).
-    let config = &live.config;
-    let sender = config.probe(&probe).map(|p| config.endpoint_name(p));
-    for w in &mut checked {
-        w.pair = sender
-            .clone()
-            .zip(config.probe(&w.target).map(|t| config.endpoint_name(t)));
-        if w.pair.as_ref().is_some_and(|(a, b)| a == b) {
-            w.pair = None;
+    let live2 = live.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        let mut checked = check_upload(&p, &body, encoding)?;
+        // Rollups are kept by endpoint: the sender's and the target's, as
+        // configured now (windows to probes no longer configured are stored
+        // raw).
+        let config = &live2.config;
+        let sender = config.probe(&p).map(|p| config.endpoint_name(p));
+        for w in &mut checked {
+            w.pair = sender
+                .clone()
+                .zip(config.probe(&w.target).map(|t| config.endpoint_name(t)));
+            if w.pair.as_ref().is_some_and(|(a, b)| a == b) {
+                w.pair = None;
+            }
         }
-    }
-    let levels = config.history;
+        Ok::<_, Refusal>(checked)
+    })
+    .await
+    .map_err(internal)??;
+    let levels = live.config.history;
     let ack = state
         .store
         .ingest(probe, checked, levels)
@@ -164,16 +196,47 @@ async fn windows_inner(
     Ok(Json(ack).into_response())
 }
 
-/// Parses and checks a whole batch (`protocol::window::check_batch`); any
-/// problem refuses all of it: 403 when the batch is another probe's, else 400.
-pub fn check_batch(probe: &str, body: &[u8]) -> Result<Vec<NewWindow>, Refusal> {
+/// Parses and checks a whole batch (`protocol::window::check_upload`, the
+/// rules of `check_batch`) into the rows to store; any problem refuses all
+/// of it: 403 when the batch is another probe's, else 400.
+pub fn check_upload(
+    probe: &str,
+    body: &[u8],
+    encoding: Encoding,
+) -> Result<Vec<NewWindow>, Refusal> {
     let now = crate::server::store::now_ms();
-    match protocol::window::check_batch(probe, body, now) {
-        Ok(checked) => Ok(checked
-            .iter()
-            .map(|c| NewWindow::new(&c.upload, &c.window))
-            .collect()),
+    match protocol::window::check_upload(probe, body, encoding, now) {
+        Ok(checked) => Ok(checked.into_iter().map(new_window).collect()),
         Err(e) if e.is_forbidden() => Err(Refusal::new(StatusCode::FORBIDDEN, e.to_string())),
         Err(e) => Err(Refusal::bad_request(e.to_string())),
+    }
+}
+
+/// What the store keeps of a checked window (`NewWindow::new`, from the
+/// sparse window rather than the dense one).
+fn new_window(c: CheckedUpload) -> NewWindow {
+    let CheckedUpload {
+        upload: u,
+        window: w,
+    } = c;
+    let p50 = |h: &protocol::window::SparseHistogram| h.value_at_quantile(0.5);
+    let medians = Medians {
+        forward_us: p50(&w.forward),
+        reverse_us: p50(&w.reverse),
+        rtt_us: p50(&w.rtt),
+    };
+    NewWindow {
+        seq: u.seq,
+        target: u.target,
+        start_ms: u.start_unix_ms,
+        duration_ms: u.duration_ms,
+        ssid: u.ssid,
+        timestamping: u.timestamping,
+        sent: w.counters.sent,
+        replies: w.counters.received,
+        json: u.window,
+        pair: None,
+        rollup: Some(Rollup::of_sparse(w)),
+        medians,
     }
 }
