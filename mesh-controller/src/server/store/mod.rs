@@ -1,25 +1,28 @@
 //! The storage seam: what the controller asks of its database, and which
 //! backend answers. The rest of the controller sees only [`StoreRead`],
 //! [`StoreWrite`] and the async handle [`Store`]; each backend lives in its
-//! own folder (`sqlite/` today, with its schema and migrations) and nothing
-//! outside it names the driver.
+//! own folder (`sqlite/` and `postgres/`, each with its schema and
+//! migrations) and nothing outside it names the driver.
 //!
 //! The traits are synchronous on purpose. Reading is mostly arithmetic on
 //! rows streamed one at a time into callbacks (rollups merged in place,
 //! windows decoded one by one), which belongs on a blocking thread, not on
-//! the async runtime; writes are serialised on one writer thread that
-//! commits whatever queued up meanwhile as one transaction (group commit).
-//! [`Store`] runs reads on `spawn_blocking` over a pool of readers and
-//! writes on that thread, so nothing blocks the runtime whatever the backend.
-//! A PostgreSQL backend fits the same shape: its reader holds a pooled
-//! connection (deadpool-postgres) and drives tokio-postgres with
-//! `Handle::block_on` from the blocking thread (allowed there), streaming rows
-//! with `query_raw` into the same callbacks; its writer does the same on the
-//! writer thread. Async trait methods would instead force every callback
-//! reader to collect rows first, or box streams through every call site.
+//! the async runtime; writes are serialised on one writer thread per
+//! controller that commits whatever queued up meanwhile as one transaction
+//! (group commit). [`Store`] runs reads on `spawn_blocking` over a pool of
+//! readers and writes on that thread, so nothing blocks the runtime whatever
+//! the backend. PostgreSQL fits the same shape with the blocking `postgres`
+//! crate (see `postgres/`): a connection per reader and one for the writer,
+//! rows streamed into the same callbacks. Async trait methods would instead
+//! force every callback reader to collect rows first, or box streams through
+//! every call site.
+//!
+//! Several controllers may share one PostgreSQL database (replicas): every
+//! write is correct under concurrency, and the duties that must run once
+//! (`server::duties`) hold leases kept here ([`StoreWrite::lease`]).
 //!
 //! The backend is chosen by the `--db` value ([`Backend::of`]): a file path
-//! is SQLite; `postgres://` is refused until PostgreSQL is built in.
+//! is SQLite, a `postgres://` or `postgresql://` URL is PostgreSQL.
 
 pub mod alerts;
 pub mod events;
