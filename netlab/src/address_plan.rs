@@ -17,14 +17,31 @@
 //!   network) in file order from 198.19.128.1: the router of that network at the
 //!   interconnect, answering for packets that crossed over into its network.
 //!
+//! Dual stack: every endpoint and router also has an IPv6 address, from
+//! 2001:2::/48 (RFC 5180, benchmarking), numbered as in IPv4 with a /64 per
+//! site, per link and for the interconnect routers:
+//!
+//! - endpoints: site S's /64 is `2001:2:0:S::/64` (S in hex); its endpoint
+//!   on network N is `2001:2:0:S::(N+1)` (`::1` without networks). The third
+//!   site's address on the second carrier is 2001:2:0:2::2 (198.18.2.2).
+//! - link routers: link L's /64 is `2001:2:0:(8000+L)::/64` (8000..=9fff):
+//!   its router at `between[0]` is `::1`, at `between[1]` `::2` (the /30's
+//!   first and second address in IPv4).
+//! - interconnect routers: `2001:2:0:c000::/64`, the P-th (interconnect,
+//!   network) router at `2001:2:0:c000::(P+1)` (198.19.128.(P+1)).
+//!
+//! Both families take the same paths with the same delays, loss and rate.
+//!
 //! The addresses themselves come from `topology::lab_addresses`, which also
 //! maps an address back to its site (traceroute hop names), so the two agree.
 
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
-pub use topology::lab_addresses::endpoint_address;
-use topology::lab_addresses::{link_router_addresses, port_address};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+pub use topology::lab_addresses::{endpoint_address, endpoint_address6};
+use topology::lab_addresses::{
+    link_router_addresses, link_router_addresses6, port_address, port_address6,
+};
 use topology::routing::Graph;
 use topology::Topology;
 
@@ -104,6 +121,24 @@ pub struct EndpointPlan {
     pub site: usize,
     pub network: Option<String>,
     pub address: Ipv4Addr,
+    /// Its IPv6 address (absent from plans written before dual stack).
+    #[serde(default = "unspecified6")]
+    pub address6: Ipv6Addr,
+}
+
+fn unspecified6() -> Ipv6Addr {
+    Ipv6Addr::UNSPECIFIED
+}
+
+impl EndpointPlan {
+    /// Its address in one family.
+    pub fn address_of(&self, ipv6: bool) -> IpAddr {
+        if ipv6 {
+            IpAddr::V6(self.address6)
+        } else {
+            IpAddr::V4(self.address)
+        }
+    }
 }
 
 /// A link's two router interfaces.
@@ -116,6 +151,11 @@ pub struct LinkPlan {
     pub a_router: Ipv4Addr,
     /// Router at `b`.
     pub b_router: Ipv4Addr,
+    /// The same routers' IPv6 addresses.
+    #[serde(default = "unspecified6")]
+    pub a_router6: Ipv6Addr,
+    #[serde(default = "unspecified6")]
+    pub b_router6: Ipv6Addr,
 }
 
 /// A network's router at an interconnect.
@@ -126,6 +166,8 @@ pub struct PortPlan {
     pub site: String,
     pub network: String,
     pub address: Ipv4Addr,
+    #[serde(default = "unspecified6")]
+    pub address6: Ipv6Addr,
 }
 
 /// The whole plan of one lab.
@@ -179,6 +221,7 @@ impl AddressPlan {
                     site: e.site,
                     network: e.network.map(|n| topo.networks[n].id.clone()),
                     address: endpoint_address(e.site, e.network),
+                    address6: endpoint_address6(e.site, e.network),
                 }
             })
             .collect();
@@ -188,12 +231,15 @@ impl AddressPlan {
             .enumerate()
             .map(|(i, l)| {
                 let (a_router, b_router) = link_router_addresses(i);
+                let (a_router6, b_router6) = link_router_addresses6(i);
                 LinkPlan {
                     a: topo.sites[l.a].id.clone(),
                     b: topo.sites[l.b].id.clone(),
                     network: l.network.map(|n| topo.networks[n].id.clone()),
                     a_router,
                     b_router,
+                    a_router6,
+                    b_router6,
                 }
             })
             .collect();
@@ -205,6 +251,7 @@ impl AddressPlan {
                     site: topo.sites[ix.site].id.clone(),
                     network: topo.networks[n].id.clone(),
                     address: port_address(ports.len()),
+                    address6: port_address6(ports.len()),
                 });
             }
         }
@@ -244,12 +291,33 @@ impl AddressPlan {
             .unwrap_or_default()
     }
 
+    /// IPv6 addresses of a site, default source first.
+    pub fn site_addresses6(&self, site: usize) -> Vec<Ipv6Addr> {
+        self.sites
+            .get(site)
+            .map(|s| {
+                s.endpoints
+                    .iter()
+                    .map(|&e| self.endpoints[e].address6)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The router port of `network` at interconnect `interconnect`.
     pub fn port(&self, interconnect: usize, network: &str) -> Option<Ipv4Addr> {
+        self.port_plan(interconnect, network).map(|p| p.address)
+    }
+
+    /// The same router's IPv6 address.
+    pub fn port6(&self, interconnect: usize, network: &str) -> Option<Ipv6Addr> {
+        self.port_plan(interconnect, network).map(|p| p.address6)
+    }
+
+    fn port_plan(&self, interconnect: usize, network: &str) -> Option<&PortPlan> {
         self.ports
             .iter()
             .find(|p| p.interconnect == interconnect && p.network == network)
-            .map(|p| p.address)
     }
 
     /// Human-readable listing of every address, as `netlab addr --all` prints it.
@@ -268,7 +336,7 @@ impl AddressPlan {
             self.lab, self.lab
         );
         for e in &self.endpoints {
-            let _ = writeln!(s, "{:<w$}  {}", e.name, e.address);
+            let _ = writeln!(s, "{:<w$}  {:<15}  {}", e.name, e.address, e.address6);
         }
         let _ = writeln!(s, "# link routers (router at each end of the link)");
         for (i, l) in self.links.iter().enumerate() {
@@ -279,8 +347,8 @@ impl AddressPlan {
                 .unwrap_or_default();
             let _ = writeln!(
                 s,
-                "link {i}: {} -- {}{net}  {} at {}, {} at {}",
-                l.a, l.b, l.a_router, l.a, l.b_router, l.b
+                "link {i}: {} -- {}{net}  {} at {}, {} at {}; {} at {}, {} at {}",
+                l.a, l.b, l.a_router, l.a, l.b_router, l.b, l.a_router6, l.a, l.b_router6, l.b
             );
         }
         if !self.ports.is_empty() {
@@ -291,8 +359,8 @@ impl AddressPlan {
             for p in &self.ports {
                 let _ = writeln!(
                     s,
-                    "interconnect {} at {}: {}  {}",
-                    p.interconnect, p.site, p.network, p.address
+                    "interconnect {} at {}: {}  {}  {}",
+                    p.interconnect, p.site, p.network, p.address, p.address6
                 );
             }
         }
@@ -347,6 +415,12 @@ mod tests {
         assert_eq!(p.links[0].a_router, Ipv4Addr::new(198, 19, 0, 1));
         assert_eq!(p.links[0].b_router, Ipv4Addr::new(198, 19, 0, 2));
         assert_eq!(p.links[1].a_router, Ipv4Addr::new(198, 19, 0, 5));
+        assert_eq!(p.links[1].a_router6.to_string(), "2001:2:0:8001::1");
+        assert_eq!(p.endpoints[2].address6.to_string(), "2001:2:0:2::1");
+        assert_eq!(
+            p.endpoint("b").unwrap().address_of(true).to_string(),
+            "2001:2:0:1::1"
+        );
         assert_eq!(
             p.endpoint("b").unwrap().address,
             Ipv4Addr::new(198, 18, 1, 1)
@@ -380,7 +454,26 @@ mod tests {
         assert_eq!(p.port(0, "u"), Some(Ipv4Addr::new(198, 19, 128, 2)));
         assert!(p
             .describe()
-            .contains("interconnect 0 at z: u  198.19.128.2"));
+            .contains("interconnect 0 at z: u  198.19.128.2  2001:2:0:c000::2"));
+        assert_eq!(p.port6(0, "u"), Some("2001:2:0:c000::2".parse().unwrap()));
+        assert_eq!(
+            p.endpoint("y@u").unwrap().address6,
+            "2001:2:0:1::2".parse::<Ipv6Addr>().unwrap()
+        );
+        assert_eq!(
+            p.site_addresses6(2),
+            [
+                "2001:2:0:2::1".parse::<Ipv6Addr>().unwrap(),
+                "2001:2:0:2::2".parse().unwrap()
+            ]
+        );
+        let mut all6: Vec<Ipv6Addr> = p.endpoints.iter().map(|e| e.address6).collect();
+        all6.extend(p.links.iter().flat_map(|l| [l.a_router6, l.b_router6]));
+        all6.extend(p.ports.iter().map(|p| p.address6));
+        let n6 = all6.len();
+        all6.sort();
+        all6.dedup();
+        assert_eq!(all6.len(), n6);
         // Every address is unique.
         let mut all: Vec<Ipv4Addr> = p.endpoints.iter().map(|e| e.address).collect();
         all.extend(p.links.iter().flat_map(|l| [l.a_router, l.b_router]));
@@ -430,6 +523,31 @@ mod tests {
             for probe in (0..1024u32).map(|i| Ipv4Addr::from(0xC612_0000 + i * 257)) {
                 if !known.contains(&probe) {
                     assert_eq!(lab_site_of(&t, IpAddr::V4(probe)), None, "{probe}");
+                }
+            }
+            // The IPv6 plan names the same sites.
+            let mut expected6: Vec<(Ipv6Addr, &str)> = Vec::new();
+            for e in &p.endpoints {
+                expected6.push((e.address6, p.sites[e.site].id.as_str()));
+            }
+            for l in &p.links {
+                expected6.push((l.a_router6, l.a.as_str()));
+                expected6.push((l.b_router6, l.b.as_str()));
+            }
+            for port in &p.ports {
+                expected6.push((port.address6, port.site.as_str()));
+            }
+            for (addr, site) in &expected6 {
+                assert_eq!(lab_site_of(&t, IpAddr::V6(*addr)), Some(*site), "{addr}");
+            }
+            let known6: std::collections::HashSet<Ipv6Addr> =
+                expected6.iter().map(|e| e.0).collect();
+            for subnet in (0..=0xffffu16).step_by(97) {
+                for host in 0..5u16 {
+                    let a = Ipv6Addr::new(0x2001, 2, 0, subnet, 0, 0, 0, host);
+                    if !known6.contains(&a) {
+                        assert_eq!(lab_site_of(&t, IpAddr::V6(a)), None, "{a}");
+                    }
                 }
             }
         }

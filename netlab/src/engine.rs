@@ -17,6 +17,12 @@
 //! hosts behind it, so traceroute across a two-link path shows the middle
 //! site's router, then the destination.
 //!
+//! IPv6 takes the same paths with the same shaping: a site's IPv6 addresses
+//! are the same endpoints (routing nodes) as its IPv4 ones, a router lowers
+//! the hop limit instead of the TTL and answers in ICMPv6 from its IPv6
+//! address (see `address_plan`). The IPv4 path only pays for a version check
+//! where a packet is parsed.
+//!
 //! Every intermediate hop is computed at its scheduled (virtual) time, not at
 //! the time the event loop gets to it, so lateness never adds up along a path.
 //!
@@ -50,10 +56,11 @@
 use crate::address_plan::AddressPlan;
 use crate::shaping::{ms_to_ns, Delay, Rng, TokenBucket};
 use crate::wire::{self, Ipv4Packet};
+use crate::wire6::{self, Ipv6Packet};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use topology::routing::Routes;
 use topology::Topology;
 
@@ -74,7 +81,12 @@ pub struct Stats {
     /// Echo replies and port unreachables the emulated routers sent for
     /// packets addressed to them.
     pub router_replies: u64,
-    /// IPv6 packets (not forwarded).
+    /// IPv6 packets read (also counted in `received`).
+    #[serde(default)]
+    pub received_ipv6: u64,
+    /// IPv6 packets the lab does not route: from an unspecified, link-local
+    /// or multicast source, or to a multicast or link-local destination (the
+    /// kernel's neighbour discovery and MLD on the TUNs).
     pub dropped_ipv6: u64,
     /// Not a well-formed IPv4 packet.
     pub dropped_malformed: u64,
@@ -117,6 +129,8 @@ struct Edge {
     to: u32,
     /// Router at the far end, which answers when a packet expires there.
     router: Ipv4Addr,
+    /// The same router's IPv6 address.
+    router6: Ipv6Addr,
     via: String,
     /// Loss probability (0..=1) and the percentage it came from, as now and
     /// as configured.
@@ -191,6 +205,9 @@ pub struct Engine {
     by_address: HashMap<Ipv4Addr, u32>,
     /// Router addresses and the endpoint (routing node) each router sits at.
     routers: HashMap<Ipv4Addr, u32>,
+    /// The same for IPv6.
+    by_address6: HashMap<Ipv6Addr, u32>,
+    routers6: HashMap<Ipv6Addr, u32>,
     edges: Vec<Edge>,
     /// Per topology link: its names and edges.
     links: Vec<LinkInfo>,
@@ -499,14 +516,15 @@ impl Engine {
             let loss_pct = link.loss_pct.clamp(0.0, 100.0);
             let jitter = ms_to_ns(link.jitter_ms);
             info.edges = Some([edges.len() as u32, edges.len() as u32 + 1]);
-            for (from, to, ms, router) in [
-                (a, b, link.forward_ms, lp.b_router),
-                (b, a, link.reverse_ms, lp.a_router),
+            for (from, to, ms, router, router6) in [
+                (a, b, link.forward_ms, lp.b_router, lp.b_router6),
+                (b, a, link.reverse_ms, lp.a_router, lp.a_router6),
             ] {
                 edges.push(Edge {
                     from: from as u32,
                     to: to as u32,
                     router,
+                    router6,
                     via: format!("link {i}"),
                     loss: loss_pct / 100.0,
                     loss_pct,
@@ -551,6 +569,9 @@ impl Engine {
                     let Some(router) = plan.port(i, &topo.networks[n2].id) else {
                         continue;
                     };
+                    let router6 = plan
+                        .port6(i, &topo.networks[n2].id)
+                        .unwrap_or(Ipv6Addr::UNSPECIFIED);
                     if n1 == n2 {
                         continue;
                     }
@@ -559,6 +580,7 @@ impl Engine {
                         from: a as u32,
                         to: b as u32,
                         router,
+                        router6,
                         via: format!("interconnect {i}"),
                         loss: 0.0,
                         loss_pct: 0.0,
@@ -594,9 +616,23 @@ impl Engine {
             .map(|(i, e)| (e.address, i as u32))
             .collect();
         let routers = edges.iter().map(|e| (e.router, e.to)).collect();
+        let by_address6 = plan
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.address6, i as u32))
+            .filter(|(a, _)| !a.is_unspecified())
+            .collect();
+        let routers6 = edges
+            .iter()
+            .map(|e| (e.router6, e.to))
+            .filter(|(a, _)| !a.is_unspecified())
+            .collect();
         Engine {
             n,
             routers,
+            by_address6,
+            routers6,
             endpoint_site: plan.endpoints.iter().map(|e| e.site as u32).collect(),
             endpoint_names: plan.endpoints.iter().map(|e| e.name.clone()).collect(),
             by_address,
@@ -871,7 +907,7 @@ impl Engine {
         let ip = match Ipv4Packet::new_checked(data) {
             Ok(ip) => ip,
             Err(_) if wire::ip_version(data) == Some(6) => {
-                self.stats.dropped_ipv6 += 1;
+                self.ingress6(site, data, now);
                 return;
             }
             Err(_) => {
@@ -887,6 +923,45 @@ impl Engine {
         let (t, to_router) = match self.by_address.get(&ip.dst()) {
             Some(&t) => (t, false),
             None => match self.routers.get(&ip.dst()) {
+                Some(&t) => (t, true),
+                None => {
+                    self.stats.dropped_no_route += 1;
+                    return;
+                }
+            },
+        };
+        let route = s as usize * self.n + t as usize;
+        if self.routes[route].1 == 0 {
+            self.stats.dropped_no_route += 1;
+            return;
+        }
+        let buf = self.take_buf(ip.packet());
+        self.cross(buf, s, route as u32, 0, now, to_router);
+    }
+
+    /// An IPv6 packet read from site `site`'s TUN at `now`: as
+    /// [`ingress`](Self::ingress), by the IPv6 addresses.
+    fn ingress6(&mut self, site: usize, data: &[u8], now: u64) {
+        self.stats.received_ipv6 += 1;
+        let Ok(ip) = Ipv6Packet::new_checked(data) else {
+            self.stats.dropped_malformed += 1;
+            return;
+        };
+        let (src, dst) = (ip.src(), ip.dst());
+        let unroutable =
+            |a: Ipv6Addr| a.is_unspecified() || a.is_multicast() || a.is_unicast_link_local();
+        if unroutable(src) || unroutable(dst) {
+            self.stats.dropped_ipv6 += 1;
+            return;
+        }
+        let s = self.by_address6.get(&src).copied();
+        let Some(s) = s.filter(|&s| self.endpoint_site[s as usize] as usize == site) else {
+            self.stats.dropped_bad_source += 1;
+            return;
+        };
+        let (t, to_router) = match self.by_address6.get(&dst) {
+            Some(&t) => (t, false),
+            None => match self.routers6.get(&dst) {
                 Some(&t) => (t, true),
                 None => {
                     self.stats.dropped_no_route += 1;
@@ -982,7 +1057,7 @@ impl Engine {
             ..
         } = ev;
         let edge = &self.edges[edge as usize];
-        let (node, router) = (edge.to, edge.router);
+        let (node, router, router6) = (edge.to, edge.router, edge.router6);
         // A path's only node that is its destination is its last, so arriving
         // there is the end of the path (also for a re-anchored packet).
         if node as usize == route as usize % self.n {
@@ -1000,6 +1075,10 @@ impl Engine {
             // Re-anchored here by a reroute that left no path onwards.
             self.stats.dropped_no_route += 1;
             self.recycle(buf);
+            return false;
+        }
+        if wire::ip_version(&buf) == Some(6) {
+            self.hop6(buf, src, route, next, node, router6, at, to_router);
             return false;
         }
         let Ok(mut ip) = Ipv4Packet::new_checked(&mut buf[..]) else {
@@ -1027,11 +1106,54 @@ impl Engine {
         false
     }
 
+    /// An IPv6 packet arriving at the router of intermediate endpoint
+    /// `node` (answering as `router6`): the hop limit runs out there (an
+    /// ICMPv6 time exceeded goes back to the source, unless no error may be
+    /// sent about the packet), or it is lowered and the packet goes on.
+    #[allow(clippy::too_many_arguments)]
+    fn hop6(
+        &mut self,
+        mut buf: Vec<u8>,
+        src: u32,
+        route: u32,
+        next: u16,
+        node: u32,
+        router6: Ipv6Addr,
+        at: u64,
+        to_router: bool,
+    ) {
+        let Ok(mut ip) = Ipv6Packet::new_checked(&mut buf[..]) else {
+            self.stats.dropped_malformed += 1;
+            self.recycle(buf);
+            return;
+        };
+        if ip.hop_limit() <= 1 {
+            self.stats.dropped_ttl += 1;
+            if !ip.is_no_error_about() && !router6.is_unspecified() {
+                let back = node as usize * self.n + src as usize;
+                if self.routes[back].1 > 0 {
+                    let mut msg = self.pool.pop().unwrap_or_default();
+                    wire6::write_time_exceeded6(&ip, router6, &mut msg);
+                    self.stats.icmp_time_exceeded += 1;
+                    self.cross(msg, node, back as u32, 0, at, false);
+                }
+            }
+            self.recycle(buf);
+            return;
+        }
+        ip.decrement_hop_limit();
+        self.cross(buf, src, route, next, at, to_router);
+    }
+
     /// A packet reached the router it was addressed to, at endpoint `node`:
     /// an echo request is answered with an echo reply, UDP (traceroute's last
     /// probe) with port unreachable, both from the router's address and back
     /// along the shortest path from `node`; anything else is dropped.
     fn router_reply(&mut self, buf: Vec<u8>, src: u32, node: u32, at: u64) {
+        if wire::ip_version(&buf) == Some(6) {
+            self.router_reply6(buf, src, node, at);
+            return;
+        }
         let back = node as usize * self.n + src as usize;
         let Ok(ip) = Ipv4Packet::new_checked(&buf[..]) else {
             self.stats.dropped_malformed += 1;
@@ -1055,6 +1177,43 @@ impl Engine {
                 wire::ICMP_PORT_UNREACHABLE,
                 from,
                 self.icmp_ident,
+                &mut msg,
+            );
+        } else {
+            self.stats.dropped_to_router += 1;
+            self.recycle(msg);
+            self.recycle(buf);
+            return;
+        }
+        self.stats.router_replies += 1;
+        self.recycle(buf);
+        self.cross(msg, node, back as u32, 0, at, false);
+    }
+
+    /// [`router_reply`](Self::router_reply) in ICMPv6: an echo reply to an
+    /// echo request, port unreachable to UDP.
+    fn router_reply6(&mut self, buf: Vec<u8>, src: u32, node: u32, at: u64) {
+        let back = node as usize * self.n + src as usize;
+        let Ok(ip) = Ipv6Packet::new_checked(&buf[..]) else {
+            self.stats.dropped_malformed += 1;
+            self.recycle(buf);
+            return;
+        };
+        if self.routes[back].1 == 0 {
+            self.stats.dropped_no_route += 1;
+            self.recycle(buf);
+            return;
+        }
+        let mut msg = self.pool.pop().unwrap_or_default();
+        if let Some(echo) = wire6::echo_request6(&ip) {
+            wire6::write_echo_reply6(&ip, echo, &mut msg);
+        } else if ip.upper().is_some_and(|(p, _)| p == wire6::PROTO_UDP) {
+            let from = ip.dst();
+            wire6::write_icmp6_error(
+                &ip,
+                wire6::ICMP6_DEST_UNREACHABLE,
+                wire6::ICMP6_PORT_UNREACHABLE,
+                from,
                 &mut msg,
             );
         } else {
@@ -1360,6 +1519,146 @@ interconnects:
         assert_eq!(
             (e.stats().router_replies, e.stats().dropped_to_router),
             (2, 1)
+        );
+    }
+
+    /// A UDP-in-IPv6 packet.
+    fn udp6(src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, len: usize) -> Vec<u8> {
+        let total = len.max(48);
+        let mut p = vec![0u8; total];
+        p[0] = 0x60;
+        p[4..6].copy_from_slice(&((total - 40) as u16).to_be_bytes());
+        p[6] = wire6::PROTO_UDP;
+        p[7] = hop_limit;
+        p[8..24].copy_from_slice(&src.octets());
+        p[24..40].copy_from_slice(&dst.octets());
+        p[40..42].copy_from_slice(&40000u16.to_be_bytes());
+        p[42..44].copy_from_slice(&33434u16.to_be_bytes());
+        p
+    }
+
+    fn a6(plan: &AddressPlan, name: &str) -> Ipv6Addr {
+        plan.endpoint(name).unwrap().address6
+    }
+
+    #[test]
+    fn ipv6_takes_the_same_paths_and_delays() {
+        let (plan, mut e) = three();
+        let (a, b, c) = (a6(&plan, "a"), a6(&plan, "b"), a6(&plan, "c"));
+        e.ingress(0, &udp6(a, b, 64, 100), 1000);
+        e.ingress(1, &udp6(b, a, 64, 100), 1000);
+        e.ingress(0, &udp6(a, c, 64, 100), 1000);
+        e.ingress(2, &udp6(c, a, 64, 100), 1000);
+        // IPv4 beside it, on the same links at the same time.
+        e.ingress(0, &udp(A, C, 64, 100), 1000);
+        let out = drain(&mut e);
+        let got: Vec<(usize, u64)> = out.iter().map(|(s, _, t)| (*s, *t)).collect();
+        assert_eq!(
+            got,
+            [
+                (1, 1000 + 4 * MS),
+                (2, 1000 + 6 * MS),
+                (2, 1000 + 6 * MS),
+                (0, 1000 + 9 * MS),
+                (0, 1000 + 11 * MS)
+            ]
+        );
+        let hop_limits: Vec<u8> = [&out[0].1, &out[1].1]
+            .iter()
+            .map(|p| Ipv6Packet::new_checked(&p[..]).unwrap().hop_limit())
+            .collect();
+        assert_eq!(hop_limits, [64, 63], "one router between a and c");
+        assert_eq!(ttl(&out[2].1), 63);
+        assert_eq!(e.stats().received_ipv6, 4);
+        assert_eq!(e.stats().delivered, 5);
+    }
+
+    #[test]
+    fn ipv6_hop_limit_expiry_answers_in_icmpv6_from_the_middle_router() {
+        let (plan, mut e) = three();
+        let (a, c) = (a6(&plan, "a"), a6(&plan, "c"));
+        let probe = udp6(a, c, 1, 60);
+        e.ingress(0, &probe, 0);
+        let out = drain(&mut e);
+        assert_eq!(out.len(), 1);
+        let (site, msg, due) = &out[0];
+        assert_eq!((*site, *due), (0, 13 * MS));
+        let ip = Ipv6Packet::new_checked(&msg[..]).unwrap();
+        assert_eq!(ip.src(), plan.links[0].b_router6);
+        assert_eq!(ip.dst(), a);
+        assert_eq!(ip.next_header(), wire6::PROTO_ICMPV6);
+        let icmp = ip.payload();
+        assert_eq!((icmp[0], icmp[1]), (wire6::ICMP6_TIME_EXCEEDED, 0));
+        assert_eq!(wire6::icmp6_checksum(ip.src(), ip.dst(), icmp), 0);
+        assert_eq!(&icmp[8..], &probe[..]);
+        assert_eq!(e.stats().icmp_time_exceeded, 1);
+        // No error about an ICMPv6 error.
+        let mut err = udp6(a, c, 1, 60);
+        err[6] = wire6::PROTO_ICMPV6;
+        err[40] = wire6::ICMP6_DEST_UNREACHABLE;
+        e.ingress(0, &err, 0);
+        assert!(drain(&mut e).is_empty());
+        assert_eq!(e.stats().icmp_time_exceeded, 1);
+        assert_eq!(e.stats().dropped_ttl, 2);
+    }
+
+    #[test]
+    fn ipv6_routers_answer_pings_and_udp_addressed_to_them() {
+        let (plan, mut e) = three();
+        let a = a6(&plan, "a");
+        let router_c = plan.links[1].b_router6;
+        let mut ping = udp6(a, router_c, 64, 56);
+        ping[6] = wire6::PROTO_ICMPV6;
+        ping[40..48].copy_from_slice(&[wire6::ICMP6_ECHO_REQUEST, 0, 0, 0, 0, 1, 0, 1]);
+        let sum = wire6::icmp6_checksum(a, router_c, &ping[40..]);
+        ping[42..44].copy_from_slice(&sum.to_be_bytes());
+        e.ingress(0, &ping, 0);
+        let out = drain(&mut e);
+        assert_eq!((out[0].0, out[0].2), (0, 17 * MS));
+        let rep = Ipv6Packet::new_checked(&out[0].1[..]).unwrap();
+        assert_eq!((rep.src(), rep.dst()), (router_c, a));
+        assert_eq!(rep.payload()[0], wire6::ICMP6_ECHO_REPLY);
+        e.ingress(0, &udp6(a, plan.links[0].b_router6, 64, 60), 100 * MS);
+        let out = drain(&mut e);
+        let rep = Ipv6Packet::new_checked(&out[0].1[..]).unwrap();
+        assert_eq!(
+            (rep.payload()[0], rep.payload()[1]),
+            (wire6::ICMP6_DEST_UNREACHABLE, wire6::ICMP6_PORT_UNREACHABLE)
+        );
+        assert_eq!(out[0].2, 113 * MS);
+        assert_eq!(e.stats().router_replies, 2);
+    }
+
+    #[test]
+    fn ipv6_bad_and_link_local_packets_are_counted_not_forwarded() {
+        let (plan, mut e) = three();
+        let (a, b) = (a6(&plan, "a"), a6(&plan, "b"));
+        e.ingress(0, &udp6(b, a, 64, 60), 0); // b's address from a's TUN
+        e.ingress(0, &udp6(a, "2001:2:0:9::1".parse().unwrap(), 64, 60), 0);
+        e.ingress(
+            0,
+            &udp6(
+                "fe80::1".parse().unwrap(),
+                "ff02::16".parse().unwrap(),
+                1,
+                60,
+            ),
+            0,
+        );
+        let mut short = udp6(a, b, 64, 60);
+        short[4..6].copy_from_slice(&500u16.to_be_bytes());
+        e.ingress(0, &short, 0);
+        assert!(drain(&mut e).is_empty());
+        let s = e.stats();
+        assert_eq!(
+            (
+                s.received_ipv6,
+                s.dropped_bad_source,
+                s.dropped_no_route,
+                s.dropped_ipv6,
+                s.dropped_malformed
+            ),
+            (4, 1, 1, 1, 1)
         );
     }
 

@@ -84,16 +84,34 @@ pub fn setup(plan: &AddressPlan) -> Result<Vec<SiteIo>> {
             .context(|| format!("cannot set up namespace {}", s.namespace))?;
         fds.push(fd);
     }
-    let scripts: Vec<(String, String)> = plan
+    let ipv6 = ipv6_available();
+    let scripts: Vec<(String, String, String)> = plan
         .sites
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.namespace.clone(), site_script(plan, i)))
+        .map(|(i, s)| {
+            let v6 = if ipv6 {
+                site_script6(plan, i)
+            } else {
+                String::new()
+            };
+            (s.namespace.clone(), site_script(plan, i), v6)
+        })
         .collect();
     let results: Vec<std::io::Result<()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = scripts
             .iter()
-            .map(|(ns, script)| scope.spawn(move || netns::ip_batch(&["-n", ns], script)))
+            .map(|(ns, script, script6)| {
+                scope.spawn(move || {
+                    netns::ip_batch(&["-n", ns], script)?;
+                    if script6.is_empty() {
+                        return Ok(());
+                    }
+                    // `ip -batch` takes no per-line family, and rules
+                    // without addresses need one: a second batch.
+                    netns::ip_batch(&["-n", ns, "-6"], script6)
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -103,21 +121,36 @@ pub fn setup(plan: &AddressPlan) -> Result<Vec<SiteIo>> {
             })
             .collect()
     });
-    for ((ns, _), r) in scripts.iter().zip(results) {
+    for ((ns, _, _), r) in scripts.iter().zip(results) {
         r.context(|| format!("cannot configure addresses in {ns}"))?;
     }
     Ok(fds)
 }
 
+/// Whether the kernel has IPv6: labs are dual stack where it does, IPv4 only
+/// where it does not.
+pub fn ipv6_available() -> bool {
+    std::path::Path::new("/proc/sys/net/ipv6").exists()
+}
+
 /// Inside a site's namespace: sysctls, then the TUN device and its tap.
 fn make_tun() -> std::io::Result<SiteIo> {
-    // No IPv6 on the lab's devices (the forwarder handles IPv4 only); absent
-    // when the kernel has no IPv6, which is fine.
-    for key in [
-        "net/ipv6/conf/all/disable_ipv6",
-        "net/ipv6/conf/default/disable_ipv6",
-    ] {
-        let _ = netns::sysctl(key, "1");
+    if ipv6_available() {
+        // Dual stack. Before the TUN exists, so that it inherits `default`:
+        // no duplicate address detection (addresses usable at once; the
+        // plan's are unique), no router solicitations or advertisements
+        // (routes are static), no rate limit on ICMPv6 (the hosts answer
+        // every probe, as in IPv4).
+        for (key, value) in [
+            ("net/ipv6/conf/all/disable_ipv6", "0"),
+            ("net/ipv6/conf/default/disable_ipv6", "0"),
+            ("net/ipv6/conf/default/accept_dad", "0"),
+            ("net/ipv6/conf/default/accept_ra", "0"),
+            ("net/ipv6/conf/default/router_solicitations", "0"),
+            ("net/ipv6/icmp/ratelimit", "0"),
+        ] {
+            netns::sysctl(key, value)?;
+        }
     }
     // The lab's hosts answer every probe (traceroute's last hop, pings).
     netns::sysctl("net/ipv4/icmp_ratelimit", "0")?;
@@ -145,6 +178,33 @@ pub fn site_script(plan: &AddressPlan, i: usize) -> String {
     let mut s = format!("link set lo up\nlink set {TUN_NAME} up\n");
     for a in &addrs {
         s += &format!("address add {a}/32 dev {TUN_NAME}\n");
+    }
+    if let Some(first) = addrs.first() {
+        s += &format!("route add default dev {TUN_NAME} src {first}\n");
+    }
+    if addrs.len() > 1 {
+        s += &format!("route add default dev {TUN_NAME} table 100\n");
+        for a in &addrs {
+            for b in &addrs {
+                if a != b {
+                    s += &format!("rule add pref 100 iif lo from {a} to {b} lookup 100\n");
+                }
+            }
+        }
+        s += "rule add pref 1000 lookup local\nrule del pref 0 lookup local\n";
+    }
+    s
+}
+
+/// `ip -6 -batch` lines that give site `i` its IPv6 addresses and routes, as
+/// [`site_script`] does for IPv4: /128s on the TUN (no duplicate address
+/// detection), the default route through it with the first as source, and
+/// for a site on several carriers the same policy rules.
+pub fn site_script6(plan: &AddressPlan, i: usize) -> String {
+    let addrs = plan.site_addresses6(i);
+    let mut s = String::new();
+    for a in &addrs {
+        s += &format!("address add {a}/128 dev {TUN_NAME} nodad\n");
     }
     if let Some(first) = addrs.first() {
         s += &format!("route add default dev {TUN_NAME} src {first}\n");
@@ -859,6 +919,17 @@ links:
         assert!(x.contains("route add default dev hm0 src 198.18.0.1\n"));
         assert!(x.contains("rule add pref 100 iif lo from 198.18.0.2 to 198.18.0.1 lookup 100\n"));
         assert!(x.ends_with("rule del pref 0 lookup local\n"));
+        let x6 = site_script6(&plan, 0);
+        assert!(x6.starts_with(
+            "address add 2001:2::1/128 dev hm0 nodad\naddress add 2001:2::2/128 dev hm0 nodad\n"
+        ));
+        assert!(x6.contains("route add default dev hm0 src 2001:2::1\n"));
+        assert!(x6.contains("rule add pref 100 iif lo from 2001:2::2 to 2001:2::1 lookup 100\n"));
+        assert!(x6.ends_with("rule del pref 0 lookup local\n"));
+        assert_eq!(
+            site_script6(&plan, 1),
+            "address add 2001:2:0:1::2/128 dev hm0 nodad\nroute add default dev hm0 src 2001:2:0:1::2\n"
+        );
         let y = site_script(&plan, 1);
         assert_eq!(
             y,

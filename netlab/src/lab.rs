@@ -539,6 +539,14 @@ pub fn addr(lab: &str, name: &str) -> Result<std::net::Ipv4Addr> {
         .ok_or_else(|| unknown_site(&plan, name))
 }
 
+/// `netlab addr [-6] SITE[@NETWORK]`: the endpoint's address in one family.
+pub fn addr_of(lab: &str, name: &str, ipv6: bool) -> Result<std::net::IpAddr> {
+    let plan = plan_of(lab)?;
+    plan.endpoint(name)
+        .map(|e| e.address_of(ipv6))
+        .ok_or_else(|| unknown_site(&plan, name))
+}
+
 /// `netlab exec SITE -- CMD...`: replaces this process with CMD running in the
 /// site's namespace. Returns only on failure.
 pub fn exec(lab: &str, site: &str, argv: &[String]) -> Error {

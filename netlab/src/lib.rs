@@ -2,7 +2,7 @@
 //! topology file.
 //!
 //! Pure parts (tested without root): the address plan (`address_plan`), packet views and
-//! ICMP (`wire`), link shaping (`shaping`), the forwarding engine (`engine`)
+//! ICMP (`wire` for IPv4, `wire6` for IPv6), link shaping (`shaping`), the forwarding engine (`engine`)
 //! and the requests that change a running lab's links (`control`).
 //! I/O parts, kept thin: namespaces and TUN devices (`sys`), the lab's state
 //! directory (`state`), the forwarder process (`forwarder`), the commands
@@ -32,6 +32,7 @@ pub mod control;
 pub mod engine;
 pub mod shaping;
 pub mod wire;
+pub mod wire6;
 
 pub mod error;
 pub mod forwarder;

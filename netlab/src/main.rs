@@ -46,6 +46,9 @@ enum Cmd {
         /// List every endpoint and router address instead.
         #[arg(long, conflicts_with = "endpoint")]
         all: bool,
+        /// The IPv6 address (from 2001:2::/48) instead of the IPv4 one.
+        #[arg(short = '6', long)]
+        ipv6: bool,
         /// SITE or SITE@NETWORK.
         #[arg(required_unless_present = "all")]
         endpoint: Option<String>,
@@ -197,12 +200,13 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Addr {
             name,
             all,
+            ipv6,
             endpoint,
         } => {
             if all {
                 out!("{}", lab::plan_of(&name)?.describe());
             } else if let Some(ep) = endpoint {
-                outln!("{}", lab::addr(&name, &ep)?);
+                outln!("{}", lab::addr_of(&name, &ep, ipv6)?);
             }
             Ok(ExitCode::SUCCESS)
         }

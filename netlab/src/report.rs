@@ -34,8 +34,8 @@ pub fn up(r: &UpReport) -> String {
             .map(|&e| {
                 let ep = &p.endpoints[e];
                 match &ep.network {
-                    Some(n) => format!("{} ({n})", ep.address),
-                    None => ep.address.to_string(),
+                    Some(n) => format!("{} {} ({n})", ep.address, ep.address6),
+                    None => format!("{} {}", ep.address, ep.address6),
                 }
             })
             .collect();
@@ -50,7 +50,7 @@ pub fn up(r: &UpReport) -> String {
     }
     let _ = writeln!(
         s,
-        "routers: 198.19.0.0/17 (one /30 per link), 198.19.128.0/17 (interconnects): `netlab addr --all --name {}`",
+        "routers: 198.19.0.0/17 (one /30 per link), 198.19.128.0/17 (interconnects), 2001:2:0:8000::/51 (a /64 per link), 2001:2:0:c000::/64 (interconnects): `netlab addr --all --name {}`",
         p.lab
     );
     s
@@ -98,12 +98,12 @@ pub fn status(st: &LabStatus) -> String {
     let t = &f.stats;
     let _ = writeln!(
         s,
-        "uptime {:.1} s; packets received {}, delivered {}, in flight {}, ICMP time-exceeded sent {}, router replies {}",
-        f.uptime_s, t.received, t.delivered, f.in_flight, t.icmp_time_exceeded, t.router_replies
+        "uptime {:.1} s; packets received {} ({} IPv6), delivered {}, in flight {}, ICMP time-exceeded sent {}, router replies {}",
+        f.uptime_s, t.received, t.received_ipv6, t.delivered, f.in_flight, t.icmp_time_exceeded, t.router_replies
     );
     let _ = writeln!(
         s,
-        "dropped: loss {}, rate {}, ttl {}, no route {}, to router {}, bad source {}, ipv6 {}, malformed {}, overload {}, tap full {}, write errors {}",
+        "dropped: loss {}, rate {}, ttl {}, no route {}, to router {}, bad source {}, ipv6 link-local/multicast {}, malformed {}, overload {}, tap full {}, write errors {}",
         t.dropped_loss,
         t.dropped_rate,
         t.dropped_ttl,

@@ -13,8 +13,20 @@
 //!   second site + 2.
 //! - interconnect routers: 198.19.128.0/17, one address per (interconnect,
 //!   network) in file order from 198.19.128.1, at the interconnect's site.
+//!
+//! Beside it, the IPv6 plan, from 2001:2::/48 (RFC 5180, benchmarking); the
+//! fourth group (bits 48..64) is a /64 per thing, the last group numbers
+//! within it as the IPv4 plan does:
+//!
+//! - endpoints: site S's /64 is `2001:2:0:S::/64` (S in hex, 0..=ff), the
+//!   endpoint on network N (index in `networks:`) is `2001:2:0:S::(N+1)`
+//!   (`::1` without networks): 198.18.S.(N+1) in IPv4.
+//! - link routers: link L's /64 is `2001:2:0:(8000+L)::/64` (L < 8192, so
+//!   8000..=9fff), its router at `between[0]` is `::1`, at `between[1]` `::2`.
+//! - interconnect routers: `2001:2:0:c000::/64`, the P-th (interconnect,
+//!   network) pair at `2001:2:0:c000::(P+1)`: 198.19.128.(P+1) in IPv4.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::Topology;
 
@@ -41,12 +53,83 @@ pub fn port_address(port: usize) -> Ipv4Addr {
     Ipv4Addr::from(PORT_BASE + 1 + port as u32)
 }
 
-/// The site a lab address belongs to: an endpoint's site, the site at the
-/// end of a link where that link's router sits, or an interconnect's site.
-/// None for addresses outside the plan or of things the topology lacks.
-pub fn lab_site_of(topo: &Topology, ip: IpAddr) -> Option<&str> {
-    let IpAddr::V4(v4) = ip.to_canonical() else {
+/// The first three groups of every IPv6 lab address: 2001:2::/48.
+const V6_PREFIX: [u16; 3] = [0x2001, 0x0002, 0x0000];
+/// Fourth group of the first link's /64, of the interconnect routers' /64.
+const V6_LINK_SUBNET: u16 = 0x8000;
+const V6_PORT_SUBNET: u16 = 0xc000;
+/// Most links and ports the IPv6 plan numbers (as the IPv4 plan's ranges).
+const V6_MAX_LINKS: usize = 8192;
+const V6_MAX_PORTS: usize = 32766;
+
+fn v6(subnet: u16, host: u16) -> Ipv6Addr {
+    let [a, b, c] = V6_PREFIX;
+    Ipv6Addr::new(a, b, c, subnet, 0, 0, 0, host)
+}
+
+/// IPv6 address of endpoint (site, network): `2001:2:0:S::(N+1)`.
+pub fn endpoint_address6(site: usize, network: Option<usize>) -> Ipv6Addr {
+    let n = network.map_or(1, |n| n as u16 + 1);
+    v6(site as u16, n)
+}
+
+/// The IPv6 routers of link `link`: `2001:2:0:(8000+L)::1` and `::2`.
+pub fn link_router_addresses6(link: usize) -> (Ipv6Addr, Ipv6Addr) {
+    let subnet = V6_LINK_SUBNET + link as u16;
+    (v6(subnet, 1), v6(subnet, 2))
+}
+
+/// The `port`-th interconnect router's IPv6 address: `2001:2:0:c000::(P+1)`.
+pub fn port_address6(port: usize) -> Ipv6Addr {
+    v6(V6_PORT_SUBNET, port as u16 + 1)
+}
+
+/// The site of an IPv6 lab address (see [`lab_site_of`]).
+fn lab_site_of_v6(topo: &Topology, ip: Ipv6Addr) -> Option<usize> {
+    let g = ip.segments();
+    if g[..3] != V6_PREFIX || g[4..7] != [0, 0, 0] {
         return None;
+    }
+    let (subnet, host) = (g[3], usize::from(g[7]));
+    if subnet < 0x100 {
+        let site = topo.sites.get(usize::from(subnet))?;
+        let known = if topo.networks.is_empty() {
+            host == 1
+        } else {
+            host >= 1 && site.networks.contains(&(host - 1))
+        };
+        known.then_some(usize::from(subnet))
+    } else if (V6_LINK_SUBNET..V6_LINK_SUBNET + V6_MAX_LINKS as u16).contains(&subnet) {
+        let link = topo.links.get(usize::from(subnet - V6_LINK_SUBNET))?;
+        match host {
+            1 => Some(link.a),
+            2 => Some(link.b),
+            _ => None,
+        }
+    } else if subnet == V6_PORT_SUBNET && (1..=V6_MAX_PORTS).contains(&host) {
+        let port = host - 1;
+        let mut seen = 0usize;
+        let ix = topo.interconnects.iter().find(|ix| {
+            seen += ix.networks.len();
+            port < seen
+        })?;
+        Some(ix.site)
+    } else {
+        None
+    }
+}
+
+/// The site a lab address belongs to: an endpoint's site, the site at the
+/// end of a link where that link's router sits, or an interconnect's site,
+/// in either family's plan. None for addresses outside the plans or of
+/// things the topology lacks.
+pub fn lab_site_of(topo: &Topology, ip: IpAddr) -> Option<&str> {
+    let v4 = match ip.to_canonical() {
+        IpAddr::V4(v4) => v4,
+        IpAddr::V6(v6) => {
+            let site = lab_site_of_v6(topo, v6)?;
+            return topo.sites.get(site).map(|s| s.id.as_str());
+        }
     };
     let a = u32::from(v4);
     let site = if (ENDPOINT_BASE..LINK_ROUTER_BASE).contains(&a) {
@@ -146,5 +229,49 @@ interconnects:
         assert_eq!(port_address(1), Ipv4Addr::new(198, 19, 128, 2));
         assert_eq!(endpoint_address(2, Some(1)), Ipv4Addr::new(198, 18, 2, 2));
         assert_eq!(endpoint_address(0, None), Ipv4Addr::new(198, 18, 0, 1));
+    }
+
+    #[test]
+    fn names_ipv6_endpoints_routers_and_ports() {
+        let t = crate::load::from_str(CARRIERS, "t.yaml").unwrap();
+        let site = |s: &str| lab_site_of(&t, ip(s));
+        assert_eq!(site("2001:2:0:0::1"), Some("x"));
+        assert_eq!(site("2001:2:0:1::2"), Some("y"));
+        assert_eq!(site("2001:2:0:1::1"), None, "y is not on network t");
+        assert_eq!(site("2001:2:0:3::1"), None, "no fourth site");
+        assert_eq!(site("2001:2:0:0:1::1"), None, "outside the host numbering");
+        assert_eq!(
+            site("2001:2:0:8000::1"),
+            Some("x"),
+            "link 0 at its first site"
+        );
+        assert_eq!(
+            site("2001:2:0:8000::2"),
+            Some("z"),
+            "link 0 at its second site"
+        );
+        assert_eq!(site("2001:2:0:8002::2"), Some("y"), "link 2 at y");
+        assert_eq!(site("2001:2:0:8000::3"), None);
+        assert_eq!(site("2001:2:0:8003::1"), None, "no link 3");
+        assert_eq!(site("2001:2:0:c000::1"), Some("z"));
+        assert_eq!(site("2001:2:0:c000::2"), Some("z"));
+        assert_eq!(site("2001:2:0:c000::3"), None);
+        assert_eq!(site("2001:2:0:c000::"), None);
+        assert_eq!(site("2001:2:1::1"), None, "another /48");
+        assert_eq!(site("2001:db8::1"), None);
+        // The forward functions give what the reverse one reads.
+        assert_eq!(
+            link_router_addresses6(2),
+            (ip6("2001:2:0:8002::1"), ip6("2001:2:0:8002::2"))
+        );
+        assert_eq!(port_address6(1), ip6("2001:2:0:c000::2"));
+        assert_eq!(endpoint_address6(2, Some(1)), ip6("2001:2:0:2::2"));
+        assert_eq!(endpoint_address6(0, None), ip6("2001:2::1"));
+        assert_eq!(endpoint_address6(255, None), ip6("2001:2:0:ff::1"));
+        assert_eq!(link_router_addresses6(8191).1, ip6("2001:2:0:9fff::2"));
+    }
+
+    fn ip6(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
     }
 }
