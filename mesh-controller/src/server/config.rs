@@ -78,6 +78,9 @@ pub struct ProbeSpec {
     pub endpoint: Endpoint,
     /// Where its reflector listens.
     pub stamp: SocketAddr,
+    /// Its IPv6 reflector address beside an IPv4 `stamp` (`stamp6:`): a dual
+    /// stack probe (see `server::family` for which one a session uses).
+    pub stamp6: Option<SocketAddr>,
     /// Where its bandwidth server listens (TCP): `bw:`, else the reflector's
     /// address and port.
     pub bw: SocketAddr,
@@ -321,7 +324,7 @@ impl<'de> Deserialize<'de> for RawTopologyRef {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a probe mapping {id, site, network, stamp, bw}"
+    expecting = "a probe mapping {id, site, network, stamp, stamp6, bw}"
 )]
 struct RawProbe {
     id: String,
@@ -329,6 +332,8 @@ struct RawProbe {
     #[serde(default)]
     network: Option<String>,
     stamp: String,
+    #[serde(default)]
+    stamp6: Option<String>,
     #[serde(default)]
     bw: Option<String>,
 }
@@ -961,6 +966,44 @@ fn check_probes(
                 format!("probes[{j}] already listens on {stamp}"),
             ));
         }
+        let stamp6 = match &p.stamp6 {
+            None => None,
+            Some(s) => {
+                let a: SocketAddr = s.parse().map_err(|_| {
+                    fail(
+                        &at("stamp6"),
+                        format!(
+                            "expected the reflector's IPv6 address as [ip]:port (e.g. \"[2001:2::1]:862\"), found {s:?}"
+                        ),
+                    )
+                })?;
+                if !a.is_ipv6() || a.ip().to_canonical().is_ipv4() {
+                    return Err(fail(
+                        &at("stamp6"),
+                        format!("expected an IPv6 address, found {a}"),
+                    ));
+                }
+                if stamp.is_ipv6() {
+                    return Err(fail(
+                        &at("stamp6"),
+                        format!("stamp {stamp} is IPv6 already: stamp6 goes beside an IPv4 stamp"),
+                    ));
+                }
+                if let Some(j) = out.iter().position(|o| o.stamp == a || o.stamp6 == Some(a)) {
+                    return Err(fail(
+                        &at("stamp6"),
+                        format!("probes[{j}] already listens on {a}"),
+                    ));
+                }
+                Some(a)
+            }
+        };
+        if let Some(j) = out.iter().position(|o| o.stamp6 == Some(stamp)) {
+            return Err(fail(
+                &at("stamp"),
+                format!("probes[{j}] already listens on {stamp}"),
+            ));
+        }
         let bw = match &p.bw {
             None => stamp,
             Some(b) => b.parse().map_err(|_| {
@@ -974,6 +1017,7 @@ fn check_probes(
             id: p.id.clone(),
             endpoint: Endpoint { site, network },
             stamp,
+            stamp6,
             bw,
         });
     }
@@ -1096,6 +1140,52 @@ retention: {raw: 1h, coarse: 2d, coarse_window: 1m}
         let bad = SMALL.replace("stamp: 127.0.0.1:18621", "stamp: nowhere");
         let e = load_str(&bad).unwrap_err();
         assert!(e.message.contains("ip:port"), "{e}");
+    }
+
+    #[test]
+    fn ipv6_and_dual_stack_probes() {
+        let src = SMALL
+            .replace("stamp: 127.0.0.1:18620", "stamp: \"[::1]:18620\"")
+            .replace(
+                "stamp: 127.0.0.1:18621}",
+                "stamp: 127.0.0.1:18621, stamp6: \"[2001:2:0:1::1]:18621\"}",
+            );
+        let c = load_str(&src).unwrap();
+        assert_eq!(c.probes[0].stamp.to_string(), "[::1]:18620");
+        assert_eq!(c.probes[0].stamp6, None);
+        assert_eq!(
+            c.probes[1].stamp6.map(|a| a.to_string()).as_deref(),
+            Some("[2001:2:0:1::1]:18621")
+        );
+        // Both ends have IPv6: the dual-stack probe is reached at its v6 address.
+        let plan = crate::server::targets::plan(&c);
+        assert_eq!(plan["a-1"].targets[0].stamp, "[2001:2:0:1::1]:18621");
+        assert_eq!(plan["b-1"].targets[0].stamp, "[::1]:18620");
+        for (bad, why) in [
+            ("stamp6: \"198.18.0.1:1\"", "expected an IPv6 address"),
+            (
+                "stamp6: \"[::ffff:198.18.0.1]:1\"",
+                "expected an IPv6 address",
+            ),
+            ("stamp6: nowhere", "[ip]:port"),
+            ("stamp6: \"[::1]:18620\"", "already listens"),
+        ] {
+            let src = SMALL.replace(
+                "stamp: 127.0.0.1:18621}",
+                &format!("stamp: 127.0.0.1:18621, {bad}}}"),
+            );
+            let src = src.replace("stamp: 127.0.0.1:18620", "stamp: \"[::1]:18620\"");
+            let e = load_str(&src).unwrap_err();
+            assert!(e.message.starts_with("probes[1].stamp6"), "{bad}: {e}");
+            assert!(e.message.contains(why), "{bad}: {e}");
+        }
+        // stamp6 beside an IPv6 stamp is refused.
+        let src = SMALL.replace(
+            "stamp: 127.0.0.1:18621}",
+            "stamp: \"[::1]:18621\", stamp6: \"[::2]:18621\"}",
+        );
+        let e = load_str(&src).unwrap_err();
+        assert!(e.message.contains("IPv6 already"), "{e}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod bwsched;
 pub mod config;
 pub mod console;
 pub mod duties;
+pub mod family;
 pub mod measured;
 pub mod monitor;
 pub mod prometheus;

@@ -202,7 +202,7 @@ pub fn plan(config: &Config) -> BTreeMap<String, Planned> {
                         .endpoint
                         .network
                         .map(|n| config.topology.networks[n].id.clone()),
-                    stamp: t.stamp.to_string(),
+                    stamp: crate::server::family::stamp_for(p, t).to_string(),
                     ssid: ssids
                         .get(&(p.id.clone(), t.id.clone()))
                         .copied()

@@ -74,7 +74,9 @@ async fn run_task(task: &BwTask, side: &BwSide, results: &SharedResults) {
             reverse,
             udp_rate_bps: task.udp_rate_bps,
             auth_key: side.auth_key.clone(),
-            bind: side.bind,
+            // A dual-stack peer measured over the other family than our
+            // listen address: leave from any address of the target's family.
+            bind: side.bind.filter(|b| b.is_ipv4() == target.is_ipv4()),
         };
         let start = now_ms();
         match tokio::task::spawn_blocking(move || run_client(&req, None)).await {

@@ -97,6 +97,13 @@ fn trace_result(r: &icmp::TraceReport) -> TraceResult {
     }
 }
 
+/// The source address for a target: ours when it is of the target's family
+/// (a dual-stack agent listens on one address, and peers may be measured
+/// over the other family), else whatever the kernel picks.
+fn same_family(source: Option<IpAddr>, target: IpAddr) -> Option<IpAddr> {
+    source.filter(|s| s.is_ipv4() == target.is_ipv4())
+}
+
 /// Echo windows to every listed host, back to back, all hosts at once.
 pub async fn ping_loop(mut plan: watch::Receiver<IcmpPlan>, results: SharedResults) {
     let mut warned = false;
@@ -120,7 +127,7 @@ pub async fn ping_loop(mut plan: watch::Receiver<IcmpPlan>, results: SharedResul
             o.count = count;
             o.interval = interval;
             o.timeout = Duration::from_secs(1);
-            o.source = p.source;
+            o.source = same_family(p.source, ip);
             set.spawn(async move { (host.site, icmp::ping(&o).await) });
         }
         while let Some(done) = set.join_next().await {
@@ -166,7 +173,7 @@ pub async fn trace_loop(mut plan: watch::Receiver<IcmpPlan>, results: SharedResu
             let mut o = TraceOptions::new(ip);
             o.max_hops = settings.max_hops.clamp(1, 64);
             o.queries = 2;
-            o.source = p.source;
+            o.source = same_family(p.source, ip);
             let start = now_ms();
             match icmp::trace(&o, None).await {
                 Ok(report) => {

@@ -74,6 +74,7 @@ fn measured_fields(
         loss_round_trip_pct: there.round_trip_pct().map(round3),
         jitter: dist(&there.ipdv),
         windows: there.windows,
+        family: Vec::new(),
         note,
     })
 }
@@ -125,16 +126,20 @@ pub fn build_with(
         .into_iter()
         .map(|e| (e.name(topo), e))
         .collect();
+    let families = crate::server::family::planned(config);
     let routes: Vec<ReportRoute> = table
         .routes
         .iter()
         .map(|r| {
-            let m = match (names.get(&r.from), names.get(&r.to)) {
+            let mut m = match (names.get(&r.from), names.get(&r.to)) {
                 (Some(&a), Some(&b)) => {
                     measured_fields(&measured, a, b, r.percentile.unwrap_or(50.0))
                 }
                 _ => None,
             };
+            if let (Some(m), Some(f)) = (&mut m, families.get(&(r.from.clone(), r.to.clone()))) {
+                m.family = f.iter().map(|s| s.to_string()).collect();
+            }
             ReportRoute {
                 route: r.clone(),
                 measured: m,

@@ -119,6 +119,11 @@ pub struct MeasuredFields {
     pub jitter: Dist,
     /// Uploaded windows behind the figures.
     pub windows: u64,
+    /// Address families of the sessions behind the figures (`ipv4`,
+    /// `ipv6`), as the configuration plans them (`server::family`); absent
+    /// from reports made before dual stack.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub family: Vec<String>,
     /// Why the basis is what it is, when it is not `one-way`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub note: Option<String>,
