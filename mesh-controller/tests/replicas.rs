@@ -17,8 +17,8 @@ use protocol::api::{BwTaskAnswer, WindowBatch, WindowUpload};
 use serde_json::Value;
 use serve_common::*;
 use std::collections::BTreeSet;
-use uploader::Uploader;
 use std::time::{Duration, Instant};
+use uploader::Uploader;
 
 const PROBES: [(&str, &str); 2] = [("cl-1", "cl"), ("a-1", "city-a")];
 
@@ -88,10 +88,15 @@ fn a_replica_killed_mid_run_loses_nothing_and_notifies_once() {
     }
     assert_eq!(given, 1, "one test per round among two probes");
 
-    let up = Uploader::start(format!("{},{}", a.url(), b.url()), a.token("cl-1").to_string());
+    let up = Uploader::start(
+        format!("{},{}", a.url(), b.url()),
+        a.token("cl-1").to_string(),
+    );
     std::thread::sleep(Duration::from_secs(2));
     up.set_forward(25.0);
-    wait("the firing webhook", 30, &[&a, &b], || !receiver.received().is_empty());
+    wait("the firing webhook", 30, &[&a, &b], || {
+        !receiver.received().is_empty()
+    });
 
     // Kill the controller holding the monitor duty (it sent the webhook)
     // while the probe keeps uploading through both: the survivor takes the
@@ -124,7 +129,11 @@ fn a_replica_killed_mid_run_loses_nothing_and_notifies_once() {
         .collect();
     assert_eq!(ids.len(), 2);
     assert!(
-        survivor.log.lock().unwrap().contains("took the monitor duty"),
+        survivor
+            .log
+            .lock()
+            .unwrap()
+            .contains("took the monitor duty"),
         "{}",
         survivor.log.lock().unwrap()
     );
@@ -140,8 +149,8 @@ fn a_replica_killed_mid_run_loses_nothing_and_notifies_once() {
         .unwrap()
         .clone();
     assert_eq!(row["windows"], uploaded, "{row}");
-    let store = mesh_controller::server::store::open_for_reports(std::path::Path::new(&pg.url()))
-        .unwrap();
+    let store =
+        mesh_controller::server::store::open_for_reports(std::path::Path::new(&pg.url())).unwrap();
     let merged = store.merged_since(0).unwrap();
     let sent: u64 = merged.values().map(|m| m.window.counters.sent).sum();
     assert_eq!(sent, uploaded * 100);
@@ -167,5 +176,13 @@ fn a_replica_killed_mid_run_loses_nothing_and_notifies_once() {
     );
     assert_eq!(status, 200, "{ack}");
     assert_eq!(ack["duplicate"].as_array().unwrap().len() as u64, uploaded);
-    assert_eq!(store.merged_since(0).unwrap().values().map(|m| m.window.counters.sent).sum::<u64>(), sent);
+    assert_eq!(
+        store
+            .merged_since(0)
+            .unwrap()
+            .values()
+            .map(|m| m.window.counters.sent)
+            .sum::<u64>(),
+        sent
+    );
 }

@@ -20,6 +20,7 @@
 use crate::api::{
     ApiError, Assignment, BwTaskAnswer, Hello, ProbeList, UploadAck, WindowBatch, BEARER,
 };
+use crate::tls::{self, TlsFailure, TlsOptions};
 use crate::window::cbor::{self, Encoding, ACCEPT_POST};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
@@ -28,6 +29,7 @@ use hyper::{header, Method, Request, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
@@ -62,6 +64,10 @@ pub enum ClientError {
     Decode(String),
     #[error("cannot encode the request: {0}")]
     Encode(String),
+    /// TLS could not be set up, or the controller's certificate was refused:
+    /// asking again will not help.
+    #[error("TLS: {0}")]
+    Tls(TlsFailure),
 }
 
 impl ClientError {
@@ -70,7 +76,10 @@ impl ClientError {
         match self {
             ClientError::Connect { .. } | ClientError::Timeout(_) | ClientError::Http(_) => true,
             ClientError::Status { status, .. } => *status >= 500 || *status == 429,
-            ClientError::Url(_) | ClientError::Decode(_) | ClientError::Encode(_) => false,
+            ClientError::Url(_)
+            | ClientError::Decode(_)
+            | ClientError::Encode(_)
+            | ClientError::Tls(_) => false,
         }
     }
 
@@ -83,18 +92,34 @@ impl ClientError {
     }
 }
 
-/// Where the controller is: `http://host:port[/prefix]`.
+/// Where the controller is: `http[s]://host:port[/prefix]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Base {
     /// `host:port`, for connecting and the Host header.
     authority: String,
     /// Path prefix without a trailing slash (usually empty).
     prefix: String,
+    /// Over TLS (https).
+    tls: bool,
+}
+
+impl Base {
+    /// The host, as the certificate must name it (no brackets, no port).
+    fn host(&self) -> &str {
+        let h = self
+            .authority
+            .rsplit_once(':')
+            .map_or(self.authority.as_str(), |(h, _)| h);
+        h.trim_start_matches('[').trim_end_matches(']')
+    }
 }
 
 fn parse_url(url: &str) -> Result<Base, ClientError> {
     let bad = || ClientError::Url(url.to_string());
-    let rest = url.strip_prefix("http://").ok_or_else(bad)?;
+    let (tls, rest) = match url.strip_prefix("https://") {
+        Some(rest) => (true, rest),
+        None => (false, url.strip_prefix("http://").ok_or_else(bad)?),
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
@@ -108,13 +133,14 @@ fn parse_url(url: &str) -> Result<Base, ClientError> {
     {
         authority.to_string()
     } else if authority.starts_with('[') && authority.ends_with(']') || !authority.contains(':') {
-        format!("{authority}:80")
+        format!("{authority}:{}", if tls { 443 } else { 80 })
     } else {
         return Err(bad());
     };
     Ok(Base {
         authority,
         prefix: path.trim_end_matches('/').to_string(),
+        tls,
     })
 }
 
@@ -139,6 +165,9 @@ pub struct Client {
     /// Whether the controller said (in its hello answer) it takes binary
     /// (CBOR) uploads; cleared if one answers 415 to one later.
     binary_ok: AtomicBool,
+    /// How https controllers are checked (made with the system's roots at
+    /// the first https connection unless [`Client::with_tls`] set it).
+    tls: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
 }
 
 impl Client {
@@ -157,6 +186,7 @@ impl Client {
             conn: Mutex::new(None),
             prefer: Encoding::Cbor,
             binary_ok: AtomicBool::new(false),
+            tls: std::sync::OnceLock::new(),
         })
     }
 
@@ -180,6 +210,14 @@ impl Client {
     /// The controller calls go to now, as `host:port`.
     pub fn controller(&self) -> &str {
         &self.bases[self.current.load(Ordering::Relaxed) % self.bases.len()].authority
+    }
+
+    /// Checks https controllers with these options (a CA file instead of the
+    /// system's roots, a key pin); fails at once on a bad CA file or no roots.
+    pub fn with_tls(self, opts: &TlsOptions) -> Result<Client, ClientError> {
+        let config = tls::client_config(opts).map_err(ClientError::Tls)?;
+        let _ = self.tls.set(config);
+        Ok(self)
     }
 
     /// Time allowed for each call.
@@ -283,6 +321,17 @@ impl Client {
         Ok((status.as_u16(), bytes))
     }
 
+    /// Any GET, answered with its status, headers and body.
+    pub async fn get_with_headers(
+        &self,
+        path: &str,
+    ) -> Result<(u16, header::HeaderMap, Bytes), ClientError> {
+        let (status, headers, bytes) = self
+            .call_with(Method::GET, path, None, Encoding::Json, false)
+            .await?;
+        Ok((status.as_u16(), headers, bytes))
+    }
+
     async fn connect(&self, base: &Base) -> Result<SendRequest<Full<Bytes>>, ClientError> {
         let addr = &base.authority;
         let stream = TcpStream::connect(addr)
@@ -292,15 +341,30 @@ impl Client {
                 source,
             })?;
         let _ = stream.set_nodelay(true);
-        let io = hyper_util::rt::TokioIo::new(stream);
-        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+        if !base.tls {
+            return handshake(stream).await;
+        }
+        let config = match self.tls.get() {
+            Some(c) => c.clone(),
+            None => {
+                let c = tls::client_config(&TlsOptions::default()).map_err(ClientError::Tls)?;
+                self.tls.get_or_init(|| c).clone()
+            }
+        };
+        let host = base.host().to_string();
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|_| ClientError::Url(format!("https://{}", base.authority)))?;
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, stream)
             .await
-            .map_err(|e| ClientError::Http(e.to_string()))?;
-        tokio::spawn(async move {
-            // Ends when the connection closes; errors show up on the next request.
-            let _ = conn.await;
-        });
-        Ok(sender)
+            .map_err(|e| match tls::classify(&e, &host) {
+                Some(f) => ClientError::Tls(f),
+                None => ClientError::Connect {
+                    addr: addr.clone(),
+                    source: e,
+                },
+            })?;
+        handshake(stream).await
     }
 
     async fn call(
@@ -414,6 +478,22 @@ impl Client {
     }
 }
 
+/// HTTP/1.1 over a connected stream (plain or TLS).
+async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, ClientError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| ClientError::Http(e.to_string()))?;
+    tokio::spawn(async move {
+        // Ends when the connection closes; errors show up on the next request.
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
 fn decode<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T, ClientError> {
     if status.is_success() {
         return serde_json::from_slice(bytes).map_err(|e| ClientError::Decode(e.to_string()));
@@ -492,13 +572,20 @@ mod tests {
             parse_url("http://127.0.0.1:8680").unwrap(),
             Base {
                 authority: "127.0.0.1:8680".into(),
-                prefix: String::new()
+                prefix: String::new(),
+                tls: false,
             }
         );
         assert_eq!(parse_url("http://ctl/mesh/").unwrap().prefix, "/mesh");
         assert_eq!(parse_url("http://ctl").unwrap().authority, "ctl:80");
         assert_eq!(parse_url("http://[::1]:9").unwrap().authority, "[::1]:9");
-        assert!(parse_url("https://x:1").is_err());
+        let b = parse_url("https://ctl.example").unwrap();
+        assert_eq!(
+            (b.authority.as_str(), b.tls, b.host()),
+            ("ctl.example:443", true, "ctl.example")
+        );
+        assert_eq!(parse_url("https://[::1]:9").unwrap().host(), "::1");
+        assert!(parse_url("ftp://x:1").is_err());
         assert!(parse_url("http://").is_err());
     }
 

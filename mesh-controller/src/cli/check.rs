@@ -37,9 +37,14 @@ pub(crate) struct CheckArgs {
     /// Write a Markdown summary here (for a pull-request comment).
     #[arg(long)]
     markdown: Option<String>,
+    #[command(flatten)]
+    tls: super::server_tls::ServerTlsArgs,
 }
 
 pub(crate) fn run(a: CheckArgs) -> ExitCode {
+    if let Err(e) = a.tls.apply() {
+        return fail(e);
+    }
     let source = match (a.topology, a.routes, a.server) {
         (_, _, Some(url)) => match parse_since(&a.since) {
             Ok(since) => CheckSource::Server { url, since },

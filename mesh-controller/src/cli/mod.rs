@@ -7,6 +7,7 @@ pub(crate) mod plan;
 pub(crate) mod report;
 pub(crate) mod series;
 pub(crate) mod serve;
+pub(crate) mod server_tls;
 pub(crate) mod suggest;
 pub(crate) mod token;
 

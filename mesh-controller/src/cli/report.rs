@@ -37,9 +37,14 @@ pub(crate) struct ReportArgs {
     /// firing alerts, routes over budget, events, suggestions).
     #[arg(long)]
     all: bool,
+    #[command(flatten)]
+    tls: super::server_tls::ServerTlsArgs,
 }
 
 pub(crate) fn run(a: ReportArgs) -> ExitCode {
+    if let Err(e) = a.tls.apply() {
+        return fail(e);
+    }
     let since = match parse_since(&a.since) {
         Ok(s) => s,
         Err(e) => return fail(e),

@@ -44,9 +44,14 @@ pub(crate) struct SeriesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: SeriesFormat,
+    #[command(flatten)]
+    tls: super::server_tls::ServerTlsArgs,
 }
 
 pub(crate) fn run(a: SeriesArgs) -> ExitCode {
+    if let Err(e) = a.tls.apply() {
+        return fail(e);
+    }
     let since = match parse_duration(&a.since) {
         Ok(s) => s,
         Err(e) => return fail(format!("--since: {e}")),

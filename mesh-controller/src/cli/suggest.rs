@@ -61,9 +61,14 @@ pub(crate) struct SuggestArgs {
     /// --server (say, the network as it is now, a fault included).
     #[arg(long, value_name = "FILE|national", requires = "write_topology")]
     base: Option<String>,
+    #[command(flatten)]
+    tls: super::server_tls::ServerTlsArgs,
 }
 
 pub(crate) fn run(a: SuggestArgs) -> ExitCode {
+    if let Err(e) = a.tls.apply() {
+        return fail(e);
+    }
     let source = match (a.server, a.db.zip(a.config)) {
         (Some(url), _) => match parse_since(&a.since) {
             Ok(since) => SuggestSource::Server { url, since },

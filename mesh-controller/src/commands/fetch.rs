@@ -1,7 +1,10 @@
-//! `--server`: a plain HTTP/1.1 GET of a running controller's API
-//! (`/v1/report` for `report`, `check` and `suggest`; `/v1/series`).
+//! `--server`: a GET of a running controller's API (`/v1/report` for
+//! `report`, `check` and `suggest`; `/v1/series`) with the agent's client,
+//! over http or https.
 
 use crate::server::report::{ReportFormat, VIOLATIONS_HEADER};
+use protocol::client::Client;
+use protocol::tls::TlsOptions;
 use std::time::Duration;
 use topology::suggest::SuggestOptions;
 
@@ -75,109 +78,52 @@ pub fn encode_query_value(v: &str) -> String {
     out
 }
 
-/// GETs `{url}{path}?{query}` over plain HTTP/1.1; anything but 200 is an
-/// error naming the status and the controller's reason.
+/// How the client commands check an https controller (`--ca-file`,
+/// `--pin-sha256`): set once by the command line before any fetch.
+static TLS: std::sync::OnceLock<TlsOptions> = std::sync::OnceLock::new();
+
+/// Sets the TLS options of every `--server` fetch of this process.
+pub fn set_tls(opts: TlsOptions) {
+    let _ = TLS.set(opts);
+}
+
+/// GETs `{url}{path}?{query}` with the agent's client (HTTP/1.1, https
+/// checked as [`set_tls`] says); anything but 200 is an error naming the
+/// status and the controller's reason.
 pub fn get(url: &str, path: &str, query: &[(&str, String)]) -> Result<Answer, String> {
-    use std::io::{Read, Write};
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("--server {url:?}: expected http://HOST:PORT"))?;
-    let (host, prefix) = match rest.split_once('/') {
-        Some((h, p)) => (h, format!("/{}", p.trim_end_matches('/'))),
-        None => (rest, String::new()),
-    };
-    let prefix = if prefix == "/" { String::new() } else { prefix };
-    let addr = if host.contains(':') {
-        host.to_string()
-    } else {
-        format!("{host}:80")
-    };
-    let mut path = format!("{prefix}{path}");
+    let mut path = path.to_string();
     for (i, (k, v)) in query.iter().enumerate() {
         path.push(if i == 0 { '?' } else { '&' });
         path.push_str(k);
         path.push('=');
         path.push_str(&encode_query_value(v));
     }
-    let timeout = Duration::from_secs(120);
-    let addrs: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&addr)
-        .map_err(|e| format!("--server {url}: {e}"))?
-        .collect();
-    let first = addrs
-        .first()
-        .ok_or_else(|| format!("--server {url}: no address"))?;
-    let mut s = std::net::TcpStream::connect_timeout(first, Duration::from_secs(10))
-        .map_err(|e| format!("--server {url}: cannot connect: {e}"))?;
-    s.set_read_timeout(Some(timeout)).ok();
-    let req =
-        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept: */*\r\n\r\n");
-    s.write_all(req.as_bytes())
-        .map_err(|e| format!("--server {url}: {e}"))?;
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp)
-        .map_err(|e| format!("--server {url}: {e}"))?;
-    let split = resp
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| format!("--server {url}: malformed answer"))?;
-    let head = String::from_utf8_lossy(&resp[..split]).into_owned();
-    let mut body = resp[split + 4..].to_vec();
-    let mut lines = head.lines();
-    let status: u16 = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("--server {url}: no status line"))?;
-    let mut headers = Vec::new();
-    for l in lines {
-        if let Some((k, v)) = l.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-    }
-    let chunked = headers
+    let fail = |e: String| format!("--server {url}: {e}");
+    let client = Client::new(url, "")
+        .map_err(|e| fail(e.to_string()))?
+        .with_timeout(Duration::from_secs(120));
+    let client = match TLS.get() {
+        Some(opts) => client.with_tls(opts).map_err(|e| fail(e.to_string()))?,
+        None => client,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(format!("cannot start the async runtime: {e}")))?;
+    let (status, headers, body) = rt
+        .block_on(client.get_with_headers(&path))
+        .map_err(|e| fail(e.to_string()))?;
+    let headers = headers
         .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    if chunked {
-        body = dechunk(&body).ok_or_else(|| format!("--server {url}: bad chunked body"))?;
-    }
-    let body = String::from_utf8(body).map_err(|_| format!("--server {url}: body is not UTF-8"))?;
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let body = String::from_utf8(body.to_vec()).map_err(|_| fail("body is not UTF-8".into()))?;
     if status != 200 {
         // The controller's errors are `{"error": code, "reason": text}`.
         let reason = serde_json::from_str::<protocol::api::ApiError>(&body)
             .map(|e| e.reason)
             .unwrap_or_else(|_| body.trim().to_string());
-        return Err(format!(
-            "--server {url}: {path} answered {status}: {reason}"
-        ));
+        return Err(fail(format!("{path} answered {status}: {reason}")));
     }
     Ok(Answer { headers, body })
-}
-
-fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let eol = b.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&b[..eol]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        b = &b[eol + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(b.get(..size)?);
-        b = b.get(size + 2..)?;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunked_bodies_are_reassembled() {
-        assert_eq!(
-            dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").as_deref(),
-            Some(&b"abcde"[..])
-        );
-        assert_eq!(dechunk(b"5\r\nab"), None);
-    }
 }

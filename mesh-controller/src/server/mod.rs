@@ -17,3 +17,4 @@ pub mod series;
 pub mod serve;
 pub mod store;
 pub mod targets;
+pub mod tls;

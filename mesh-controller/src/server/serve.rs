@@ -7,8 +7,10 @@ use crate::server::config::{self, Config};
 use crate::server::duties;
 use crate::server::secrets::{Secrets, SecretsError};
 use crate::server::store::{self, StoreError};
+use crate::server::tls::ServerTls;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use topology::error::LoadError;
 
@@ -21,6 +23,10 @@ pub struct ServeOptions {
     pub config: PathBuf,
     pub db: PathBuf,
     pub listen: SocketAddr,
+    /// Certificate chain and key (PEM): serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Serve plain HTTP on an address that is not loopback anyway.
+    pub insecure_plaintext: bool,
 }
 
 /// Why the server could not start (exit 2).
@@ -39,6 +45,10 @@ pub enum ServeError {
     },
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Tls(#[from] crate::server::tls::TlsError),
+    #[error("refusing plain HTTP on {0}, which is not a loopback address: probe tokens would cross the network in clear; give --tls-cert and --tls-key, or --insecure-plaintext on a network you trust")]
+    Plaintext(SocketAddr),
 }
 
 fn load_live(path: &Path) -> Result<Live, ServeError> {
@@ -54,6 +64,16 @@ fn stamps(cfg: &Config) -> Vec<Option<SystemTime>> {
         .chain(std::iter::once(&cfg.secrets))
         .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
         .collect()
+}
+
+/// Reloads the certificate; keeps the old one when the new pair is bad.
+fn reload_tls(tls: &ServerTls, why: &str) {
+    match tls.reload() {
+        Ok(()) => eprintln!("mesh-controller: reloaded the TLS certificate ({why})"),
+        Err(e) => eprintln!(
+            "mesh-controller: TLS reload ({why}) failed, keeping the running certificate: {e}"
+        ),
+    }
 }
 
 /// Reloads; keeps the old configuration when the new one is bad.
@@ -80,7 +100,7 @@ fn reload(state: &Shared, path: &Path, why: &str) {
     }
 }
 
-async fn watch(state: Shared, path: PathBuf) {
+async fn watch(state: Shared, path: PathBuf, tls: Option<Arc<ServerTls>>) {
     let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -95,6 +115,11 @@ async fn watch(state: Shared, path: PathBuf) {
             _ = tick.tick() => false,
             Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => true,
         };
+        if let Some(t) = &tls {
+            if by_signal || t.changed() {
+                reload_tls(t, if by_signal { "SIGHUP" } else { "file changed" });
+            }
+        }
         let now = stamps(&state.live().config);
         if by_signal || now != seen {
             reload(
@@ -143,6 +168,13 @@ async fn shutdown_signal() {
 
 /// Runs the controller until SIGTERM/SIGINT.
 pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
+    let tls = match &opts.tls {
+        Some((cert, key)) => Some(Arc::new(ServerTls::new(cert.clone(), key.clone())?)),
+        None if !opts.listen.ip().is_loopback() && !opts.insecure_plaintext => {
+            return Err(ServeError::Plaintext(opts.listen))
+        }
+        None => None,
+    };
     let live = load_live(&opts.config)?;
     let store = store::open(&opts.db).map_err(|source| ServeError::Store {
         db: store::db_label(&opts.db),
@@ -178,15 +210,29 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
             source,
         })?;
     let addr = listener.local_addr()?;
-    let state = api::AppState::new(live, store, format!("http://{addr}"));
-    eprintln!("mesh-controller: listening on http://{addr}");
-    tokio::spawn(watch(state.clone(), opts.config.clone()));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let state = api::AppState::new(live, store, format!("{scheme}://{addr}"));
+    if tls.is_none() && !addr.ip().is_loopback() {
+        eprintln!(
+            "mesh-controller: warning: --insecure-plaintext: serving plain HTTP on {addr}; probe tokens and measurements cross the network in clear"
+        );
+    }
+    eprintln!("mesh-controller: listening on {scheme}://{addr}");
+    tokio::spawn(watch(state.clone(), opts.config.clone(), tls.clone()));
     tokio::spawn(retention(state.clone()));
     tokio::spawn(crate::server::monitor::evaluate_loop(state.clone()));
     tokio::spawn(crate::server::monitor::deliver_loop(state.clone()));
-    axum::serve(listener, api::router(state.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    match tls {
+        Some(tls) => {
+            crate::server::tls::serve(listener, tls, api::router(state.clone()), shutdown_signal())
+                .await?
+        }
+        None => {
+            axum::serve(listener, api::router(state.clone()))
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+    }
     duties::release_all(&state).await;
     eprintln!("mesh-controller: stopped");
     Ok(())

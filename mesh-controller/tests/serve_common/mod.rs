@@ -65,11 +65,18 @@ pub struct Ctl {
     child: Option<Child>,
     pub addr: SocketAddr,
     pub log: Arc<Mutex<String>>,
+    /// More `serve` arguments (TLS, listen address rules).
+    pub extra_args: Vec<String>,
 }
 
 impl Ctl {
     /// Writes the config, makes a token for each of `probes`, starts the server.
     pub fn start(config: &str, probes: &[&str]) -> Ctl {
+        Ctl::start_with(config, probes, &[])
+    }
+
+    /// [`Ctl::start`] with more `serve` arguments.
+    pub fn start_with(config: &str, probes: &[&str], extra_args: &[String]) -> Ctl {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mesh.yaml");
         std::fs::write(&path, config).unwrap();
@@ -81,6 +88,7 @@ impl Ctl {
             child: None,
             addr: "127.0.0.1:0".parse().unwrap(),
             log: Arc::new(Mutex::new(String::new())),
+            extra_args: extra_args.to_vec(),
         };
         for id in probes {
             let t = ctl.token_add(id);
@@ -103,6 +111,7 @@ impl Ctl {
             child: None,
             addr: "127.0.0.1:0".parse().unwrap(),
             log: Arc::new(Mutex::new(String::new())),
+            extra_args: Vec::new(),
         };
         for id in probes {
             let t = ctl.token_add(id);
@@ -123,6 +132,7 @@ impl Ctl {
             child: None,
             addr: "127.0.0.1:0".parse().unwrap(),
             log: Arc::new(Mutex::new(String::new())),
+            extra_args: self.extra_args.clone(),
         };
         ctl.spawn();
         ctl
@@ -160,6 +170,7 @@ impl Ctl {
                 "--listen",
                 "127.0.0.1:0",
             ])
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -171,7 +182,10 @@ impl Ctl {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(a) = line.strip_prefix("mesh-controller: listening on http://") {
+                let listening = line
+                    .strip_prefix("mesh-controller: listening on http://")
+                    .or_else(|| line.strip_prefix("mesh-controller: listening on https://"));
+                if let Some(a) = listening {
                     let _ = tx.send(a.to_string());
                 }
                 log.lock().unwrap().push_str(&(line + "\n"));

@@ -87,4 +87,3 @@ impl Uploader {
         self.thread.take().unwrap().join().unwrap()
     }
 }
-
