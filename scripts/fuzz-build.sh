@@ -3,7 +3,8 @@
 # codec (stamp_packet), then the other parsers of outside input for a shorter
 # time each: the ICMP/ICMPv6 parsers (icmp_parse), the bandwidth test's control
 # codec and UDP datagram header (bw_control), the controller's window upload
-# check (window_batch) and configuration reader (controller_config), the
+# check (window_batch, and its binary form window_batch_cbor) and
+# configuration reader (controller_config), the
 # topology and budgets file reader (topology_yaml), and netlab's packet
 # handling and forwarding engine (netlab_wire) and control channel
 # (netlab_control).
@@ -35,6 +36,7 @@ targets=(
     "icmp_parse:$other_time:2048"
     "bw_control:$other_time:2048"
     "window_batch:$other_time:4096"
+    "window_batch_cbor:$other_time:4096"
     "controller_config:$other_time:4096"
     "topology_yaml:$other_time:4096"
     "netlab_wire:$other_time:2048"
