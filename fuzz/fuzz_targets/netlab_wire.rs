@@ -6,6 +6,10 @@
 //! ingress on a small lab (two carriers, an interconnect, a lossy jittery
 //! link, a rate-limited one), polled until nothing is in flight. None may
 //! panic, checksums the engine keeps or makes verify, and the engine drains.
+//! The same for IPv6 (the lab is dual stack): the IPv6 view, its
+//! extension-header walk, the hop-limit rewrite and the ICMPv6 messages, and
+//! IPv6 packets through the engine (a packet whose first nibble is 6 gets
+//! the lab's IPv6 addresses).
 
 #![no_main]
 
@@ -17,7 +21,12 @@ use netlab::wire::{
     write_icmp_error, write_time_exceeded, Ipv4Packet, ICMP_DEST_UNREACHABLE, ICMP_ECHO_REPLY,
     ICMP_PORT_UNREACHABLE,
 };
-use std::net::Ipv4Addr;
+use netlab::wire6::{
+    echo_request6, icmp6_checksum, icmp6_error_len, write_echo_reply6, write_icmp6_error,
+    write_time_exceeded6, Ipv6Packet, ICMP6_DEST_UNREACHABLE, ICMP6_ECHO_REPLY,
+    ICMP6_PORT_UNREACHABLE,
+};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 use topology::Topology;
 
@@ -46,6 +55,8 @@ struct Lab {
     plan: AddressPlan,
     /// Every address of the lab: endpoints, link routers, interconnect ports.
     addresses: Vec<Ipv4Addr>,
+    /// The same in IPv6.
+    addresses6: Vec<Ipv6Addr>,
 }
 
 fn lab() -> &'static Lab {
@@ -62,12 +73,74 @@ fn lab() -> &'static Lab {
         let mut addresses: Vec<Ipv4Addr> = plan.endpoints.iter().map(|e| e.address).collect();
         addresses.extend(plan.links.iter().flat_map(|l| [l.a_router, l.b_router]));
         addresses.extend(plan.ports.iter().map(|p| p.address));
+        let mut addresses6: Vec<Ipv6Addr> = plan.endpoints.iter().map(|e| e.address6).collect();
+        addresses6.extend(plan.links.iter().flat_map(|l| [l.a_router6, l.b_router6]));
+        addresses6.extend(plan.ports.iter().map(|p| p.address6));
         Lab {
             topo,
             plan,
             addresses,
+            addresses6,
         }
     })
+}
+
+/// The IPv6 view and the ICMPv6 messages built from it.
+fn wire6(data: &[u8]) {
+    let Ok(ip) = Ipv6Packet::new_checked(data) else {
+        return;
+    };
+    assert_eq!(ip.packet().len(), 40 + ip.payload_len());
+    assert!(ip.packet().len() <= data.len());
+    let _ = (
+        ip.traffic_class(),
+        ip.next_header(),
+        ip.hop_limit(),
+        ip.src(),
+        ip.dst(),
+    );
+    if let Some(u) = ip.upper_layer() {
+        assert!(u.offset >= 40 && u.offset <= ip.packet().len());
+    }
+    let _ = (ip.upper(), ip.is_no_error_about());
+    let router = "2001:2:0:8000::1"
+        .parse::<Ipv6Addr>()
+        .unwrap_or(Ipv6Addr::LOCALHOST);
+    let mut out = Vec::new();
+    write_time_exceeded6(&ip, router, &mut out);
+    assert_eq!(out.len(), icmp6_error_len(&ip));
+    assert!(out.len() <= 1280);
+    sent_by_a_router6(&out, true);
+    write_icmp6_error(
+        &ip,
+        ICMP6_DEST_UNREACHABLE,
+        ICMP6_PORT_UNREACHABLE,
+        router,
+        &mut out,
+    );
+    sent_by_a_router6(&out, true);
+    if let Some(echo) = echo_request6(&ip) {
+        write_echo_reply6(&ip, echo, &mut out);
+        assert_eq!(out.get(40), Some(&ICMP6_ECHO_REPLY));
+        sent_by_a_router6(&out, false);
+    }
+    let mut copy = data.to_vec();
+    if let Ok(mut p) = Ipv6Packet::new_checked(&mut copy[..]) {
+        let h = p.hop_limit();
+        assert_eq!(p.decrement_hop_limit(), h.saturating_sub(1));
+    }
+}
+
+/// An ICMPv6 message an emulated router made: it parses, its checksum
+/// verifies, and it is an error exactly when meant to be.
+fn sent_by_a_router6(packet: &[u8], error: bool) {
+    match Ipv6Packet::new_checked(packet) {
+        Ok(p) => {
+            assert_eq!(icmp6_checksum(p.src(), p.dst(), p.payload()), 0);
+            assert_eq!(p.payload().first().is_some_and(|&t| t < 128), error);
+        }
+        Err(e) => panic!("a router's ICMPv6 message does not parse: {e}"),
+    }
 }
 
 /// The packet views and the messages built from them.
@@ -142,7 +215,11 @@ fn engine(data: &[u8]) {
     let mut rest = data;
     let mut deliver = |site: usize, p: &[u8], _due: u64| {
         assert!(site < sites);
-        if let Err(err) = Ipv4Packet::new_checked(p) {
+        if ip_version(p) == Some(6) {
+            if let Err(err) = Ipv6Packet::new_checked(p) {
+                panic!("delivered a packet that is not IPv6: {err}");
+            }
+        } else if let Err(err) = Ipv4Packet::new_checked(p) {
             panic!("delivered a packet that is not IPv4: {err}");
         }
     };
@@ -151,7 +228,15 @@ fn engine(data: &[u8]) {
         rest = after;
         let mut packet = packet.to_vec();
         let pick = |n: u8| lab.addresses.get(usize::from(n).wrapping_sub(1)).copied();
-        if packet.len() >= 20 {
+        let pick6 = |n: u8| lab.addresses6.get(usize::from(n).wrapping_sub(1)).copied();
+        if packet.len() >= 40 && ip_version(&packet) == Some(6) {
+            if let Some(src) = pick6(select & 0x0f) {
+                packet[8..24].copy_from_slice(&src.octets());
+            }
+            if let Some(dst) = pick6(select >> 4) {
+                packet[24..40].copy_from_slice(&dst.octets());
+            }
+        } else if packet.len() >= 20 {
             if let Some(src) = pick(select & 0x0f) {
                 packet[12..16].copy_from_slice(&src.octets());
             }
@@ -177,5 +262,6 @@ fn engine(data: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     wire(data);
+    wire6(data);
     engine(data);
 });
