@@ -57,7 +57,7 @@ const DRAIN: Duration = Duration::from_secs(30);
 /// Resource sampling period.
 const SAMPLE: Duration = Duration::from_secs(10);
 /// Stop early below this much free space where the database lives.
-const MIN_FREE_BYTES: u64 = 3 << 30;
+const MIN_FREE_BYTES: u64 = 3 << 29;
 /// Stop at once (controllers killed) when the machine's available memory
 /// falls below this, or the controllers together hold more than
 /// `MAX_REPLICAS_KIB`: the run shares the machine.
@@ -387,6 +387,19 @@ impl Db {
         }
     }
 
+    /// Committed windows by the statistics collector (cheap, a second or so
+    /// behind): for the stored rate while the run goes on. PostgreSQL only.
+    fn live_windows(&self) -> Option<u64> {
+        match self {
+            Db::Postgres(pg) => pg
+                .psql("SELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables WHERE relname LIKE 'windows\\_d%'")
+                .ok()?
+                .parse()
+                .ok(),
+            Db::Sqlite(_) => None,
+        }
+    }
+
     /// The folder whose free space bounds the run.
     fn folder(&self) -> PathBuf {
         match self {
@@ -589,6 +602,8 @@ struct Stats {
     left_pending: AtomicU64,
     /// Probes that never got their assignment.
     no_hello: AtomicU64,
+    /// The longest failed upload call, in microseconds.
+    failed_max_us: AtomicU64,
     first_error: Mutex<Option<String>>,
 }
 
@@ -820,6 +835,10 @@ async fn probe_task(sh: Arc<Shared>, i: usize, token: String) -> Vec<u32> {
                 }
                 Err(e) if e.is_retryable() => {
                     sh.stats.upload_failures.fetch_add(1, Ordering::Relaxed);
+                    sh.stats.failed_max_us.fetch_max(
+                        t0.elapsed().as_micros().min(u128::from(u64::MAX)) as u64,
+                        Ordering::Relaxed,
+                    );
                     sh.stats.failure(&e);
                     retry_at = Some(tokio::time::Instant::now() + backoff.next_delay());
                     break;
@@ -873,6 +892,8 @@ struct Samples {
     own_cpu: (u64, u64),
     /// (seconds since start, windows acknowledged).
     accepted: Vec<(f64, u64)>,
+    /// (seconds since start, windows committed in the database), PostgreSQL only.
+    committed: Vec<(f64, u64)>,
     load: Vec<String>,
     low_disk: bool,
     /// Available memory ran low: the controllers were killed (and their RSS then).
@@ -883,9 +904,11 @@ fn sample_loop(
     sh: &Shared,
     pids: &[u32],
     postmaster: Option<u32>,
-    db_folder: &Path,
+    db: &Db,
     done: &AtomicBool,
 ) -> Samples {
+    let db_folder = db.folder();
+    let rows0 = db.live_windows();
     let own = std::process::id();
     let mut s = Samples {
         replicas: pids
@@ -904,6 +927,7 @@ fn sample_loop(
         pg_cpu: (0, 0),
         own_cpu: (cpu_ticks(own).unwrap_or(0), 0),
         accepted: vec![(0.0, 0)],
+        committed: rows0.map(|_| (0.0, 0)).into_iter().collect(),
         load: vec![loadavg()],
         low_disk: false,
         low_memory: None,
@@ -949,6 +973,9 @@ fn sample_loop(
         let t = t0.elapsed().as_secs_f64();
         let acc = sh.stats.stored();
         s.accepted.push((t, acc));
+        if let (Some(r0), Some(r)) = (rows0, db.live_windows()) {
+            s.committed.push((t, r.saturating_sub(r0)));
+        }
         for (f, &pid) in s.replicas.iter_mut().zip(pids) {
             if let Some((rss, hwm)) = memory_kib(pid) {
                 f.rss_max = f.rss_max.max(rss);
@@ -966,8 +993,8 @@ fn sample_loop(
             s.pg_cpu.1 = cpu;
         }
         s.own_cpu.1 = cpu_ticks(own).unwrap_or(0);
-        if free_bytes(db_folder).is_some_and(|b| b < MIN_FREE_BYTES) && !s.low_disk {
-            eprintln!("   less than 3 GiB free beside the database: stopping early");
+        if free_bytes(&db_folder).is_some_and(|b| b < MIN_FREE_BYTES) && !s.low_disk {
+            eprintln!("   less than 1.5 GiB free beside the database: stopping early");
             s.low_disk = true;
             sh.stop.store(true, Ordering::Relaxed);
         }
@@ -983,9 +1010,10 @@ fn sample_loop(
                 .map(|f| format!("{} MiB", f.rss_end / 1024))
                 .collect();
             println!(
-                "   t={t:>4.0}s hellos {:>6} acknowledged {:>10} ({rate:>7.0}/s lately) failed upload calls {}; RSS {}; PostgreSQL PSS {} MiB; load {}",
+                "   t={t:>4.0}s hellos {:>6} acknowledged {:>9} ({rate:>6.0}/s lately) in the database {:>9} failed upload calls {}; RSS {}; PostgreSQL PSS {} MiB; load {}",
                 sh.stats.hellos.load(Ordering::Relaxed),
                 acc,
+                s.committed.last().map_or("-".to_string(), |c| c.1.to_string()),
                 sh.stats.upload_failures.load(Ordering::Relaxed),
                 rss.join(", "),
                 s.pg_pss_end / 1024,
@@ -1066,10 +1094,11 @@ fn main() -> Result<()> {
         );
     }
 
-    let db = match &a.sqlite {
+    // Shared with the sampling thread, which counts stored windows as they come.
+    let db = Arc::new(match &a.sqlite {
         Some(p) => Db::Sqlite(p.clone()),
         None => Db::Postgres(Box::new(start_postgres()?)),
-    };
+    });
     println!("   database: {}", db.describe());
     let mut replicas = Vec::new();
     for _ in 0..a.replicas {
@@ -1135,8 +1164,23 @@ fn main() -> Result<()> {
         let done = Arc::new(AtomicBool::new(false));
         let sampler = {
             let (sh, done, pids) = (sh.clone(), done.clone(), pids.clone());
-            let folder = db.folder();
-            std::thread::spawn(move || sample_loop(&sh, &pids, postmaster, &folder, &done))
+            let db = db.clone();
+            std::thread::spawn(move || sample_loop(&sh, &pids, postmaster, &db, &done))
+        };
+        // How late this process's own timers fire: when large, the
+        // latencies include the simulator's queueing, not only the servers'.
+        let lateness = {
+            let sh = sh.clone();
+            tokio::spawn(async move {
+                let mut late = Vec::new();
+                while tokio::time::Instant::now() < sh.hard_end {
+                    let t = Instant::now();
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let us = t.elapsed().saturating_sub(Duration::from_millis(100));
+                    late.push(us.as_micros().min(u128::from(u32::MAX)) as u32);
+                }
+                late
+            })
         };
         let tasks: Vec<_> = tokens
             .into_iter()
@@ -1154,9 +1198,11 @@ fn main() -> Result<()> {
         let wall = start.elapsed();
         done.store(true, Ordering::Relaxed);
         let samples = sampler.join().ok();
-        (sh, wall, (lat, samples))
+        let late = lateness.await.unwrap_or_default();
+        (sh, wall, (lat, samples, late))
     });
-    let (mut lat, samples) = lat;
+    let (mut lat, samples, mut late) = lat;
+    late.sort_unstable();
     let samples = samples.context("the sampling thread failed")?;
     drop(rt);
     lat.sort_unstable();
@@ -1193,18 +1239,30 @@ fn main() -> Result<()> {
         st.hellos.load(Ordering::Relaxed),
         st.no_hello.load(Ordering::Relaxed)
     );
-    let steady = rate_between(&samples.accepted, period.as_secs_f64(), secs);
-    match steady {
-        Some((r, from, to)) => println!(
-            "   windows stored: {:.0}/s at steady state (t={from:.0}-{to:.0} s, after the first period's staggered starts) against {implied:.0}/s offered ({:.2}x); {:.0}/s over the whole run",
-            r,
-            r / implied,
-            acc as f64 / wall.as_secs_f64()
-        ),
-        None => println!(
-            "   windows stored: {:.0}/s over the whole run (too short for a steady state: at least two window periods are needed); {implied:.0}/s offered at steady state",
-            acc as f64 / wall.as_secs_f64()
-        ),
+    // Stored: what the database holds (a window whose answer was lost is
+    // stored all the same); acknowledged: what the probes were told.
+    let stored = rows_end.map(|r| r - rows_start);
+    let stored_total = stored.or(api_total).unwrap_or(acc);
+    let wall_s = wall.as_secs_f64();
+    let series: [(&str, &[(f64, u64)], u64); 2] = [
+        ("stored (database)", &samples.committed, stored_total),
+        ("acknowledged to the probes", &samples.accepted, acc),
+    ];
+    for (what, samples, total) in series {
+        if samples.is_empty() {
+            continue;
+        }
+        match rate_between(samples, period.as_secs_f64(), secs) {
+            Some((r, from, to)) => println!(
+                "   windows {what}: {r:.0}/s at steady state (t={from:.0}-{to:.0} s, after the first period's staggered starts) against {implied:.0}/s offered ({:.3}x); {:.0}/s over the whole run ({total} in {wall_s:.0} s)",
+                r / implied,
+                total as f64 / wall_s
+            ),
+            None => println!(
+                "   windows {what}: {:.0}/s over the whole run ({total} in {wall_s:.0} s; too short for a steady state, which starts after one window period); {implied:.0}/s offered",
+                total as f64 / wall_s
+            ),
+        }
     }
     println!(
         "   windows: {} cut, {} acknowledged ({} as stored by that call, {} as duplicates: replays of a call whose answer was lost), {} refused (4xx), {} still pending at the stop",
@@ -1219,15 +1277,19 @@ fn main() -> Result<()> {
         .map(|r| format!("{}", st.by_replica[r].load(Ordering::Relaxed)))
         .collect();
     println!("   acknowledged by replica: {}", by.join(" / "));
-    let stored = rows_end.map(|r| r - rows_start);
+    // Every acknowledged window must be stored; more may be (stored, the
+    // answer lost, not replayed before the stop), never fewer.
     println!(
-        "   cross-check: the store's totals (GET /v1/probes) {}, the windows table {}: {}",
+        "   cross-check: the store's totals (GET /v1/probes) {}, the windows table {}, acknowledged {acc}: {}",
         api_total.map_or("unreadable".to_string(), |v| v.to_string()),
         stored.map_or("(SQLite: not counted)".to_string(), |v| v.to_string()),
-        if api_total == Some(acc) && stored.is_none_or(|s| s == acc) {
-            "equal to the acknowledgements"
-        } else {
-            "DIFFERENT from the acknowledgements"
+        match api_total {
+            Some(t) if t == acc && stored.is_none_or(|s| s == t) => "all equal".to_string(),
+            Some(t) if t > acc && stored.is_none_or(|s| s == t) => format!(
+                "{} stored whose answer was lost and not replayed before the stop",
+                t - acc
+            ),
+            _ => "INCONSISTENT (fewer stored than acknowledged, or the two counts differ)".to_string(),
         }
     );
     println!(
@@ -1246,6 +1308,13 @@ fn main() -> Result<()> {
         st.polls.load(Ordering::Relaxed),
         st.poll_errors.load(Ordering::Relaxed)
     );
+    println!(
+        "   longest failed upload call {:.1} s; this process's timers fired late by p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (the simulator's own queueing, included in the latencies)",
+        st.failed_max_us.load(Ordering::Relaxed) as f64 / 1e6,
+        pct(&late, 50.0),
+        pct(&late, 99.0),
+        pct(&late, 100.0)
+    );
     if let Some(e) = st
         .first_error
         .lock()
@@ -1255,13 +1324,13 @@ fn main() -> Result<()> {
         println!("   first error: {e}");
     }
     let grown = size_end.saturating_sub(size_start);
-    let per_window = grown as f64 / acc.max(1) as f64;
+    let per_window = grown as f64 / stored_total.max(1) as f64;
     println!(
         "   database: {:.1} MiB at the start, {:.1} MiB at the end: {:.1} MiB for {} windows ({:.0} bytes each, rollups and indexes included)",
         mib(size_start),
         mib(size_end),
         mib(grown),
-        acc,
+        stored_total,
         per_window
     );
     println!(
