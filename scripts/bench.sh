@@ -2,7 +2,7 @@
 # Benchmarks, side by side with peer tools where one exists, ratios printed.
 # Not run by CI's tests (timings belong here, not in tests).
 #
-# usage: scripts/bench.sh [plan|suggest|ingest|history|console|stamp|reflector|sessions|bw|all]
+# usage: scripts/bench.sh [plan|suggest|ingest|history|console|scale|stamp|reflector|sessions|bw|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -143,6 +143,24 @@ bench_console() {
     cargo build --release -q -p mesh-controller --example console_bench --bin mesh-controller
     local cbin="${CARGO_TARGET_DIR:-target}/release"
     "$cbin/examples/console_bench" --bin "$cbin/mesh-controller" --runs 5
+}
+
+bench_scale() {
+    echo "== scale: 10,000 simulated probes (hierarchical targets, national topology, 60 s windows) against two"
+    echo "   mesh-controller serve replicas on one throwaway PostgreSQL, ${SCALE_MINUTES:-10} minutes"
+    echo "   (examples/scale_run.rs: the agent's batches, retries and target polls; windows/s stored and"
+    echo "   acknowledged, p50/p99 upload, database growth per day, each replica's memory and CPU)"
+    local b
+    for b in /usr/lib/postgresql/*/bin/initdb; do
+        if [ ! -x "$b" ]; then
+            echo "   PostgreSQL is missing (apt-get install postgresql): cannot measure" >&2
+            return 1
+        fi
+    done
+    cargo build --release -q -p mesh-controller --example scale_run --bin mesh-controller
+    local sbin="${CARGO_TARGET_DIR:-target}/release"
+    "$sbin/examples/scale_run" --bin "$sbin/mesh-controller" --probes "${SCALE_PROBES:-10000}" \
+        --minutes "${SCALE_MINUTES:-10}"
 }
 
 # --- probe (STAMP) figures: release build, loopback, peers in the same run ---
@@ -430,10 +448,11 @@ case "$what" in
     ingest) bench_ingest ;;
     history) bench_history ;;
     console) bench_console ;;
+    scale) bench_scale ;;
     stamp) bench_stamp ;;
     reflector) bench_reflector ;;
     sessions) bench_sessions ;;
     bw) bench_bw ;;
     all) bench_plan; bench_suggest; bench_ingest; bench_history; bench_console; bench_stamp; bench_reflector; bench_sessions; bench_bw ;;
-    *) echo "usage: scripts/bench.sh [plan|suggest|ingest|history|console|stamp|reflector|sessions|bw|all]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench.sh [plan|suggest|ingest|history|console|scale|stamp|reflector|sessions|bw|all]" >&2; exit 2 ;;
 esac
