@@ -5,7 +5,8 @@
 # codec and UDP datagram header (bw_control), the controller's window upload
 # check (window_batch, and its binary form window_batch_cbor) and
 # configuration reader (controller_config), the
-# topology and budgets file reader (topology_yaml), and netlab's packet
+# agent's configuration file (probe_agent_config), the topology and budgets
+# file reader (topology_yaml), and netlab's packet
 # handling and forwarding engine (netlab_wire) and control channel
 # (netlab_control).
 #
@@ -38,6 +39,7 @@ targets=(
     "window_batch:$other_time:4096"
     "window_batch_cbor:$other_time:4096"
     "controller_config:$other_time:4096"
+    "probe_agent_config:$other_time:4096"
     "topology_yaml:$other_time:4096"
     "netlab_wire:$other_time:2048"
     "netlab_control:$other_time:2048"

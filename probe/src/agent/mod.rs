@@ -31,6 +31,7 @@
 //! controller, `summary` the exit line, `log` the stderr lines.
 
 mod bw_tasks;
+pub mod config_file;
 mod hello;
 mod icmp_tasks;
 mod log;
