@@ -3,7 +3,7 @@
 //! code (0 fine, 1 a budget violated, 2 bad input). Each subcommand's
 //! arguments and shell live in `cli/`, one file each.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cli;
@@ -67,8 +67,16 @@ enum Command {
     Token(TokenArgs),
 }
 
+/// The whole command line as clap sees it: what `main` parses, and what the
+/// man pages and shell completions are made from (`examples/controller-docs.rs`
+/// includes this file as a module for that).
+pub(crate) fn command() -> clap::Command {
+    Cli::command()
+}
+
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let parsed = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
+    match parsed.command {
         Command::Plan(a) => cli::plan::run(a),
         Command::Suggest(a) => cli::suggest::run(a),
         Command::Check(a) => cli::check::run(a),

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use probe::bw::{self as bwlib, parse_rate, BwRequest};
 use probe::clock::{boot_id, ClockStatus};
@@ -68,12 +68,22 @@ enum Format {
     Json,
 }
 
+/// The whole command line as clap sees it: what `main` parses, and what the
+/// man pages and shell completions are made from (`examples/probe-docs.rs`
+/// includes this file as a module for that).
+pub(crate) fn command() -> clap::Command {
+    Cli::command()
+}
+
 /// Exit statuses.
 const EXIT_NO_REPLY: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;

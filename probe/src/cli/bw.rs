@@ -1,6 +1,6 @@
 //! `probe bw`: a bandwidth test against another probe.
 
-use crate::*;
+use super::super::*;
 
 #[derive(Args, Debug)]
 pub(crate) struct BwArgs {

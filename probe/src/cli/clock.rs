@@ -1,6 +1,6 @@
 //! `probe clock`: the local clock status.
 
-use crate::*;
+use super::super::*;
 
 #[derive(Args, Debug)]
 pub(crate) struct ClockArgs {

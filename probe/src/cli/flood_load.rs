@@ -1,6 +1,6 @@
 //! `probe flood` (hidden): load for the reflector benchmark.
 
-use crate::*;
+use super::super::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ProtocolArg {

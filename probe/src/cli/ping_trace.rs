@@ -1,6 +1,6 @@
 //! `probe ping` and `probe trace`.
 
-use crate::*;
+use super::super::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum SocketArg {

@@ -1,6 +1,6 @@
 //! `probe reflect`: the STAMP reflector, with the bandwidth server beside it.
 
-use crate::*;
+use super::super::*;
 
 #[derive(Args, Debug)]
 pub(crate) struct ReflectArgs {

@@ -1,6 +1,6 @@
 //! `probe stamp`: one STAMP session to a reflector.
 
-use crate::*;
+use super::super::*;
 
 #[derive(Args, Debug)]
 pub(crate) struct StampArgs {
