@@ -61,7 +61,7 @@ const MIN_FREE_BYTES: u64 = 3 << 29;
 /// Stop at once (controllers killed) when the machine's available memory
 /// falls below this, or the controllers together hold more than
 /// `MAX_REPLICAS_KIB`: the run shares the machine.
-const MIN_AVAILABLE_KIB: u64 = 6 << 20;
+const MIN_AVAILABLE_KIB: u64 = 4 << 20;
 const MAX_REPLICAS_KIB: u64 = 12 << 20;
 /// Distinct window contents (sessions pick one by a hash, so a session's
 /// histograms stay alike from window to window).
@@ -648,6 +648,15 @@ struct Shared {
     variants: Vec<String>,
     window_ms: u64,
     stop: AtomicBool,
+    /// Wakes sleeping probes when `stop` is set.
+    stopped: tokio::sync::Notify,
+}
+
+impl Shared {
+    fn stop_now(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.stopped.notify_waiters();
+    }
 }
 
 fn now_ms() -> u64 {
@@ -864,7 +873,10 @@ async fn probe_task(sh: Arc<Shared>, i: usize, token: String) -> Vec<u32> {
         if let (Some(t), false) = (retry_at, pending.is_empty()) {
             wake = wake.min(t);
         }
-        tokio::time::sleep_until(wake).await;
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake) => {}
+            _ = sh.stopped.notified() => {}
+        }
     }
     sh.stats
         .left_pending
@@ -953,12 +965,12 @@ fn sample_loop(
                 || rss.iter().sum::<u64>() > MAX_REPLICAS_KIB;
             if s.low_memory.is_none() && low {
                 eprintln!(
-                    "   memory: under 6 GiB available on the machine or over 12 GiB in the controllers: stopping, controllers killed (their RSS {rss:?} KiB)"
+                    "   memory: under 4 GiB available on the machine or over 12 GiB in the controllers: stopping, controllers killed (their RSS {rss:?} KiB)"
                 );
                 for (f, &k) in s.replicas.iter_mut().zip(&rss) {
                     f.rss_max = f.rss_max.max(k);
                 }
-                sh.stop.store(true, Ordering::Relaxed);
+                sh.stop_now();
                 for &p in pids {
                     // SAFETY: kill on pids this run started.
                     unsafe {
@@ -996,7 +1008,7 @@ fn sample_loop(
         if free_bytes(&db_folder).is_some_and(|b| b < MIN_FREE_BYTES) && !s.low_disk {
             eprintln!("   less than 1.5 GiB free beside the database: stopping early");
             s.low_disk = true;
-            sh.stop.store(true, Ordering::Relaxed);
+            sh.stop_now();
         }
         // A progress line every 30 s.
         if finished || (t as u64) / 30 > printed {
@@ -1160,6 +1172,7 @@ fn main() -> Result<()> {
             variants,
             window_ms: a.window_s * 1000,
             stop: AtomicBool::new(false),
+            stopped: tokio::sync::Notify::new(),
         });
         let done = Arc::new(AtomicBool::new(false));
         let sampler = {
@@ -1169,17 +1182,19 @@ fn main() -> Result<()> {
         };
         // How late this process's own timers fire: when large, the
         // latencies include the simulator's queueing, not only the servers'.
+        // (Stopped once the probes are done.)
+        let late = Arc::new(Mutex::new(Vec::new()));
         let lateness = {
-            let sh = sh.clone();
+            let late = late.clone();
             tokio::spawn(async move {
-                let mut late = Vec::new();
-                while tokio::time::Instant::now() < sh.hard_end {
+                loop {
                     let t = Instant::now();
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     let us = t.elapsed().saturating_sub(Duration::from_millis(100));
-                    late.push(us.as_micros().min(u128::from(u32::MAX)) as u32);
+                    late.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(us.as_micros().min(u128::from(u32::MAX)) as u32);
                 }
-                late
             })
         };
         let tasks: Vec<_> = tokens
@@ -1198,7 +1213,8 @@ fn main() -> Result<()> {
         let wall = start.elapsed();
         done.store(true, Ordering::Relaxed);
         let samples = sampler.join().ok();
-        let late = lateness.await.unwrap_or_default();
+        lateness.abort();
+        let late = std::mem::take(&mut *late.lock().unwrap_or_else(|e| e.into_inner()));
         (sh, wall, (lat, samples, late))
     });
     let (mut lat, samples, mut late) = lat;
@@ -1230,9 +1246,21 @@ fn main() -> Result<()> {
     let acc = st.stored();
     let secs = run.as_secs_f64();
     println!(
-        "== results ({:.1} min of generation, {:.0} s in all)",
+        "== results ({:.1} min of generation asked for, {:.0} s in all{}; {} probes, batches of up to {}, target polls {})",
         a.minutes,
-        wall.as_secs_f64()
+        wall.as_secs_f64(),
+        if samples.low_memory.is_some() || samples.low_disk {
+            ", CUT SHORT"
+        } else {
+            ""
+        },
+        a.probes,
+        a.batch,
+        if a.poll_s > 0 {
+            format!("every {} s", a.poll_s)
+        } else {
+            "off".to_string()
+        }
     );
     println!(
         "   probes: {} said hello, {} never got an assignment",
@@ -1284,6 +1312,9 @@ fn main() -> Result<()> {
         api_total.map_or("unreadable".to_string(), |v| v.to_string()),
         stored.map_or("(SQLite: not counted)".to_string(), |v| v.to_string()),
         match api_total {
+            None if stored.is_some_and(|s| s >= acc) => {
+                "the controllers are gone; the table holds every acknowledged window".to_string()
+            }
             Some(t) if t == acc && stored.is_none_or(|s| s == t) => "all equal".to_string(),
             Some(t) if t > acc && stored.is_none_or(|s| s == t) => format!(
                 "{} stored whose answer was lost and not replayed before the stop",
@@ -1375,7 +1406,7 @@ fn main() -> Result<()> {
     }
     if let Some(rss) = &samples.low_memory {
         println!(
-            "   STOPPED EARLY: under 6 GiB available on the machine or over 12 GiB in the controllers; controllers killed at RSS {:?} MiB",
+            "   STOPPED EARLY: under 4 GiB available on the machine or over 12 GiB in the controllers; controllers killed at RSS {:?} MiB",
             rss.iter().map(|k| k / 1024).collect::<Vec<_>>()
         );
     }
