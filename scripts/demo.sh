@@ -86,7 +86,7 @@ while read -r id _ _; do
 done < "$work/agents.txt"
 "$bin/netlab" exec --name "$lab" "$ctrl_site" -- \
     "$bin/mesh-controller" serve --config "$work/mesh.yaml" --db "$work/hubmesh.db" \
-    --listen "$ctrl_addr:8680" > "$work/controller.log" 2>&1 &
+    --listen "$ctrl_addr:8680" --insecure-plaintext > "$work/controller.log" 2>&1 &
 disown $!
 "$bin/netlab" exec --name "$lab" "$ctrl_site" -- \
     python3 scripts/webhook-sink.py --listen "$ctrl_addr:9099" --out "$work/hooks.jsonl" \

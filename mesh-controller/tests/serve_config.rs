@@ -98,9 +98,14 @@ fn bad_alerts_and_history_sections_exit_2_with_a_position() {
         ("alerts: {evaluate_every: 1h}\n", "mesh.yaml:16:", "alerts.evaluate_every"),
         ("alerts: {colour: red}\n", "mesh.yaml:16:", "unknown field `colour`"),
         (
-            "alerts:\n  receivers:\n    - {name: ops, url: \"https://example.test/hook\"}\n",
+            "alerts:\n  receivers:\n    - {name: ops, url: \"http://127.0.0.1:9/\", ca_file: ca.pem}\n",
             "mesh.yaml:18:",
-            "alerts.receivers[0].url: https receivers are not supported",
+            "alerts.receivers[0].ca_file: a CA file is for an https:// receiver",
+        ),
+        (
+            "alerts:\n  receivers:\n    - {name: ops, url: \"https://127.0.0.1:9/\", ca_file: missing.pem}\n",
+            "mesh.yaml:18:",
+            "alerts.receivers[0].ca_file: no such file",
         ),
         (
             "alerts:\n  receivers:\n    - {name: ops, url: \"ftp://x\"}\n",

@@ -91,7 +91,16 @@ fn agents_measure_the_lab_and_the_report_flags_exactly_the_slow_route() {
         &lab,
         "cl",
         &[
-            controller, "serve", "--config", cfg, "--db", db, "--listen", &listen,
+            controller,
+            "serve",
+            "--config",
+            cfg,
+            "--db",
+            db,
+            "--listen",
+            &listen,
+            // The lab is an emulated private network (TLS has its own test).
+            "--insecure-plaintext",
         ],
         &work.join("controller.log"),
     )];

@@ -185,7 +185,16 @@ fn alerts_events_and_series_follow_the_lab_as_it_changes() {
             &lab,
             "cl",
             &[
-                controller, "serve", "--config", cfg, "--db", db, "--listen", &listen,
+                controller,
+                "serve",
+                "--config",
+                cfg,
+                "--db",
+                db,
+                "--listen",
+                &listen,
+                // The lab is an emulated private network (TLS has its own test).
+                "--insecure-plaintext",
             ],
             &work.join(log),
         )

@@ -167,10 +167,13 @@ impl Default for Alerts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receiver {
     pub name: String,
-    /// `http://host:port/path`.
+    /// `http://host:port/path` or `https://...`.
     pub url: String,
     /// The HMAC key (`secret_file`'s contents, trailing newline removed).
     pub secret: Option<Vec<u8>>,
+    /// For an https receiver: the CA (PEM) its certificate is checked
+    /// against instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -245,13 +248,15 @@ struct RawAlerts {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a receiver mapping {name, url, secret_file}"
+    expecting = "a receiver mapping {name, url, secret_file, ca_file}"
 )]
 struct RawReceiver {
     name: String,
     url: String,
     #[serde(default)]
     secret_file: Option<String>,
+    #[serde(default)]
+    ca_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -813,21 +818,49 @@ fn check_alerts(
                 format!("duplicate receiver {:?} (first at receivers[{j}])", r.name),
             ));
         }
-        let rest = r.url.strip_prefix("http://").ok_or_else(|| {
-            let why = if r.url.starts_with("https://") {
-                "https receivers are not supported by this build (no TLS yet): use http:// to a receiver on a trusted network"
-            } else {
-                "expected http://host:port/path"
-            };
-            fail(&rat("url"), format!("{why}, found {:?}", r.url))
-        })?;
+        let rest = r
+            .url
+            .strip_prefix("http://")
+            .or_else(|| r.url.strip_prefix("https://"))
+            .ok_or_else(|| {
+                fail(
+                    &rat("url"),
+                    format!(
+                        "expected http://host:port/path or https://..., found {:?}",
+                        r.url
+                    ),
+                )
+            })?;
         let host = rest.split('/').next().unwrap_or("");
         if host.is_empty() {
             return Err(fail(
                 &rat("url"),
-                format!("expected http://host:port/path, found {:?}", r.url),
+                format!(
+                    "expected http://host:port/path or https://..., found {:?}",
+                    r.url
+                ),
             ));
         }
+        let ca_file = match &r.ca_file {
+            None => None,
+            Some(_) if !r.url.starts_with("https://") => {
+                return Err(fail(
+                    &rat("ca_file"),
+                    "a CA file is for an https:// receiver".to_string(),
+                ))
+            }
+            Some(f) => {
+                let file = dir.join(f);
+                if !file.is_file() {
+                    return Err(fail(
+                        &rat("ca_file"),
+                        format!("no such file {}", file.display()),
+                    ));
+                }
+                sources.push(file.clone());
+                Some(file)
+            }
+        };
         let secret = match &r.secret_file {
             None => None,
             Some(f) => {
@@ -853,6 +886,7 @@ fn check_alerts(
             name: r.name.clone(),
             url: r.url.clone(),
             secret,
+            ca_file,
         });
     }
     Ok(out)

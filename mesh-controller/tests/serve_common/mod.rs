@@ -49,11 +49,37 @@ pub fn config_with(probes: &[(&str, &str)], extra: &str) -> String {
     s
 }
 
+/// Runs the binary to its end; one that has not ended after 60 s (a
+/// `serve` that was expected to refuse and started instead) is killed and
+/// the test fails rather than hanging.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
+    let mut child = Command::new(BIN)
         .args(args)
-        .output()
-        .expect("run mesh-controller")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mesh-controller");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            // SAFETY: kill(2) on our own child, which has not been reaped
+            // (the main thread is still waiting for it).
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            return true;
+        }
+        false
+    });
+    let out = child.wait_with_output().expect("wait for mesh-controller");
+    let _ = tx.send(());
+    let killed = watchdog.join().unwrap_or(false);
+    assert!(
+        !killed,
+        "mesh-controller {args:?} did not end within 60 s: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// A controller process and its directory.

@@ -60,7 +60,7 @@ pub(super) async fn hello(
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
-            Err(e) => return Err(AgentError::Refused(e)),
+            Err(e) => return Err(AgentError::refused(e)),
         }
     }
 }

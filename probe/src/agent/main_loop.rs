@@ -79,9 +79,7 @@ impl Agent {
         };
         let (icmp_plan, icmp_rx) = watch::channel(IcmpPlan::default());
         let (bw_enabled, bw_rx) = watch::channel(false);
-        let bw_client = Client::new(&opts.controller, opts.token.clone())
-            .map_err(|e| AgentError::Setup(e.to_string()))?
-            .with_timeout(CALL_TIMEOUT);
+        let bw_client = super::client_for(&opts, CALL_TIMEOUT)?;
         let bw_side = BwSide {
             auth_key: opts.auth_key.clone(),
             bind: opts.source(),
@@ -150,7 +148,7 @@ impl Agent {
         match self.client.targets(self.sessions.generation()).await {
             Ok(Some(a)) => self.apply(a)?,
             Ok(None) => self.sessions.start_missing(self.writer.as_ref()),
-            Err(e) if is_refusal(&e) => return Err(AgentError::Refused(e)),
+            Err(e) if is_refusal(&e) => return Err(AgentError::refused(e)),
             Err(_) => self.sessions.start_missing(self.writer.as_ref()),
         }
         Ok(())

@@ -80,6 +80,26 @@ pub struct AgentOptions {
     /// Bandwidth-test server (TCP) address; None: off. The reflector's
     /// own address means the same port number as its UDP socket got.
     pub bw_listen: Option<SocketAddr>,
+    /// How an https controller is checked (CA file, key pin).
+    pub tls: protocol::tls::TlsOptions,
+}
+
+/// The agent's client for its options: with the TLS options when any are
+/// given (else an https controller is checked against the system's roots).
+pub(crate) fn client_for(
+    opts: &AgentOptions,
+    timeout: std::time::Duration,
+) -> Result<protocol::client::Client, AgentError> {
+    let client = protocol::client::Client::new(&opts.controller, opts.token.clone())
+        .map_err(|e| AgentError::Setup(e.to_string()))?
+        .with_timeout(timeout);
+    if opts.tls == protocol::tls::TlsOptions::default() {
+        return Ok(client);
+    }
+    client.with_tls(&opts.tls).map_err(|e| match e {
+        ClientError::Tls(f) => AgentError::Setup(f.to_string()),
+        e => AgentError::Setup(e.to_string()),
+    })
 }
 
 impl AgentOptions {
@@ -96,6 +116,10 @@ impl AgentOptions {
 pub enum AgentError {
     #[error("the controller refused this probe (not retried): {0}")]
     Refused(ClientError),
+    /// The controller's certificate was refused (wrong CA, expired, wrong
+    /// name, pin): asking again will not help.
+    #[error("cannot trust the controller (not retried): {0}")]
+    Untrusted(protocol::tls::TlsFailure),
     #[error("cannot start: {0}")]
     Setup(String),
     #[error("spool: {0}")]
@@ -103,7 +127,18 @@ pub enum AgentError {
 }
 
 /// A 401 or 403: the controller refuses this probe, and repeating a wrong
-/// token will not fix it ([`AgentError::Refused`], never retried).
+/// token will not fix it ([`AgentError::Refused`], never retried); or its
+/// certificate is refused ([`AgentError::Untrusted`]).
 fn is_refusal(e: &ClientError) -> bool {
-    matches!(e.status(), Some(401 | 403))
+    matches!(e.status(), Some(401 | 403)) || matches!(e, ClientError::Tls(_))
+}
+
+impl AgentError {
+    /// The error a final refusal stops the agent with.
+    fn refused(e: ClientError) -> AgentError {
+        match e {
+            ClientError::Tls(f) => AgentError::Untrusted(f),
+            e => AgentError::Refused(e),
+        }
+    }
 }

@@ -90,7 +90,7 @@ impl<T> Outbox<'_, T> {
                         *single = false;
                     }
                 }
-                Err(e) if is_refusal(&e) => return Err(AgentError::Refused(e)),
+                Err(e) if is_refusal(&e) => return Err(AgentError::refused(e)),
                 Err(e) if e.status() == Some(400) => {
                     if seqs.len() > 1 {
                         log(&format!("a batch was refused ({e}): uploading one by one"));

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::client::{Backoff, Client};
+use protocol::client::Backoff;
 
 use super::hello::hello;
 use super::log::log;
@@ -88,9 +88,7 @@ fn start_bw_server(
 }
 
 async fn run_async(opts: AgentOptions, stop: &'static AtomicBool) -> Result<Summary, AgentError> {
-    let client = Client::new(&opts.controller, opts.token.clone())
-        .map_err(|e| AgentError::Setup(e.to_string()))?
-        .with_timeout(CALL_TIMEOUT);
+    let client = super::client_for(&opts, CALL_TIMEOUT)?;
     let spool = Spool::open(&opts.spool_dir, opts.spool_max_bytes)
         .map_err(|e| AgentError::Setup(format!("spool {}: {e}", opts.spool_dir.display())))?;
     if !spool.is_empty() {

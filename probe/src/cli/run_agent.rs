@@ -49,6 +49,14 @@ pub(crate) struct AgentArgs {
     /// Longest wait between retries [default: 30s].
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     max_backoff: Option<Duration>,
+    /// With an https controller: trust this CA (PEM) instead of the system's
+    /// roots.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// With an https controller: the SHA-256 of its public key (hex, or
+    /// base64 as in sha256//...), checked on top of the chain.
+    #[arg(long, value_name = "PIN")]
+    pin_sha256: Option<String>,
     #[command(flatten)]
     bw: BwServerArgs,
 }
@@ -67,8 +75,8 @@ impl AgentArgs {
             auth_key_file: self.auth_key_file.clone(),
             poll: self.poll,
             max_backoff: self.max_backoff,
-            ca_file: None,
-            pin_sha256: None,
+            ca_file: self.ca_file.clone(),
+            pin_sha256: self.pin_sha256.clone(),
             bw_listen: self.bw.bw_listen,
             no_bw: self.bw.no_bw.then_some(true),
         }
@@ -98,6 +106,11 @@ pub(crate) fn agent(args: AgentArgs) -> Result<ExitCode> {
     if opts.poll.is_zero() {
         bail!("--poll must be above 0");
     }
+    let pin_sha256 = opts
+        .pin_sha256
+        .as_deref()
+        .map(protocol::tls::parse_pin)
+        .transpose()?;
     signals::install().context("cannot install signal handlers")?;
     let listen = opts
         .listen
@@ -121,6 +134,10 @@ pub(crate) fn agent(args: AgentArgs) -> Result<ExitCode> {
         poll: opts.poll,
         backoff_initial: Duration::from_millis(250),
         backoff_max: opts.max_backoff.max(Duration::from_millis(250)),
+        tls: protocol::tls::TlsOptions {
+            ca_file: opts.ca_file,
+            pin_sha256,
+        },
     };
     let summary = agent::run(options, signals::stop_flag())?;
     println!("{}", agent::summary_json(&summary));

@@ -201,7 +201,14 @@ pub async fn deliver_loop(state: Shared) {
                     sends.spawn(async move {
                         let outcome = match &receiver {
                             Some(r) => {
-                                webhook::post(&r.url, d.id, &d.body, r.secret.as_deref()).await
+                                webhook::post(
+                                    &r.url,
+                                    d.id,
+                                    &d.body,
+                                    r.secret.as_deref(),
+                                    r.ca_file.as_deref(),
+                                )
+                                .await
                             }
                             None => Err("receiver no longer configured".to_string()),
                         };

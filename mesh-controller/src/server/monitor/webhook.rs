@@ -1,10 +1,14 @@
-//! Sending one webhook: an HTTP/1.1 POST of a stored body to a receiver, with
+//! Sending one webhook: an HTTP/1.1 POST (https checked against the system's
+//! roots or the receiver's `ca_file`) of a stored body to a receiver, with
 //! its signature and delivery id, and the backoff between failed attempts.
 
 use crate::monitor::alertmanager::{signature, DELIVERY_HEADER, SIGNATURE_HEADER};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
 use hyper::{header, Method, Request};
+use protocol::tls::TlsOptions;
+use std::path::Path;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
@@ -25,15 +29,16 @@ pub fn backoff(attempts: u64, jitter: f64) -> Duration {
     base + base.mul_f64(0.25 * jitter.clamp(0.0, 1.0))
 }
 
-/// POSTs `body` to `url` (`http://host:port/path`); Ok with the status when
-/// the receiver answered 2xx.
+/// POSTs `body` to `url` (`http[s]://host:port/path`); Ok with the status
+/// when the receiver answered 2xx.
 pub async fn post(
     url: &str,
     delivery_id: i64,
     body: &str,
     secret: Option<&[u8]>,
+    ca_file: Option<&Path>,
 ) -> Result<u16, String> {
-    tokio::time::timeout(TIMEOUT, post_inner(url, delivery_id, body, secret))
+    tokio::time::timeout(TIMEOUT, post_inner(url, delivery_id, body, secret, ca_file))
         .await
         .map_err(|_| format!("no answer within {} s", TIMEOUT.as_secs()))?
 }
@@ -43,29 +48,56 @@ async fn post_inner(
     delivery_id: i64,
     body: &str,
     secret: Option<&[u8]>,
+    ca_file: Option<&Path>,
 ) -> Result<u16, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("not an http:// URL: {url}"))?;
+    let (tls, rest) = match url.strip_prefix("https://") {
+        Some(rest) => (true, rest),
+        None => (
+            false,
+            url.strip_prefix("http://")
+                .ok_or_else(|| format!("not an http:// or https:// URL: {url}"))?,
+        ),
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let addr = if authority.contains(':') {
+    let addr = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
         authority.to_string()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{}", if tls { 443 } else { 80 })
     };
     let stream = TcpStream::connect(&addr)
         .await
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    let io = hyper_util::rt::TokioIo::new(stream);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| format!("HTTP: {e}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    let mut sender = if tls {
+        let opts = TlsOptions {
+            ca_file: ca_file.map(Path::to_path_buf),
+            pin_sha256: None,
+        };
+        let config = protocol::tls::client_config(&opts).map_err(|e| e.to_string())?;
+        let host = addr
+            .rsplit_once(':')
+            .map_or(addr.as_str(), |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|_| format!("not a host name: {host}"))?;
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, stream)
+            .await
+            .map_err(|e| match protocol::tls::classify(&e, &host) {
+                Some(f) => f.to_string(),
+                None => format!("TLS with {addr}: {e}"),
+            })?;
+        handshake(stream).await?
+    } else {
+        handshake(stream).await?
+    };
     let mut req = Request::builder()
         .method(Method::POST)
         .uri(path)
@@ -103,9 +135,76 @@ async fn post_inner(
     }
 }
 
+/// HTTP/1.1 over a connected stream (plain or TLS).
+async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| format!("HTTP: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// An https receiver with a certificate from a CA made here: the POST
+    /// lands when the CA is given, and is refused (one clear reason)
+    /// against the system's roots.
+    #[tokio::test]
+    async fn https_receivers_are_checked_against_their_ca() {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (cert_file, key_file, ca_file) = (
+            dir.path().join("c.pem"),
+            dir.path().join("k.pem"),
+            dir.path().join("ca.pem"),
+        );
+        std::fs::write(&cert_file, cert.pem()).unwrap();
+        std::fs::write(&key_file, key.serialize_pem()).unwrap();
+        std::fs::write(&ca_file, ca_pem).unwrap();
+        let config = crate::server::tls::load(&cert_file, &key_file).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+            for _ in 0..2 {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let Ok(mut s) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let mut buf = vec![0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let url = format!("https://localhost:{port}/hook");
+        let refused = post(&url, 1, "{}", None, None).await.unwrap_err();
+        assert!(
+            refused.contains("not signed by a trusted CA") || refused.contains("no trusted roots"),
+            "{refused}"
+        );
+        assert_eq!(post(&url, 2, "{}", None, Some(&ca_file)).await, Ok(200));
+    }
 
     #[test]
     fn backoff_doubles_to_a_cap_with_bounded_jitter() {
