@@ -233,7 +233,9 @@ fn a_wrong_ca_an_expired_certificate_and_a_wrong_name_stop_in_one_line() {
     let other = Ca::new("other");
     let ca_file = write(dir.path(), "ca.pem", &ca.pem);
     let other_file = write(dir.path(), "other.pem", &other.pem);
-    let cases: [(&str, Option<(i32, i32)>, &str, TlsFailure); 3] = [
+    // (what, validity years, whom the client trusts, what it must say)
+    type Case = (&'static str, Option<(i32, i32)>, &'static str, TlsFailure);
+    let cases: [Case; 3] = [
         ("wrong CA", None, "other", TlsFailure::UnknownIssuer),
         ("expired", Some((2001, 2002)), "right", TlsFailure::Expired),
         (

@@ -8,7 +8,7 @@
 //! the newest version there) or `pg_config --bindir`. Without them
 //! [`PgServer::start`] says why and returns None, so a test skips; under
 //! `CI` it panics instead, since CI installs the package.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;

@@ -53,7 +53,7 @@ pub fn config_with(probes: &[(&str, &str)], extra: &str) -> String {
 /// `serve` that was expected to refuse and started instead) is killed and
 /// the test fails rather than hanging.
 pub fn run(args: &[&str]) -> Output {
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
