@@ -78,20 +78,6 @@ fn sign(body: &str) -> String {
     format!("sha256={hex}")
 }
 
-fn statuses(r: &Receiver) -> Vec<String> {
-    r.received()
-        .iter()
-        .map(|x| {
-            let v: Value = serde_json::from_str(&x.body).unwrap();
-            format!(
-                "{}:{}",
-                v["status"].as_str().unwrap(),
-                v["alerts"][0]["labels"]["alertname"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn an_alert_fires_notifies_survives_a_kill_and_resolves_once() {
     let receiver = Receiver::start(2);

@@ -417,6 +417,21 @@ pub fn db_totals(db: &Path) -> (u64, u64, u64) {
     (raw, coarse, sent)
 }
 
+/// "status:alertname" of each notification a receiver got, in order.
+pub fn statuses(r: &Receiver) -> Vec<String> {
+    r.received()
+        .iter()
+        .map(|x| {
+            let v: Value = serde_json::from_str(&x.body).unwrap();
+            format!(
+                "{}:{}",
+                v["status"].as_str().unwrap(),
+                v["alerts"][0]["labels"]["alertname"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 /// One request a [`Receiver`] got.
 #[derive(Debug, Clone)]
 pub struct Received {

@@ -87,3 +87,34 @@ impl Uploader {
         self.thread.take().unwrap().join().unwrap()
     }
 }
+
+/// Checks every window the uploader's probe (cl-1) had acknowledged is
+/// stored exactly once: the probe's window count as `ctl` answers it, and
+/// the packets merged over everything in the database at `db`. Returns
+/// the packets merged.
+pub fn stored_once(ctl: &crate::serve_common::Ctl, db: &str, uploaded: u64) -> u64 {
+    let probes = ctl.get_json("/v1/probes");
+    let row = probes["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "cl-1")
+        .unwrap()
+        .clone();
+    assert_eq!(row["windows"], uploaded, "{row}");
+    sent_in(db, uploaded)
+}
+
+/// The packets merged over every window stored at `db`, which must be
+/// 100 a window.
+pub fn sent_in(db: &str, uploaded: u64) -> u64 {
+    let store = mesh_controller::server::store::open_for_reports(std::path::Path::new(db)).unwrap();
+    let sent: u64 = store
+        .merged_since(0)
+        .unwrap()
+        .values()
+        .map(|m| m.window.counters.sent)
+        .sum();
+    assert_eq!(sent, uploaded * 100);
+    sent
+}
