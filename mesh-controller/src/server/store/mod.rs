@@ -27,6 +27,7 @@
 pub mod alerts;
 pub mod events;
 pub mod postgres;
+pub mod ranges;
 pub mod rollups;
 pub mod sqlite;
 mod writer;

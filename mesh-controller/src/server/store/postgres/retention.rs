@@ -10,6 +10,7 @@
 use super::lock;
 use super::partitions::{self, Known, DAY_MS};
 use crate::server::config::Retention;
+use crate::server::store::ranges::coalesce;
 use crate::server::store::{decode, to_i64, to_u64, RetentionStats, StoreError};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
@@ -176,30 +177,4 @@ pub fn retain(
     }
 
     Ok(stats)
-}
-
-/// Closed ranges, sorted, overlapping or adjacent ones joined.
-fn coalesce(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    ranges.sort_unstable();
-    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-    for (lo, hi) in ranges {
-        match out.last_mut() {
-            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
-            _ => out.push((lo, hi)),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::coalesce;
-
-    #[test]
-    fn ranges_coalesce() {
-        assert_eq!(
-            coalesce(vec![(5, 5), (1, 3), (4, 4), (9, 12), (10, 11)]),
-            vec![(1, 5), (9, 12)]
-        );
-    }
 }
