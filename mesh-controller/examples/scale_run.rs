@@ -238,12 +238,12 @@ fn sample_window(window_s: u64, variant: usize) -> Window {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        if state % 500 == 0 {
+        if state.is_multiple_of(500) {
             w.record(&Event::RoundTripLost);
             continue;
         }
         // Jitter up to ~1.5 ms, a tail now and then.
-        let jitter = (state % 1_500) as i64 + if state % 97 == 0 { 4_000 } else { 0 };
+        let jitter = (state % 1_500) as i64 + if state.is_multiple_of(97) { 4_000 } else { 0 };
         let f = (base + jitter) * 1_000;
         let r = (base + 150 + (state >> 20) as i64 % 1_200) * 1_000;
         w.record(&Event::Reply(PacketSample {
@@ -677,7 +677,7 @@ struct Pending {
 /// Returns its upload latencies in microseconds.
 async fn probe_task(sh: Arc<Shared>, i: usize, token: String) -> Vec<u32> {
     let mut lat = Vec::new();
-    let urls = if i % 2 == 0 {
+    let urls = if i.is_multiple_of(2) {
         sh.urls.join(",")
     } else {
         sh.urls.iter().rev().cloned().collect::<Vec<_>>().join(",")
@@ -1272,7 +1272,8 @@ fn main() -> Result<()> {
     let stored = rows_end.map(|r| r - rows_start);
     let stored_total = stored.or(api_total).unwrap_or(acc);
     let wall_s = wall.as_secs_f64();
-    let series: [(&str, &[(f64, u64)], u64); 2] = [
+    type Series<'a> = (&'a str, &'a [(f64, u64)], u64);
+    let series: [Series; 2] = [
         ("stored (database)", &samples.committed, stored_total),
         ("acknowledged to the probes", &samples.accepted, acc),
     ];
