@@ -12,18 +12,22 @@
 //! staggered over the first period.
 //!
 //! Prints the plan's size (sessions, the windows/s it implies), then windows/s
-//! stored (from the acknowledgements, cross-checked with the database),
-//! upload latency (p50/p99/max), errors and retries, database growth
+//! stored (committed rows counted by the database every 10 s) and
+//! acknowledged (a window whose answer was lost is stored all the same),
+//! both cross-checked at the end with the store's totals, upload latency (p50/p99/max), errors and retries, database growth
 //! (extrapolated per day), each replica's memory (VmRSS, VmHWM sampled every
 //! 10 s) and CPU, PostgreSQL's memory and CPU, and the machine's load.
 //!
 //! Loopback only, and bounded: generation stops at `--minutes`, a drain
 //! follows (at most 30 s), and a watchdog ends everything (servers included)
-//! if the run overstays by five minutes. Stops early if the disk runs low.
+//! if the run overstays by five minutes. Stops early (controllers killed,
+//! exit 1) if the disk runs low beside the database, the machine's available
+//! memory falls under 4 GiB or the controllers hold over 12 GiB: it shares
+//! the machine.
 //!
 //! usage: scale_run [--probes 10000] [--minutes 10] [--window 60]
-//!   [--representatives 2] [--poll 5] [--replicas 2] [--db FILE.db]
-//!   [--bin PATH] [--plan-only]
+//!   [--representatives 2] [--batch 200] [--poll 5] [--replicas 2]
+//!   [--db FILE.db] [--bin PATH] [--plan-only]
 //! Without `--db` it starts PostgreSQL (and fails, saying why, if it cannot);
 //! `--db FILE` runs the same load on SQLite for trying the example out.
 
