@@ -17,14 +17,17 @@ pub enum ErrorReason {
     Forbidden,
     BadRequest,
     Storage,
+    /// Turned away under load (503 at once, the agent sends it again).
+    Busy,
 }
 
 impl ErrorReason {
-    const ALL: [ErrorReason; 4] = [
+    const ALL: [ErrorReason; 5] = [
         ErrorReason::Unauthorized,
         ErrorReason::Forbidden,
         ErrorReason::BadRequest,
         ErrorReason::Storage,
+        ErrorReason::Busy,
     ];
 
     fn as_str(self) -> &'static str {
@@ -33,6 +36,7 @@ impl ErrorReason {
             ErrorReason::Forbidden => "forbidden",
             ErrorReason::BadRequest => "bad-request",
             ErrorReason::Storage => "storage",
+            ErrorReason::Busy => "busy",
         }
     }
 }
@@ -44,7 +48,7 @@ pub struct ServerCounters {
     pub windows_ingested: AtomicU64,
     pub windows_duplicate: AtomicU64,
     pub batches: AtomicU64,
-    errors: [AtomicU64; 4],
+    errors: [AtomicU64; 5],
 }
 
 impl ServerCounters {

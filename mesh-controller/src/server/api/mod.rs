@@ -61,6 +61,8 @@ pub struct AppState {
     pub listen_url: String,
     /// Wakes the webhook sender when notifications were queued.
     pub delivery_wake: tokio::sync::Notify,
+    /// Turns to check an uploaded batch (one per core, at least two).
+    pub checks: tokio::sync::Semaphore,
 }
 
 pub type Shared = Arc<AppState>;
@@ -74,6 +76,9 @@ impl AppState {
             store,
             counters: ServerCounters::default(),
             leases: crate::server::duties::Leases::new(),
+            checks: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            ),
         })
     }
 
@@ -101,6 +106,7 @@ impl AppState {
 pub(crate) fn store_failed(e: crate::server::store::StoreError) -> Refusal {
     use crate::server::store::StoreError;
     match e {
+        StoreError::Busy(_) => Refusal::busy(e.to_string()),
         StoreError::Unavailable(_) | StoreError::Closed => {
             Refusal::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
         }
@@ -113,6 +119,8 @@ pub(crate) fn store_failed(e: crate::server::store::StoreError) -> Refusal {
 pub struct Refusal {
     pub status: StatusCode,
     pub reason: String,
+    /// Turned away under load (503; counted as `busy`, not `storage`).
+    pub busy: bool,
 }
 
 impl Refusal {
@@ -120,6 +128,14 @@ impl Refusal {
         Refusal {
             status,
             reason: reason.into(),
+            busy: false,
+        }
+    }
+    /// 503 under load: the request was not looked at; try again later.
+    pub fn busy(reason: impl Into<String>) -> Refusal {
+        Refusal {
+            busy: true,
+            ..Refusal::new(StatusCode::SERVICE_UNAVAILABLE, reason)
         }
     }
     pub fn bad_request(reason: impl Into<String>) -> Refusal {
@@ -139,6 +155,9 @@ impl Refusal {
     }
     /// The reason this counts under in `hubmesh_ingest_errors_total`.
     pub fn metric(&self) -> ErrorReason {
+        if self.busy {
+            return ErrorReason::Busy;
+        }
         match self.status {
             StatusCode::UNAUTHORIZED => ErrorReason::Unauthorized,
             StatusCode::FORBIDDEN => ErrorReason::Forbidden,

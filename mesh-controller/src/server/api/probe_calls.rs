@@ -138,6 +138,10 @@ pub async fn windows(State(state): State<Shared>, headers: HeaderMap, body: Byte
     }
 }
 
+/// Longest an upload waits for a turn to be checked before it is answered
+/// 503 (well inside an agent's call timeout).
+pub const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn windows_inner(
     state: &Shared,
     headers: &HeaderMap,
@@ -160,6 +164,17 @@ async fn windows_inner(
     // Decoding and checking every histogram, rollups and medians: all the
     // CPU work of a window, done here off the async threads, so the writer
     // thread only writes.
+    // At most a few batches are checked at once (each decodes its
+    // histograms: memory and CPU); one that cannot start within
+    // CHECK_WAIT is answered 503 at once, and the agent keeps it spooled.
+    let _permit = match tokio::time::timeout(CHECK_WAIT, state.checks.acquire()).await {
+        Ok(Ok(p)) => p,
+        _ => {
+            return Err(Refusal::busy(
+                "busy: too many uploads waiting to be checked; try again later",
+            ))
+        }
+    };
     let p = probe.clone();
     let live2 = live.clone();
     let checked = tokio::task::spawn_blocking(move || {

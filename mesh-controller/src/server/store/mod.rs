@@ -60,6 +60,10 @@ pub enum StoreError {
     /// connection broke): the API answers 503 and agents keep spooling.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Too much already waits to be written: the API answers 503 at once
+    /// (the agent keeps the batch spooled) instead of queueing without end.
+    #[error("busy: {0}")]
+    Busy(String),
 }
 
 /// A validated window ready to store.

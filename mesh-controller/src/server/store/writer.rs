@@ -10,6 +10,7 @@ use crate::history::Levels;
 use crate::server::config::Retention;
 use protocol::api::{Hello, ResultUpload, UploadAck};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -17,6 +18,10 @@ use tokio::sync::oneshot;
 const GROUP_MAX: usize = 512;
 /// Read connections kept open.
 const READERS_KEPT: usize = 8;
+/// Most windows queued for the writer: an ingest beyond this is refused at
+/// once ([`StoreError::Busy`]) rather than waiting behind minutes of work
+/// (about 5 s at the writer's pace on this 2-core machine).
+pub const MAX_QUEUED_WINDOWS: usize = 50_000;
 
 /// A write run on the writer thread.
 type WriteJob = Box<dyn FnOnce(&mut dyn StoreWrite) + Send>;
@@ -56,6 +61,8 @@ enum Job {
 #[derive(Clone)]
 pub struct Store {
     jobs: mpsc::Sender<Job>,
+    /// Windows handed to the writer and not answered yet.
+    queued: Arc<AtomicUsize>,
     backend: Arc<dyn Connector>,
     readers: Arc<Mutex<Vec<Box<dyn StoreRead>>>>,
 }
@@ -90,6 +97,7 @@ impl Store {
             .map_err(|e| StoreError::Schema(format!("cannot start the writer thread: {e}")))?;
         Ok(Store {
             jobs,
+            queued: Arc::new(AtomicUsize::new(0)),
             backend: Arc::new(backend),
             readers: Arc::new(Mutex::new(Vec::new())),
         })
@@ -108,6 +116,16 @@ impl Store {
         windows: Vec<NewWindow>,
         levels: Levels,
     ) -> Result<UploadAck, StoreError> {
+        let n = windows.len();
+        let before = self.queued.fetch_add(n, Ordering::Relaxed);
+        // Counted until answered, or until the caller goes away (a dropped
+        // request future drops the guard).
+        let _queued = Queued(&self.queued, n);
+        if before > 0 && before + n > MAX_QUEUED_WINDOWS {
+            return Err(StoreError::Busy(format!(
+                "{before} windows wait to be written; try again later"
+            )));
+        }
         self.ask(|reply| Job::Ingest {
             probe,
             windows,
@@ -193,6 +211,15 @@ impl Store {
         })
         .await
         .map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Windows counted as queued while this lives.
+struct Queued<'a>(&'a AtomicUsize, usize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(self.1, Ordering::Relaxed);
     }
 }
 
