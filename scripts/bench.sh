@@ -206,6 +206,7 @@ probe_stop() {
 }
 
 bench_stamp() {
+    need_peer irtt irtt stamp || return 1
     echo "== stamp: loopback, 1,000 packets at 10 ms, probe stamp vs irtt (goal: our median RTT <= 1/4 of irtt's)"
     cargo build --release -q -p probe
     probe_trap
@@ -287,9 +288,19 @@ probe_cpu_per_reply() {
     python3 -c "import os,sys; print(f'{($after - $before) * 1e6 / os.sysconf(\"SC_CLK_TCK\") / max($received, 1):.3f}')"
 }
 
+# A peer tool a bench compares against: missing, the bench says so and fails
+# before printing anything else (a comparison without its peer is no figure).
+need_peer() {
+    if ! command -v "$1" >/dev/null 2>&1; then
+        echo "== $3: the peer tool $1 is missing (apt-get install $2): cannot compare, no figure" >&2
+        return 1
+    fi
+}
+
 probe_passes() { python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 0.1 else 1)" "$1"; }
 
 bench_reflector() {
+    need_peer sockperf sockperf reflector || return 1
     echo "== reflector: highest rate reflected on loopback with < 0.1% loss, probe reflect vs sockperf server"
     echo "   (stepping up; a server's figure is the last rate before its first failure, a failed trial"
     echo "   retried once; 44-octet requests, 2 s per trial, 4 MiB receive buffers everywhere;"
@@ -406,6 +417,7 @@ probe_iperf3() {
 }
 
 bench_bw() {
+    need_peer iperf3 iperf3 bw || return 1
     echo "== bw: loopback throughput, probe bw vs iperf3 (same duration and streams, one after the other)"
     echo "   (goal: TCP ratio probe/iperf3 >= 1.0; both count what the receiver got)"
     cargo build --release -q -p probe
