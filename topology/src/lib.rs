@@ -3,6 +3,7 @@
 //! database I/O happens here, so everything is testable without sockets.
 
 pub mod budgets;
+pub mod clock_bounds;
 pub mod error;
 pub mod geo;
 pub mod intercarrier;
