@@ -2,8 +2,8 @@
 //! every behaviour SQLite has): driven through the async `Store` handle
 //! (reads on `spawn_blocking`, writes on the writer thread, opened on an
 //! async worker as `serve` does), an outage answered at once as
-//! `Unavailable` and recovered from without a restart, and (ignored: run
-//! with `--release -- --ignored`) ingest throughput side by side with SQLite.
+//! `Unavailable` and recovered from without a restart. Ingest throughput
+//! side by side with SQLite is `scripts/bench.sh ingest`'s (direct store).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod pg_server;
@@ -11,7 +11,6 @@ mod serve_common;
 
 use mesh_controller::history::{Levels, Rollup};
 use mesh_controller::server::store::postgres::Postgres;
-use mesh_controller::server::store::sqlite::Sqlite;
 use mesh_controller::server::store::{Connector, Medians, NewWindow, Store, StoreError};
 use protocol::window::Window;
 use serve_common::{now_ms, unsync_clock, window};
@@ -151,55 +150,4 @@ fn shift(at_ms: u64) -> mesh_controller::server::store::events::NewEvent {
             basis: "one-way".into(),
         },
     }
-}
-
-/// Groups of 100 batches of 10 windows (100 probes), as the writer thread
-/// commits them under load, stored by PostgreSQL and by SQLite side by
-/// side; prints windows per second and the ratio.
-#[test]
-#[ignore = "a benchmark: cargo test --release --test store_postgres -- --ignored --nocapture"]
-fn ingest_throughput_side_by_side() {
-    let Some(pg) = pg_server::PgServer::start() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    const GROUPS: u64 = 20;
-    let start = now_ms() - 3_600_000;
-    // Every group: 100 probes, each the next 10 windows of its session.
-    let groups: Vec<Vec<(String, Vec<NewWindow>)>> = (0..GROUPS)
-        .map(|g| {
-            (0..100)
-                .map(|p| {
-                    let target = format!("t{}", p % 10);
-                    (
-                        format!("p{p}"),
-                        windows(g * 10 + 1..=g * 10 + 10, &target, start),
-                    )
-                })
-                .collect()
-        })
-        .collect();
-    let total = GROUPS * 1000;
-    let run = |c: &dyn Connector| -> f64 {
-        let mut w = c.writer().unwrap();
-        let t = Instant::now();
-        for g in &groups {
-            let batches: Vec<(&str, &[NewWindow])> = g
-                .iter()
-                .map(|(p, ws)| (p.as_str(), ws.as_slice()))
-                .collect();
-            for ack in w.ingest_many(&batches, now_ms()).unwrap() {
-                assert_eq!(ack.unwrap().accepted.len(), 10);
-            }
-        }
-        let secs = t.elapsed().as_secs_f64();
-        assert_eq!(c.reader().unwrap().totals().unwrap(), (total, 0));
-        total as f64 / secs
-    };
-    let sqlite = run(&Sqlite::new(&dir.path().join("bench.db")));
-    let postgres = run(&Postgres::new(&pg.url()).unwrap());
-    println!(
-        "ingest_many, {GROUPS} groups of 100 batches x 10 windows: PostgreSQL {postgres:.0} windows/s, SQLite {sqlite:.0} windows/s, ratio {:.2}",
-        postgres / sqlite
-    );
 }

@@ -916,26 +916,38 @@ impl Engine {
             }
         };
         let src = self.by_address.get(&ip.src()).copied();
+        let dst = match self.by_address.get(&ip.dst()) {
+            Some(&t) => Some((t, false)),
+            None => self.routers.get(&ip.dst()).map(|&t| (t, true)),
+        };
+        self.route_in(site, src, dst, ip.packet(), now);
+    }
+
+    /// Sends a packet read from site `site`'s TUN on its route, once its
+    /// addresses are looked up (either family): `src` the sending endpoint,
+    /// `dst` the endpoint or router it is for (true: a router).
+    fn route_in(
+        &mut self,
+        site: usize,
+        src: Option<u32>,
+        dst: Option<(u32, bool)>,
+        packet: &[u8],
+        now: u64,
+    ) {
         let Some(s) = src.filter(|&s| self.endpoint_site[s as usize] as usize == site) else {
             self.stats.dropped_bad_source += 1;
             return;
         };
-        let (t, to_router) = match self.by_address.get(&ip.dst()) {
-            Some(&t) => (t, false),
-            None => match self.routers.get(&ip.dst()) {
-                Some(&t) => (t, true),
-                None => {
-                    self.stats.dropped_no_route += 1;
-                    return;
-                }
-            },
+        let Some((t, to_router)) = dst else {
+            self.stats.dropped_no_route += 1;
+            return;
         };
         let route = s as usize * self.n + t as usize;
         if self.routes[route].1 == 0 {
             self.stats.dropped_no_route += 1;
             return;
         }
-        let buf = self.take_buf(ip.packet());
+        let buf = self.take_buf(packet);
         self.cross(buf, s, route as u32, 0, now, to_router);
     }
 
@@ -955,27 +967,11 @@ impl Engine {
             return;
         }
         let s = self.by_address6.get(&src).copied();
-        let Some(s) = s.filter(|&s| self.endpoint_site[s as usize] as usize == site) else {
-            self.stats.dropped_bad_source += 1;
-            return;
+        let to = match self.by_address6.get(&dst) {
+            Some(&t) => Some((t, false)),
+            None => self.routers6.get(&dst).map(|&t| (t, true)),
         };
-        let (t, to_router) = match self.by_address6.get(&dst) {
-            Some(&t) => (t, false),
-            None => match self.routers6.get(&dst) {
-                Some(&t) => (t, true),
-                None => {
-                    self.stats.dropped_no_route += 1;
-                    return;
-                }
-            },
-        };
-        let route = s as usize * self.n + t as usize;
-        if self.routes[route].1 == 0 {
-            self.stats.dropped_no_route += 1;
-            return;
-        }
-        let buf = self.take_buf(ip.packet());
-        self.cross(buf, s, route as u32, 0, now, to_router);
+        self.route_in(site, s, to, ip.packet(), now);
     }
 
     /// Starts a packet from endpoint `src` across hop `hop` of route `route`

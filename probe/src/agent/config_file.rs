@@ -458,7 +458,7 @@ mod tests {
 controller: http://ctl:8680,http://ctl2:8680
 id: bj-1
 token-file: probe.token
-listen: 10.0.0.1:862
+listen: 198.18.0.1:862
 spool: /var/spool/x
 spool_max_mb: 64
 clock-error: 50us
@@ -467,7 +467,7 @@ poll: 1s
 max-backoff: 10s
 ca-file: ca.pem
 pin_sha256: sha256//AAAA
-bw_listen: 10.0.0.1:5201
+bw_listen: 198.18.0.1:5201
 ";
         let c = parse_str(src).expect("parses");
         assert_eq!(
@@ -476,7 +476,7 @@ bw_listen: 10.0.0.1:5201
                 controller: Some("http://ctl:8680,http://ctl2:8680".into()),
                 id: Some("bj-1".into()),
                 token_file: Some("/etc/hubmesh/probe.token".into()),
-                listen: Some("10.0.0.1:862".parse().expect("addr")),
+                listen: Some("198.18.0.1:862".parse().expect("addr")),
                 spool: Some("/var/spool/x".into()),
                 spool_max_mb: Some(64),
                 clock_error: Some(Duration::from_micros(50)),
@@ -485,7 +485,7 @@ bw_listen: 10.0.0.1:5201
                 max_backoff: Some(Duration::from_secs(10)),
                 ca_file: Some("/etc/hubmesh/ca.pem".into()),
                 pin_sha256: Some("sha256//AAAA".into()),
-                bw_listen: Some("10.0.0.1:5201".parse().expect("addr")),
+                bw_listen: Some("198.18.0.1:5201".parse().expect("addr")),
                 no_bw: None,
             }
         );
