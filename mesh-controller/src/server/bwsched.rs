@@ -68,14 +68,9 @@ fn wait_until(now_ms: u64, at_ms: u64) -> Decision {
 }
 
 /// The test `probe` (an index into `config.probes`) runs at `now_ms`, if any.
-/// `already` is the slot this probe was last given a task in.
-pub fn decide(
-    config: &Config,
-    bw: &Bandwidth,
-    probe: usize,
-    now_ms: u64,
-    already: Option<u64>,
-) -> Decision {
+/// That a slot is handed out once is the store's (`claim_bw_slot`), so that
+/// it holds across controllers and restarts.
+pub fn decide(config: &Config, bw: &Bandwidth, probe: usize, now_ms: u64) -> Decision {
     let period = u64::try_from(bw.period.as_millis())
         .unwrap_or(u64::MAX)
         .max(1);
@@ -90,9 +85,7 @@ pub fn decide(
     let needed = duration.saturating_mul(2).saturating_add(SLACK_MS);
     let mine = round.iter().find(|(client, _)| *client == probe);
     match mine {
-        Some(&(_, server))
-            if already != Some(slot) && now_ms.saturating_add(needed) <= slot_end =>
-        {
+        Some(&(_, server)) if now_ms.saturating_add(needed) <= slot_end => {
             let target = &config.probes[server];
             Decision::Run(BwTask {
                 slot,
@@ -178,7 +171,7 @@ mod tests {
         let mut clients = Vec::new();
         let mut servers = HashSet::new();
         for p in 0..4 {
-            match decide(&c, &bw, p, slot_start + 100, None) {
+            match decide(&c, &bw, p, slot_start + 100) {
                 Decision::Run(t) => {
                     assert_eq!(t.slot, 1_000);
                     assert_eq!(t.deadline_unix_ms, slot_start + 20_000);
@@ -192,21 +185,16 @@ mod tests {
         assert_eq!(clients.len(), 2, "two tests among four probes");
         assert_eq!(servers.len(), 2);
         let client = clients[0];
-        // Given once per slot.
-        assert!(matches!(
-            decide(&c, &bw, client, slot_start + 200, Some(1_000)),
-            Decision::Wait(_)
-        ));
         // Too late in the slot for 2 x 5 s + slack.
         assert!(matches!(
-            decide(&c, &bw, client, slot_start + 8_000, None),
+            decide(&c, &bw, client, slot_start + 8_000),
             Decision::Wait(_)
         ));
         // The next slots go through the other rounds: 3 rounds for 4 probes.
         let mut partners = HashSet::new();
         for s in 0..3u64 {
             for p in 0..4 {
-                if let Decision::Run(t) = decide(&c, &bw, p, (1_000 + s) * 20_000, None) {
+                if let Decision::Run(t) = decide(&c, &bw, p, (1_000 + s) * 20_000) {
                     partners.insert((p, t.target));
                 }
             }

@@ -168,7 +168,7 @@ pub async fn bw_task(State(state): State<Shared>, headers: HeaderMap) -> Respons
         );
     };
     let now = crate::server::store::now_ms();
-    let answer = match bwsched::decide(config, &bw, index, now, None) {
+    let answer = match bwsched::decide(config, &bw, index, now) {
         Decision::Run(task) => {
             // Handed out once per slot, whichever controller is asked.
             let (slot, p) = (task.slot, probe.clone());
