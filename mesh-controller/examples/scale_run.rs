@@ -712,6 +712,7 @@ async fn probe_task(sh: Arc<Shared>, i: usize, token: String) -> Vec<u32> {
         clock: ClockInfo {
             synchronized: true,
             error_us: 500,
+            ..ClockInfo::default()
         },
         stamp: None,
     };

@@ -19,6 +19,7 @@ fn hello(probe: &str) -> Hello {
         clock: ClockInfo {
             synchronized: false,
             error_us: 16_000_000,
+            ..ClockInfo::default()
         },
         stamp: None,
     }

@@ -18,7 +18,9 @@ use mesh_controller::server::store::alerts::{Change, Notice};
 use mesh_controller::server::store::events::{Detail, NewEvent};
 use mesh_controller::server::store::rollups::Directions;
 use mesh_controller::server::store::{Connector, Medians, NewWindow, StoreWrite};
-use protocol::api::{ClockInfo, Hello, PingResult, ResultBody, ResultUpload};
+use protocol::api::{
+    ClockInfo, ClockSource, Hello, PingResult, ResultBody, ResultUpload, TestClock,
+};
 use protocol::window::Window;
 use serve_common::{config_with, now_ms, unsync_clock, window};
 use std::collections::HashMap;
@@ -563,6 +565,11 @@ fn hello_fills_the_probe_row(b: &dyn Backend) {
         clock: ClockInfo {
             synchronized: true,
             error_us: 250,
+            source: Some(ClockSource::Ptp),
+            test_clock: Some(TestClock {
+                offset_ns: -2_500_000,
+                drift_ppb: 20_000,
+            }),
         },
         stamp: None,
     };
@@ -573,8 +580,12 @@ fn hello_fills_the_probe_row(b: &dyn Backend) {
     let r = &rows["a-1"];
     assert_eq!(r.version.as_deref(), Some("1.2.4"));
     assert_eq!(r.boot_id.as_deref(), Some("boot-1"));
-    assert_eq!(r.clock, Some(hello.clock));
+    assert_eq!(r.clock, Some(hello.clock), "source and test clock kept");
     assert_eq!(r.last_hello_ms, Some(now + 1));
+    hello.clock.test_clock = None;
+    db.hello(&hello, now + 2).unwrap();
+    let rows = c.reader().unwrap().probe_rows().unwrap();
+    assert_eq!(rows["a-1"].clock, Some(hello.clock), "a test clock removed");
     assert_eq!((r.windows, r.last_seq), (0, 0));
 }
 

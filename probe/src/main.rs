@@ -26,6 +26,7 @@ use cli::ping_trace::*;
 use cli::reflect::*;
 use cli::run_agent::*;
 use cli::stamp::*;
+use cli::test_clock::*;
 
 #[derive(Parser, Debug)]
 #[command(

@@ -58,8 +58,13 @@ pub type Timestamp = Duration;
 
 pub use protocol::window::TsSource;
 
-/// Reads CLOCK_REALTIME.
+/// Reads CLOCK_REALTIME (through the test clock, when one is installed).
 pub fn realtime_now() -> Timestamp {
+    crate::clock::test_clock::apply(raw_realtime_now())
+}
+
+/// Reads CLOCK_REALTIME as the kernel keeps it.
+pub fn raw_realtime_now() -> Timestamp {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

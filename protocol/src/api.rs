@@ -22,6 +22,53 @@ pub struct ClockInfo {
     pub synchronized: bool,
     /// The error the probe announces, in microseconds.
     pub error_us: u64,
+    /// What keeps the clock in time, as far as the probe can tell (absent
+    /// from probes older than this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ClockSource>,
+    /// A test knob is moving this probe's clock: every timestamp it puts on
+    /// the wire is off by this much. Its one-way figures are test data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_clock: Option<TestClock>,
+}
+
+/// What disciplines a probe's clock (the sync sources of RFC 8972's
+/// Timestamp Information TLV, plus how the probe learned its error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClockSource {
+    /// NTP, as chrony (or the kernel's PLL) reports it.
+    Ntp,
+    /// PTP, as linuxptp's `pmc` (or a PHC reference in chrony) reports it.
+    Ptp,
+    /// A GNSS receiver or PPS reference.
+    Gnss,
+    /// Nothing disciplines it.
+    FreeRunning,
+    /// The operator stated the error (`--clock-error`).
+    Stated,
+}
+
+impl ClockSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockSource::Ntp => "ntp",
+            ClockSource::Ptp => "ptp",
+            ClockSource::Gnss => "gnss",
+            ClockSource::FreeRunning => "free-running",
+            ClockSource::Stated => "stated",
+        }
+    }
+}
+
+/// A test clock's settings: the offset it adds at start and how fast that
+/// grows (see `probe reflect --test-clock-offset`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestClock {
+    /// Added to every timestamp, nanoseconds (negative: behind).
+    pub offset_ns: i64,
+    /// Added per second of true time, parts per billion.
+    pub drift_ppb: i64,
 }
 
 /// `POST /v1/hello`: a probe starting (or restarting) its agent.

@@ -11,7 +11,7 @@ use protocol::client::{Backoff, Client};
 
 use super::log::log;
 use super::{AgentError, AgentOptions};
-use crate::clock::{boot_id, ClockStatus};
+use crate::clock::{boot_id, test_clock, ClockStatus};
 
 /// Hello until the controller answers; None when stopped first.
 pub(super) async fn hello(
@@ -29,8 +29,10 @@ pub(super) async fn hello(
         version: env!("CARGO_PKG_VERSION").to_string(),
         boot_id: boot_id(),
         clock: ClockInfo {
-            synchronized: status.synchronized,
+            synchronized: status.is_synchronized(),
             error_us: u64::try_from(status.error().as_micros()).unwrap_or(u64::MAX),
+            source: Some(status.source()),
+            test_clock: test_clock::installed(),
         },
         stamp: opts.announce_listen.then(|| opts.listen.to_string()),
     };

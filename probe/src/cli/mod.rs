@@ -8,3 +8,4 @@ pub(crate) mod ping_trace;
 pub(crate) mod reflect;
 pub(crate) mod run_agent;
 pub(crate) mod stamp;
+pub(crate) mod test_clock;

@@ -41,6 +41,8 @@ pub(crate) struct ReflectArgs {
     user_timestamps: bool,
     #[command(flatten)]
     bw: BwServerArgs,
+    #[command(flatten)]
+    test_clock: TestClockArgs,
 }
 
 /// The bandwidth-test server beside the reflector (`probe bw` connects to it).
@@ -65,6 +67,7 @@ pub(crate) fn reflect(args: ReflectArgs) -> Result<ExitCode> {
         bail!("--listen: no address");
     }
     signals::install().context("cannot install signal handlers")?;
+    args.test_clock.install("reflect");
     let policy = Policy {
         key,
         allow: args.allow,

@@ -59,6 +59,8 @@ pub(crate) struct AgentArgs {
     pin_sha256: Option<String>,
     #[command(flatten)]
     bw: BwServerArgs,
+    #[command(flatten)]
+    test_clock: TestClockArgs,
 }
 
 impl AgentArgs {
@@ -112,6 +114,7 @@ pub(crate) fn agent(args: AgentArgs) -> Result<ExitCode> {
         .map(protocol::tls::parse_pin)
         .transpose()?;
     signals::install().context("cannot install signal handlers")?;
+    args.test_clock.install("agent");
     let listen = opts
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 862)));

@@ -61,6 +61,8 @@ pub(crate) struct StampArgs {
     /// User-space timestamps only (for comparison).
     #[arg(long, hide = true)]
     user_timestamps: bool,
+    #[command(flatten)]
+    test_clock: TestClockArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -114,6 +116,7 @@ pub(crate) fn stamp(args: StampArgs) -> Result<ExitCode> {
     config.kernel_timestamps = !args.user_timestamps;
 
     signals::install().context("cannot install signal handlers")?;
+    args.test_clock.install("stamp");
     let result = sender::run(&config, signals::stop_flag())?;
     match args.format {
         Format::Json => println!("{}", sender::to_json(&result)),

@@ -20,6 +20,7 @@ use crate::wire::{
     self, sync_source, timestamp_method, tlv_type, ErrorEstimate, FollowUpTelemetry, HmacKey, Mode,
     ReflectParams, SenderPacket, TimestampFormat, TlvIter, TWAMP_LIGHT_MIN_LEN,
 };
+use protocol::api::ClockSource;
 
 /// How the reflector behaves; see `probe reflect --help`.
 #[derive(Debug, Clone)]
@@ -112,6 +113,18 @@ fn to_wire(ts: Timestamp) -> wire::Timestamp {
     wire::Timestamp::from_duration(FORMAT, ts).unwrap_or_default()
 }
 
+/// RFC 8972's sync source for what keeps a clock in time. TSI has no code
+/// for an operator's statement: it is announced as NTP (a time service),
+/// and the Error Estimate carries the stated bound.
+pub fn sync_source_of(source: ClockSource) -> u8 {
+    match source {
+        ClockSource::Ntp | ClockSource::Stated => sync_source::NTP,
+        ClockSource::Ptp => sync_source::PTP,
+        ClockSource::Gnss => sync_source::GNSS,
+        ClockSource::FreeRunning => sync_source::LOCAL_FREE_RUNNING,
+    }
+}
+
 /// RFC 8972 timestamping method of a timestamp from `source`: kernel stamps
 /// are "software, local"; a stamp read in the application (user space) is
 /// reported as "control plane".
@@ -181,12 +194,8 @@ impl Core {
     /// only when synchronized) and the Timestamp Information TLV.
     pub fn set_clock(&mut self, clock: &ClockStatus) {
         self.params.error_estimate =
-            ErrorEstimate::from_error(clock.error(), clock.synchronized, false);
-        let sync = if clock.synchronized {
-            sync_source::NTP
-        } else {
-            sync_source::LOCAL_FREE_RUNNING
-        };
+            ErrorEstimate::from_error(clock.error(), clock.is_synchronized(), false);
+        let sync = sync_source_of(clock.source());
         self.params.timestamp_info.sync_src_in = sync;
         self.params.timestamp_info.sync_src_out = sync;
     }

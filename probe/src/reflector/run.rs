@@ -156,7 +156,7 @@ pub fn run(
         },
         caps.rx,
         caps.tx,
-        clock.synchronized,
+        clock.is_synchronized(),
         clock.error(),
     ));
     for note in &caps.notes {

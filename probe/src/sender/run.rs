@@ -143,7 +143,7 @@ pub fn run_windowed(
         remote_boot_id,
         error_estimate: ErrorEstimate::from_error(
             local_clock.error(),
-            local_clock.synchronized,
+            local_clock.is_synchronized(),
             false,
         ),
     };

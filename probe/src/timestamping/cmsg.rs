@@ -200,13 +200,15 @@ impl Ancillary {
         self.hardware = timespec_at(data, 2, new).or(self.hardware);
     }
 
-    /// The best kernel timestamp present: hardware (when wanted), then software.
+    /// The best kernel timestamp present: hardware (when wanted), then
+    /// software; through the test clock, when one is installed.
     pub(crate) fn best_timestamp(&self, hardware_wanted: bool) -> Option<(Timestamp, TsSource)> {
         let hardware = self.hardware.filter(|_| hardware_wanted);
         hardware
             .map(|ts| (ts, TsSource::Hardware))
             .or_else(|| self.software.map(|ts| (ts, TsSource::Kernel)))
             .or_else(|| self.timestampns.map(|ts| (ts, TsSource::Kernel)))
+            .map(|(ts, source)| (crate::clock::test_clock::apply(ts), source))
     }
 }
 

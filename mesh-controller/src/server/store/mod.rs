@@ -25,6 +25,7 @@
 //! is SQLite, a `postgres://` or `postgresql://` URL is PostgreSQL.
 
 pub mod alerts;
+pub mod clock_detail;
 pub mod events;
 pub mod postgres;
 pub mod ranges;

@@ -194,6 +194,13 @@ CREATE TABLE bw_slots (
 );
 ",
     },
+    Migration {
+        version: 3,
+        name: "clock truth: a probe's clock source and test clock",
+        sql: "
+ALTER TABLE probes ADD COLUMN clock_detail text;
+",
+    },
 ];
 
 /// The schema version this build writes.

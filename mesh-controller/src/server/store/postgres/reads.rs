@@ -4,6 +4,7 @@
 
 use super::link::Stmts;
 use crate::history::Rollup;
+use crate::server::store::clock_detail;
 use crate::server::store::{
     decode, to_i64, to_u64, Medians, Merged, ProbeRow, StoreError, WindowMedians,
 };
@@ -45,19 +46,26 @@ pub fn probe_rows(
     let st = stmts.get(
         c,
         "SELECT id, version, boot_id, clock_synchronized, clock_error_us, last_hello_ms,
-                last_upload_ms, last_seq, last_result_seq, windows FROM probes",
+                last_upload_ms, last_seq, last_result_seq, windows, clock_detail FROM probes",
     )?;
     let mut out: HashMap<String, ProbeRow> = HashMap::new();
     for r in c.query(&st, &[])? {
         let sync: Option<bool> = r.get(3);
         let err: Option<i64> = r.get(4);
+        let detail: Option<String> = r.get(10);
         let row = ProbeRow {
             id: r.get(0),
             version: r.get(1),
             boot_id: r.get(2),
-            clock: sync.map(|synchronized| ClockInfo {
-                synchronized,
-                error_us: to_u64(err.unwrap_or(0)),
+            clock: sync.map(|synchronized| {
+                clock_detail::decode(
+                    ClockInfo {
+                        synchronized,
+                        error_us: to_u64(err.unwrap_or(0)),
+                        ..ClockInfo::default()
+                    },
+                    detail.as_deref(),
+                )
             }),
             last_hello_ms: r.get::<_, Option<i64>>(5).map(to_u64),
             last_upload_ms: r.get::<_, Option<i64>>(6).map(to_u64),

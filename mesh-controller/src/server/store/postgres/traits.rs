@@ -6,6 +6,7 @@ use super::{alerts, events, ingest, leases, reads, results, retention, rollups, 
 use crate::history::{Levels, Rollup, Span};
 use crate::server::config::Retention;
 use crate::server::store::alerts::{Change, Delivery, Episode, StoredState};
+use crate::server::store::clock_detail;
 use crate::server::store::events::{Event, NewEvent};
 use crate::server::store::rollups::{DirectionSeen, Directions, RollupRow};
 use crate::server::store::{
@@ -159,12 +160,14 @@ impl StoreWrite for Db {
         self.link.get_mut().run(|c, s| {
             let st = s.get(
                 c,
-                "INSERT INTO probes (id, version, boot_id, clock_synchronized, clock_error_us, last_hello_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO probes (id, version, boot_id, clock_synchronized, clock_error_us, last_hello_ms, clock_detail)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (id) DO UPDATE SET version = excluded.version,
                      boot_id = excluded.boot_id, clock_synchronized = excluded.clock_synchronized,
-                     clock_error_us = excluded.clock_error_us, last_hello_ms = excluded.last_hello_ms",
+                     clock_error_us = excluded.clock_error_us, last_hello_ms = excluded.last_hello_ms,
+                     clock_detail = excluded.clock_detail",
             )?;
+            let detail = clock_detail::encode(&hello.clock);
             c.execute(
                 &st,
                 &[
@@ -174,6 +177,7 @@ impl StoreWrite for Db {
                     &hello.clock.synchronized,
                     &to_i64(hello.clock.error_us),
                     &to_i64(now_ms),
+                    &detail,
                 ],
             )?;
             Ok(())

@@ -234,6 +234,15 @@ CREATE TABLE bw_slots (
 ) WITHOUT ROWID;
 ",
     },
+    Migration {
+        version: 9,
+        name: "clock truth: a probe's clock source and test clock",
+        sql: "
+-- JSON: what keeps the probe's clock in time and any test clock moving it
+-- (protocol ClockDetail); NULL from probes that do not say.
+ALTER TABLE probes ADD COLUMN clock_detail TEXT;
+",
+    },
 ];
 
 /// The schema version this build writes.

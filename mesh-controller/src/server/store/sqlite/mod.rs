@@ -20,6 +20,7 @@ mod retention;
 mod rollups;
 mod traits;
 
+use super::clock_detail;
 use super::{
     decode, now_ms, to_i64, to_u64, Medians, Merged, NewWindow, ProbeRow, RetentionStats,
     StoreError,
@@ -185,17 +186,18 @@ impl Db {
     /// Records a hello: version, boot id, clock, time.
     pub fn hello(&mut self, hello: &Hello, now_ms: u64) -> Result<(), StoreError> {
         self.conn.execute(
-            "INSERT INTO probes (id, version, boot_id, clock_synchronized, clock_error_us, last_hello_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO probes (id, version, boot_id, clock_synchronized, clock_error_us, last_hello_ms, clock_detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (id) DO UPDATE SET version = ?2, boot_id = ?3,
-                 clock_synchronized = ?4, clock_error_us = ?5, last_hello_ms = ?6",
+                 clock_synchronized = ?4, clock_error_us = ?5, last_hello_ms = ?6, clock_detail = ?7",
             params![
                 hello.probe,
                 hello.version,
                 hello.boot_id,
                 hello.clock.synchronized,
                 to_i64(hello.clock.error_us),
-                to_i64(now_ms)
+                to_i64(now_ms),
+                clock_detail::encode(&hello.clock)
             ],
         )?;
         match &hello.boot_id {
@@ -387,18 +389,25 @@ type SetCount = fn(&mut ProbeRow, u64);
 pub fn probe_rows(conn: &Connection) -> Result<HashMap<String, ProbeRow>, StoreError> {
     let mut out: HashMap<String, ProbeRow> = HashMap::new();
     let mut st = conn.prepare(
-        "SELECT id, version, boot_id, clock_synchronized, clock_error_us, last_hello_ms, last_upload_ms, last_seq, last_result_seq FROM probes",
+        "SELECT id, version, boot_id, clock_synchronized, clock_error_us, last_hello_ms, last_upload_ms, last_seq, last_result_seq, clock_detail FROM probes",
     )?;
     let rows = st.query_map([], |r| {
         let sync: Option<bool> = r.get(3)?;
         let err: Option<i64> = r.get(4)?;
+        let detail: Option<String> = r.get(9)?;
         Ok(ProbeRow {
             id: r.get(0)?,
             version: r.get(1)?,
             boot_id: r.get(2)?,
-            clock: sync.map(|synchronized| ClockInfo {
-                synchronized,
-                error_us: to_u64(err.unwrap_or(0)),
+            clock: sync.map(|synchronized| {
+                clock_detail::decode(
+                    ClockInfo {
+                        synchronized,
+                        error_us: to_u64(err.unwrap_or(0)),
+                        ..ClockInfo::default()
+                    },
+                    detail.as_deref(),
+                )
             }),
             last_hello_ms: r.get::<_, Option<i64>>(5)?.map(to_u64),
             last_upload_ms: r.get::<_, Option<i64>>(6)?.map(to_u64),

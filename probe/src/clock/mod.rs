@@ -1,17 +1,28 @@
 //! What the probe knows about its own clock: the kernel's error estimates
-//! (`adjtimex`), an operator's stated error, and the boot id that tells two probes
-//! they read the same kernel clock. One-way delays are only as good as this.
+//! (`adjtimex`), what chrony or ptp4l say where they run ([`daemons`]), an
+//! operator's stated error, and the boot id that tells two probes they read
+//! the same kernel clock. One-way delays are only as good as this.
+//!
+//! Precedence: a stated error wins; else a daemon that says the clock is
+//! synchronized gives the error and the source (for ptp4l plus the kernel's
+//! estimate: pmc sees the PHC, not the system clock); else the kernel's view.
 //!
 //! The kernel keeps `maxerror` (a bound that grows while the clock is not
 //! disciplined, capped at 16 s) and `esterror` (the discipline's estimate) in
 //! microseconds. An unsynchronized clock (state `TIME_ERROR` or `STA_UNSYNC` set)
 //! is reported with its `maxerror`: `esterror` means nothing without a discipline.
 
+pub mod daemons;
+pub mod test_clock;
+
 use std::fmt;
 use std::io;
 use std::time::Duration;
 
+use protocol::api::ClockSource;
 use serde::{Serialize, Serializer};
+
+use daemons::Discipline;
 
 /// Kernel clock state as `adjtimex` returns it (`TIME_OK` ... `TIME_ERROR`).
 pub type ClockState = i32;
@@ -21,8 +32,9 @@ const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
 /// The local clock as the kernel (or the operator) describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClockStatus {
-    /// Whether timestamps from this clock may carry the S bit.
-    pub synchronized: bool,
+    /// Whether the kernel says the clock is synchronized (see
+    /// [`ClockStatus::is_synchronized`] for what the probe announces).
+    pub kernel_synchronized: bool,
     /// Kernel `maxerror`: the worst-case error.
     pub max_error: Duration,
     /// Kernel `esterror`: the estimated error, meaningful only when synchronized.
@@ -33,11 +45,19 @@ pub struct ClockStatus {
     pub state: ClockState,
     /// An error stated by the operator, overriding the kernel's view.
     pub stated_error: Option<Duration>,
+    /// What chrony or ptp4l say, where one answers.
+    pub discipline: Option<Discipline>,
 }
 
 impl ClockStatus {
-    /// Reads the kernel clock status with a read-only `adjtimex` (modes = 0).
+    /// The kernel's view plus what a clock daemon says (cached, see
+    /// [`daemons::cached`]).
     pub fn read() -> io::Result<ClockStatus> {
+        Ok(ClockStatus::read_kernel()?.with_discipline(daemons::cached()))
+    }
+
+    /// Reads the kernel clock status with a read-only `adjtimex` (modes = 0).
+    pub fn read_kernel() -> io::Result<ClockStatus> {
         // SAFETY: `timex` is plain old data; all-zero is a valid value, and
         // modes = 0 asks the kernel to only fill it in.
         let mut tx: libc::timex = unsafe { std::mem::zeroed() };
@@ -66,32 +86,67 @@ impl ClockStatus {
         max_error: Duration,
         est_error: Duration,
     ) -> ClockStatus {
-        let synchronized = state != libc::TIME_ERROR && status_flags & libc::STA_UNSYNC == 0;
+        let kernel_synchronized = state != libc::TIME_ERROR && status_flags & libc::STA_UNSYNC == 0;
         ClockStatus {
-            synchronized,
+            kernel_synchronized,
             max_error,
             est_error,
             status_flags,
             state,
             stated_error: None,
+            discipline: None,
+        }
+    }
+
+    /// Adds a daemon's view.
+    pub fn with_discipline(mut self, discipline: Option<Discipline>) -> ClockStatus {
+        self.discipline = discipline;
+        self
+    }
+
+    /// The daemon's view when it says the clock is synchronized.
+    fn synchronized_discipline(&self) -> Option<&Discipline> {
+        self.discipline.as_ref().filter(|d| d.synchronized)
+    }
+
+    /// Whether timestamps may carry the S bit: stated, a daemon says so, or
+    /// the kernel does.
+    pub fn is_synchronized(&self) -> bool {
+        self.stated_error.is_some()
+            || self.synchronized_discipline().is_some()
+            || (self.kernel_synchronized && self.discipline.is_none())
+    }
+
+    /// What keeps the clock in time, as far as the probe can tell.
+    pub fn source(&self) -> ClockSource {
+        match (self.synchronized_discipline(), self.stated_error) {
+            (Some(d), _) => d.source,
+            (None, Some(_)) => ClockSource::Stated,
+            (None, None) if self.is_synchronized() => ClockSource::Ntp,
+            (None, None) => ClockSource::FreeRunning,
         }
     }
 
     /// The operator's override (e.g. a PTP-disciplined host whose discipline the
     /// kernel does not know about): the clock counts as synchronized with `error`.
     pub fn with_stated_error(mut self, error: Duration) -> ClockStatus {
-        self.synchronized = true;
         self.stated_error = Some(error);
         self
     }
 
-    /// The error to announce (STAMP Error Estimate) and to add to one-way bounds:
-    /// the stated error if any, else `est_error` when synchronized, else
+    /// The error to announce (STAMP Error Estimate) and to add to one-way
+    /// bounds: the stated error if any; else a synchronized daemon's bound
+    /// (ptp4l's plus the kernel's `est_error`); else `est_error` when the
+    /// kernel says synchronized and no daemon says otherwise; else
     /// `max_error`.
     pub fn error(&self) -> Duration {
-        match self.stated_error {
-            Some(stated) => stated,
-            None if self.synchronized => self.est_error,
+        if let Some(stated) = self.stated_error {
+            return stated;
+        }
+        match self.synchronized_discipline() {
+            Some(d) if d.tool == "ptp4l" => d.error.saturating_add(self.est_error),
+            Some(d) => d.error,
+            None if self.is_synchronized() => self.est_error,
             None => self.max_error,
         }
     }
@@ -99,7 +154,7 @@ impl ClockStatus {
     /// This clock as one side of a one-way measurement.
     pub fn side(&self, boot_id: Option<String>) -> ClockSide {
         ClockSide {
-            synchronized: self.synchronized,
+            synchronized: self.is_synchronized(),
             error: self.error(),
             boot_id,
         }
@@ -111,10 +166,12 @@ impl ClockStatus {
     }
 
     fn error_origin(&self) -> &'static str {
-        match self.stated_error {
-            Some(_) => "stated by the operator",
-            None if self.synchronized => "est_error, clock synchronized",
-            None => "max_error, clock unsynchronized",
+        match (self.stated_error, self.synchronized_discipline()) {
+            (Some(_), _) => "stated by the operator",
+            (None, Some(d)) if d.tool == "ptp4l" => "ptp4l master_offset plus est_error",
+            (None, Some(_)) => "chrony: |offset| + root delay/2 + root dispersion",
+            (None, None) if self.is_synchronized() => "est_error, clock synchronized",
+            (None, None) => "max_error, clock unsynchronized",
         }
     }
 }
@@ -168,7 +225,19 @@ fn duration_us(d: Duration) -> u64 {
 
 impl fmt::Display for ClockStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "synchronized: {}", self.synchronized)?;
+        writeln!(f, "synchronized: {}", self.is_synchronized())?;
+        writeln!(f, "source: {}", self.source().as_str())?;
+        match &self.discipline {
+            Some(d) => writeln!(
+                f,
+                "daemon: {} ({}synchronized, {}, error {:?})",
+                d.tool,
+                if d.synchronized { "" } else { "not " },
+                d.reference,
+                d.error
+            )?,
+            None => writeln!(f, "daemon: none answered (chronyc, pmc)")?,
+        }
         writeln!(f, "state: {} ({})", self.state_name(), self.state)?;
         writeln!(
             f,
@@ -189,6 +258,9 @@ impl fmt::Display for ClockStatus {
 #[derive(Serialize)]
 struct ClockStatusJson<'a> {
     synchronized: bool,
+    source: ClockSource,
+    daemon: Option<DaemonJson<'a>>,
+    kernel_synchronized: bool,
     state: i32,
     state_name: &'a str,
     status_flags: i32,
@@ -200,10 +272,28 @@ struct ClockStatusJson<'a> {
     error_origin: &'a str,
 }
 
+#[derive(Serialize)]
+struct DaemonJson<'a> {
+    tool: &'a str,
+    synchronized: bool,
+    source: ClockSource,
+    error_us: u64,
+    reference: &'a str,
+}
+
 impl Serialize for ClockStatus {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         ClockStatusJson {
-            synchronized: self.synchronized,
+            synchronized: self.is_synchronized(),
+            source: self.source(),
+            daemon: self.discipline.as_ref().map(|d| DaemonJson {
+                tool: d.tool,
+                synchronized: d.synchronized,
+                source: d.source,
+                error_us: duration_us(d.error),
+                reference: &d.reference,
+            }),
+            kernel_synchronized: self.kernel_synchronized,
             state: self.state,
             state_name: self.state_name(),
             status_flags: self.status_flags,
@@ -220,7 +310,11 @@ impl Serialize for ClockStatus {
 
 /// This boot's id: two probes reporting the same id read the same kernel clock
 /// (namespaces of one machine), so there is no clock error between them.
+/// None under a test clock: this process's clock is then not the kernel's.
 pub fn boot_id() -> Option<String> {
+    if test_clock::installed().is_some() {
+        return None;
+    }
     let raw = std::fs::read_to_string(BOOT_ID_PATH).ok()?;
     parse_boot_id(&raw)
 }
@@ -278,7 +372,7 @@ mod tests {
     #[test]
     fn time_error_is_unsynchronized_and_uses_max_error() {
         let s = ClockStatus::from_kernel(libc::TIME_ERROR, 0, SIXTEEN_S, Duration::ZERO);
-        assert!(!s.synchronized);
+        assert!(!s.is_synchronized());
         assert_eq!(s.error(), SIXTEEN_S);
     }
 
@@ -290,7 +384,7 @@ mod tests {
             SIXTEEN_S,
             Duration::from_micros(5),
         );
-        assert!(!s.synchronized);
+        assert!(!s.is_synchronized());
         assert_eq!(s.error(), SIXTEEN_S);
     }
 
@@ -302,7 +396,7 @@ mod tests {
             Duration::from_millis(20),
             Duration::from_micros(150),
         );
-        assert!(s.synchronized);
+        assert!(s.is_synchronized());
         assert_eq!(s.error(), Duration::from_micros(150));
     }
 
@@ -310,16 +404,67 @@ mod tests {
     fn stated_error_overrides_the_kernel() {
         let s = ClockStatus::from_kernel(libc::TIME_ERROR, libc::STA_UNSYNC, SIXTEEN_S, SIXTEEN_S)
             .with_stated_error(Duration::from_micros(2));
-        assert!(s.synchronized);
+        assert!(s.is_synchronized());
         assert_eq!(s.error(), Duration::from_micros(2));
         assert!(s.to_string().contains("stated by the operator"));
+    }
+
+    fn chrony(synchronized: bool, error_us: u64) -> Option<Discipline> {
+        Some(Discipline {
+            tool: "chrony",
+            synchronized,
+            source: ClockSource::Ntp,
+            error: Duration::from_micros(error_us),
+            reference: "192.0.2.1".into(),
+        })
+    }
+
+    #[test]
+    fn a_synchronized_daemon_gives_the_error_and_source() {
+        let kernel =
+            ClockStatus::from_kernel(libc::TIME_ERROR, libc::STA_UNSYNC, SIXTEEN_S, SIXTEEN_S);
+        let s = kernel.clone().with_discipline(chrony(true, 2_512));
+        assert!(s.is_synchronized());
+        assert_eq!(s.error(), Duration::from_micros(2_512));
+        assert_eq!(s.source(), ClockSource::Ntp);
+        let ptp = kernel.clone().with_discipline(Some(Discipline {
+            tool: "ptp4l",
+            synchronized: true,
+            source: ClockSource::Ptp,
+            error: Duration::from_nanos(800),
+            reference: "grandmaster x".into(),
+        }));
+        assert_eq!(
+            ptp.error(),
+            SIXTEEN_S + Duration::from_nanos(800),
+            "plus est_error"
+        );
+        assert_eq!(ptp.source(), ClockSource::Ptp);
+    }
+
+    #[test]
+    fn an_unsynchronized_daemon_overrules_the_kernel_and_stated_wins() {
+        let kernel = ClockStatus::from_kernel(
+            libc::TIME_OK,
+            libc::STA_PLL,
+            Duration::from_millis(20),
+            Duration::from_micros(150),
+        );
+        let s = kernel.with_discipline(chrony(false, 1));
+        assert!(!s.is_synchronized());
+        assert_eq!(s.error(), Duration::from_millis(20));
+        assert_eq!(s.source(), ClockSource::FreeRunning);
+        let stated = s.with_stated_error(Duration::from_micros(3));
+        assert!(stated.is_synchronized());
+        assert_eq!(stated.error(), Duration::from_micros(3));
+        assert_eq!(stated.source(), ClockSource::Stated);
     }
 
     #[test]
     fn display_has_one_line_per_field() {
         let s = ClockStatus::from_kernel(libc::TIME_ERROR, libc::STA_UNSYNC, SIXTEEN_S, SIXTEEN_S);
         let text = s.to_string();
-        assert_eq!(text.lines().count(), 7, "{text}");
+        assert_eq!(text.lines().count(), 9, "{text}");
         assert!(text.contains("state: TIME_ERROR (5)"), "{text}");
         assert!(text.contains("STA_UNSYNC"), "{text}");
     }
@@ -337,7 +482,7 @@ mod tests {
 
     #[test]
     fn reads_the_kernel_clock() -> io::Result<()> {
-        let s = ClockStatus::read()?;
+        let s = ClockStatus::read_kernel()?;
         // Whatever the state, the announced error is one of the kernel's values.
         assert!(s.error() == s.max_error || s.error() == s.est_error);
         Ok(())
