@@ -30,14 +30,26 @@ pub enum AlertKind {
     Loss,
     /// A route measured before has had no windows for `no_data_after`.
     NoData,
+    /// A probe's clock error is over `clock_error_fraction` of the tightest
+    /// budget it is judged against across two clocks (per probe, not per
+    /// route).
+    ClockError,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 4] = [
+    /// The kinds judged per route direction.
+    pub const ROUTE: [AlertKind; 4] = [
         AlertKind::OverBudget,
         AlertKind::Uncertain,
         AlertKind::Loss,
         AlertKind::NoData,
+    ];
+    pub const ALL: [AlertKind; 5] = [
+        AlertKind::OverBudget,
+        AlertKind::Uncertain,
+        AlertKind::Loss,
+        AlertKind::NoData,
+        AlertKind::ClockError,
     ];
 
     /// The `alertname` label.
@@ -47,6 +59,7 @@ impl AlertKind {
             AlertKind::Uncertain => "HubmeshRouteUncertain",
             AlertKind::Loss => "HubmeshRouteLoss",
             AlertKind::NoData => "HubmeshRouteNoData",
+            AlertKind::ClockError => "HubmeshProbeClockError",
         }
     }
 
@@ -58,7 +71,7 @@ impl AlertKind {
     pub fn severity(self) -> &'static str {
         match self {
             AlertKind::OverBudget => "critical",
-            AlertKind::Loss | AlertKind::NoData => "warning",
+            AlertKind::Loss | AlertKind::NoData | AlertKind::ClockError => "warning",
             AlertKind::Uncertain => "info",
         }
     }
@@ -77,6 +90,9 @@ pub struct AlertTiming {
     pub loss_pct: f64,
     /// No windows for this long fires no-data.
     pub no_data_after: Duration,
+    /// A probe's clock error over this fraction of the tightest budget it is
+    /// judged against fires a clock alert.
+    pub clock_error_fraction: f64,
 }
 
 impl Default for AlertTiming {
@@ -87,6 +103,7 @@ impl Default for AlertTiming {
             hysteresis_ms: 0.5,
             loss_pct: 1.0,
             no_data_after: Duration::from_secs(300),
+            clock_error_fraction: 0.25,
         }
     }
 }
@@ -144,6 +161,22 @@ pub fn read(kind: AlertKind, obs: &Observation, t: &AlertTiming, now_ms: u64) ->
                 }
             }
         },
+        // Per probe, not per route: see [`read_clock`].
+        AlertKind::ClockError => Reading::Neither,
+    }
+}
+
+/// How a probe's clock reads for [`AlertKind::ClockError`]: bad over the
+/// fraction of its tightest budget, good only under four fifths of that (an
+/// error hovering at the limit neither flaps nor resolves).
+pub fn read_clock(error_ms: f64, tightest_budget_ms: f64, t: &AlertTiming) -> Reading {
+    let limit = t.clock_error_fraction * tightest_budget_ms;
+    if error_ms > limit {
+        Reading::Bad
+    } else if error_ms <= 0.8 * limit {
+        Reading::Good
+    } else {
+        Reading::Neither
     }
 }
 
@@ -237,6 +270,25 @@ pub fn step(
 }
 
 #[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn a_clock_alert_reads_bad_over_its_share_of_the_budget_with_hysteresis() {
+        let t = AlertTiming::default(); // a quarter of the budget
+        assert_eq!(read_clock(2.6, 10.0, &t), Reading::Bad);
+        assert_eq!(read_clock(2.5, 10.0, &t), Reading::Neither);
+        assert_eq!(read_clock(2.1, 10.0, &t), Reading::Neither);
+        assert_eq!(read_clock(2.0, 10.0, &t), Reading::Good);
+        assert_eq!(
+            read_clock(16_000.0, 20.0, &t),
+            Reading::Bad,
+            "unsynchronized"
+        );
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -249,6 +301,7 @@ mod tests {
             hysteresis_ms: 1.0,
             loss_pct: 1.0,
             no_data_after: Duration::from_secs(60),
+            clock_error_fraction: 0.25,
         }
     }
 

@@ -222,7 +222,7 @@ struct RawConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "an alerts mapping {for, resolve_for, hysteresis_ms, loss_pct, no_data_after, window, evaluate_every, external_url, receivers}"
+    expecting = "an alerts mapping {for, resolve_for, hysteresis_ms, loss_pct, no_data_after, clock_error_fraction, window, evaluate_every, external_url, receivers}"
 )]
 struct RawAlerts {
     #[serde(default, rename = "for")]
@@ -235,6 +235,8 @@ struct RawAlerts {
     loss_pct: Option<f64>,
     #[serde(default)]
     no_data_after: Option<Dur>,
+    #[serde(default)]
+    clock_error_fraction: Option<f64>,
     #[serde(default)]
     window: Option<Dur>,
     #[serde(default)]
@@ -770,6 +772,15 @@ fn check_alerts(
             return Err(fail(&at("no_data_after"), "expected 10s to 7d".to_string()));
         }
         out.timing.no_data_after = d;
+    }
+    if let Some(f) = a.clock_error_fraction {
+        if !(f.is_finite() && f > 0.0 && f <= 1.0) {
+            return Err(fail(
+                &at("clock_error_fraction"),
+                format!("expected a fraction of the budget above 0 and at most 1, found {f}"),
+            ));
+        }
+        out.timing.clock_error_fraction = f;
     }
     if let Some(Dur(d)) = a.window {
         if d < Duration::from_millis(history.fine_ms) || d > day {

@@ -124,6 +124,62 @@ pub struct ResultFigures {
     pub deliveries: std::collections::HashMap<String, (u64, u64, u64)>,
     /// When each direction of travel was last measured (Unix ms).
     pub last_measured: std::collections::HashMap<(Endpoint, Endpoint), u64>,
+    /// Each probe's last hello (its clock).
+    pub probes: std::collections::HashMap<String, crate::server::store::ProbeRow>,
+}
+
+/// Per probe (not per pair): its clock as its last hello described it.
+fn probe_clocks(out: &mut String, config: &Config, results: &ResultFigures) {
+    family(
+        out,
+        "hubmesh_probe_clock_synchronized",
+        "gauge",
+        "1 when the probe's clock says it is synchronized (chrony, ptp4l, the kernel, or a stated error), by source.",
+    );
+    let clocks: Vec<_> = config
+        .probes
+        .iter()
+        .filter_map(|p| Some((p, results.probes.get(&p.id)?.clock?)))
+        .collect();
+    for (p, c) in &clocks {
+        let _ = writeln!(
+            out,
+            "hubmesh_probe_clock_synchronized{{probe=\"{}\",source=\"{}\"}} {}",
+            esc(&p.id),
+            c.source.map_or("unknown", |s| s.as_str()),
+            u8::from(c.synchronized)
+        );
+    }
+    family(
+        out,
+        "hubmesh_probe_clock_error_seconds",
+        "gauge",
+        "The bound on its clock's error the probe announced in its last hello.",
+    );
+    for (p, c) in &clocks {
+        let _ = writeln!(
+            out,
+            "hubmesh_probe_clock_error_seconds{{probe=\"{}\"}} {}",
+            esc(&p.id),
+            c.error_us as f64 / 1e6
+        );
+    }
+    family(
+        out,
+        "hubmesh_probe_test_clock_offset_seconds",
+        "gauge",
+        "TEST KNOB: the offset a probe's test clock adds to its timestamps (present only for probes running one).",
+    );
+    for (p, c) in &clocks {
+        if let Some(t) = c.test_clock {
+            let _ = writeln!(
+                out,
+                "hubmesh_probe_test_clock_offset_seconds{{probe=\"{}\"}} {}",
+                esc(&p.id),
+                t.offset_ns as f64 / 1e9
+            );
+        }
+    }
 }
 
 /// Alerts firing, routes over budget, when routes were last measured, and
@@ -133,17 +189,18 @@ fn monitoring(out: &mut String, config: &Config, routes: &RouteTable, results: &
         out,
         "hubmesh_alert_firing",
         "gauge",
-        "1 for every alert firing now (labels as in its notifications; from/to are the route's endpoints in topology order, direction says which way).",
+        "1 for every alert firing now (labels as in its notifications; from/to are the route's endpoints in topology order, direction says which way; a clock alert names its probe instead).",
     );
     for e in &results.firing {
         let l = |k: &str| esc(e.labels.get(k).map_or("", String::as_str));
         let _ = writeln!(
             out,
-            "hubmesh_alert_firing{{alertname=\"{}\",from=\"{}\",to=\"{}\",direction=\"{}\",rule=\"{}\",severity=\"{}\"}} 1",
+            "hubmesh_alert_firing{{alertname=\"{}\",from=\"{}\",to=\"{}\",direction=\"{}\",probe=\"{}\",rule=\"{}\",severity=\"{}\"}} 1",
             l("alertname"),
             l("from"),
             l("to"),
             l("direction"),
+            l("probe"),
             l("rule"),
             l("severity")
         );
@@ -480,5 +537,6 @@ pub fn render(
         "Probes in the configuration.",
     );
     let _ = writeln!(out, "hubmesh_probes {}", config.probes.len());
+    probe_clocks(&mut out, config, results);
     out
 }

@@ -138,6 +138,7 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
                 firing: c.episodes(true, None)?,
                 deliveries: c.delivery_counts()?,
                 last_measured: crate::server::monitor::last_measured(c, &config)?,
+                probes: c.probe_rows()?,
             };
             Ok(crate::server::prometheus::render(
                 &config,

@@ -10,10 +10,14 @@
 //! are judged.
 
 use crate::monitor::alertmanager::{self, Labels, WebhookAlert, NOT_ENDED};
-use crate::monitor::alerts::{read, step, AlertKind, AlertState, Observation, Reading, Transition};
+use crate::monitor::alerts::{
+    read, read_clock, step, AlertKind, AlertState, Observation, Reading, Transition,
+};
 use crate::server::config::Config;
 use crate::server::measured::{estimate, Measured};
+use crate::server::monitor::clock_subjects::{self, ProbeClock};
 use crate::server::store::alerts::{Change, Notice, StoredState};
+use crate::server::store::ProbeRow;
 use std::collections::HashMap;
 use topology::{analysis, budgets, Endpoint};
 
@@ -96,6 +100,8 @@ pub struct Inputs<'a> {
     pub last_measured: &'a HashMap<(Endpoint, Endpoint), u64>,
     /// Alerts not inactive, by fingerprint.
     pub states: &'a HashMap<String, StoredState>,
+    /// What each probe said in its last hello (its clock).
+    pub probes: &'a HashMap<String, ProbeRow>,
     /// Link target for notifications.
     pub external_url: &'a str,
     pub now: u64,
@@ -160,6 +166,13 @@ fn annotations(
                 Some(t.loss_pct),
             )
         }
+        // Judged per probe (`clock_annotations`), never per route.
+        AlertKind::ClockError => (
+            format!("{a} -> {b}: a probe's clock"),
+            String::new(),
+            None,
+            None,
+        ),
         AlertKind::NoData => {
             let age = o
                 .last_measured_ms
@@ -187,6 +200,119 @@ fn generator_url(base: &str, r: &RouteDirection) -> String {
     format!("{base}/?from={}&to={}", q(a), q(b))
 }
 
+/// What a notification says beside its labels: annotations, value and
+/// threshold.
+type Explained = (Labels, Option<f64>, Option<f64>);
+
+/// One alert's step: the change to store, if any (with its notification
+/// when it fires or resolves). `explain` and `link` are asked only then.
+fn judge(
+    inp: &Inputs<'_>,
+    labels: Labels,
+    reading: Reading,
+    explain: impl FnOnce() -> Explained,
+    link: impl FnOnce() -> String,
+    seen: &mut std::collections::HashSet<String>,
+) -> Option<Change> {
+    let timing = &inp.config.alerts.timing;
+    let fp = alertmanager::fingerprint(&labels);
+    seen.insert(fp.clone());
+    let before = inp
+        .states
+        .get(&fp)
+        .map_or(AlertState::Inactive, |s| s.state);
+    if before == AlertState::Inactive && reading != Reading::Bad {
+        return None;
+    }
+    let (after, transition) = step(before, reading, timing, inp.now);
+    if after == before && transition.is_none() {
+        return None;
+    }
+    let notice = transition.map(|t| {
+        let (annotations, value, threshold) = explain();
+        let (status, fired, pending, resolved) = match t {
+            Transition::Fired { at, pending_since } => ("firing", at, pending_since, None),
+            Transition::Resolved { at, fired_at } => ("resolved", fired_at, fired_at, Some(at)),
+        };
+        let alert = WebhookAlert {
+            status: status.to_string(),
+            labels: labels.clone(),
+            annotations: annotations.clone(),
+            starts_at: alertmanager::rfc3339(fired),
+            ends_at: resolved.map_or_else(|| NOT_ENDED.to_string(), alertmanager::rfc3339),
+            generator_url: link(),
+            fingerprint: fp.clone(),
+        };
+        Notice {
+            status,
+            annotations,
+            pending_since_ms: pending,
+            fired_ms: fired,
+            resolved_ms: resolved,
+            value,
+            threshold,
+            bodies: inp
+                .config
+                .alerts
+                .receivers
+                .iter()
+                .map(|rc| {
+                    (
+                        rc.name.clone(),
+                        alertmanager::body(&rc.name, &alert, inp.external_url),
+                    )
+                })
+                .collect(),
+        }
+    });
+    Some(Change {
+        fingerprint: fp,
+        labels,
+        state: after,
+        notice,
+    })
+}
+
+/// The labels of a probe's clock alert.
+pub fn clock_labels(p: &ProbeClock) -> Labels {
+    [
+        ("alertname", AlertKind::ClockError.name()),
+        ("probe", p.probe.as_str()),
+        ("rule", p.rule.as_str()),
+        ("severity", AlertKind::ClockError.severity()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn clock_annotations(p: &ProbeClock, inp: &Inputs<'_>) -> Explained {
+    let fraction = inp.config.alerts.timing.clock_error_fraction;
+    let limit = fraction * p.tightest_budget_ms;
+    let mut l = Labels::new();
+    l.insert(
+        "summary".into(),
+        format!(
+            "probe {}: clock error {:.3} ms ({}) over {:.0} % of its tightest budget, {} ms",
+            p.probe,
+            p.error_ms,
+            p.source,
+            fraction * 100.0,
+            p.tightest_budget_ms
+        ),
+    );
+    l.insert(
+        "description".into(),
+        format!(
+            "one-way delays across its clock are off by up to {:.3} ms against a {limit:.3} ms allowance (rule {}); resolves under {:.3} ms",
+            p.error_ms,
+            p.rule,
+            0.8 * limit
+        ),
+    );
+    (l, Some(p.error_ms), Some(limit))
+}
+
 /// One evaluation: the changes to store (state changes, and with each
 /// firing or resolution the notifications for every receiver).
 pub fn evaluate(inp: &Inputs<'_>) -> Vec<Change> {
@@ -195,68 +321,28 @@ pub fn evaluate(inp: &Inputs<'_>) -> Vec<Change> {
     let mut seen = std::collections::HashSet::new();
     for r in covered(inp.config) {
         let obs = observe(inp, &r);
-        for kind in AlertKind::ALL {
+        for kind in AlertKind::ROUTE {
             let reading = read(kind, &obs, timing, inp.now);
-            let labels = labels(kind, &r);
-            let fp = alertmanager::fingerprint(&labels);
-            seen.insert(fp.clone());
-            let before = inp
-                .states
-                .get(&fp)
-                .map_or(AlertState::Inactive, |s| s.state);
-            if before == AlertState::Inactive && reading != Reading::Bad {
-                continue;
-            }
-            let (after, transition) = step(before, reading, timing, inp.now);
-            if after == before && transition.is_none() {
-                continue;
-            }
-            let notice = transition.map(|t| {
-                let (annotations, value, threshold) = annotations(kind, &r, &obs, inp);
-                let (status, fired, pending, resolved) = match t {
-                    Transition::Fired { at, pending_since } => ("firing", at, pending_since, None),
-                    Transition::Resolved { at, fired_at } => {
-                        ("resolved", fired_at, fired_at, Some(at))
-                    }
-                };
-                let alert = WebhookAlert {
-                    status: status.to_string(),
-                    labels: labels.clone(),
-                    annotations: annotations.clone(),
-                    starts_at: alertmanager::rfc3339(fired),
-                    ends_at: resolved.map_or_else(|| NOT_ENDED.to_string(), alertmanager::rfc3339),
-                    generator_url: generator_url(inp.external_url, &r),
-                    fingerprint: fp.clone(),
-                };
-                Notice {
-                    status,
-                    annotations,
-                    pending_since_ms: pending,
-                    fired_ms: fired,
-                    resolved_ms: resolved,
-                    value,
-                    threshold,
-                    bodies: inp
-                        .config
-                        .alerts
-                        .receivers
-                        .iter()
-                        .map(|rc| {
-                            (
-                                rc.name.clone(),
-                                alertmanager::body(&rc.name, &alert, inp.external_url),
-                            )
-                        })
-                        .collect(),
-                }
-            });
-            out.push(Change {
-                fingerprint: fp,
-                labels,
-                state: after,
-                notice,
-            });
+            out.extend(judge(
+                inp,
+                labels(kind, &r),
+                reading,
+                || annotations(kind, &r, &obs, inp),
+                || generator_url(inp.external_url, &r),
+                &mut seen,
+            ));
         }
+    }
+    for p in clock_subjects::judged(inp.config, inp.probes) {
+        let reading = read_clock(p.error_ms, p.tightest_budget_ms, timing);
+        out.extend(judge(
+            inp,
+            clock_labels(&p),
+            reading,
+            || clock_annotations(&p, inp),
+            || format!("{}/?probe={}", inp.external_url, p.probe),
+            &mut seen,
+        ));
     }
     // Alerts of routes no rule covers any more (the configuration changed):
     // dropped, and a firing one resolved so its receivers are told.

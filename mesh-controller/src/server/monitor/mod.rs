@@ -7,6 +7,7 @@
 
 pub mod alert_list;
 pub mod alerting;
+pub mod clock_subjects;
 pub mod event_list;
 pub mod events;
 pub mod webhook;
@@ -60,11 +61,13 @@ pub async fn evaluate_alerts(state: &Shared, now: u64) -> Result<usize, StoreErr
             let measured = Measured::load_range(c, &config, from, open_end(now), now)?;
             let last = last_measured(c, &config)?;
             let states = c.alert_states()?;
+            let probes = c.probe_rows()?;
             Ok(alerting::evaluate(&alerting::Inputs {
                 config: &config,
                 measured: &measured,
                 last_measured: &last,
                 states: &states,
+                probes: &probes,
                 external_url: &external,
                 now,
             }))
@@ -79,12 +82,9 @@ pub async fn evaluate_alerts(state: &Shared, now: u64) -> Result<usize, StoreErr
         {
             let (c, n) = c;
             eprintln!(
-                "mesh-controller: alert {} {} {} -> {} ({}): {}",
+                "mesh-controller: alert {} {}: {}",
                 c.labels.get("alertname").map_or("", String::as_str),
                 n.status,
-                c.labels.get("from").map_or("", String::as_str),
-                c.labels.get("to").map_or("", String::as_str),
-                c.labels.get("direction").map_or("", String::as_str),
                 n.annotations.get("summary").map_or("", String::as_str),
             );
         }
