@@ -31,6 +31,7 @@ pub mod address_plan;
 pub mod control;
 pub mod engine;
 pub mod shaping;
+pub mod truth;
 pub mod wire;
 pub mod wire6;
 
