@@ -48,7 +48,7 @@ fn hex(data: &[u8]) -> String {
 
 /// The octets `head` holds (None when it is not hex).
 pub fn unhex(head: &str) -> Option<Vec<u8>> {
-    if head.len() % 2 != 0 {
+    if !head.len().is_multiple_of(2) {
         return None;
     }
     (0..head.len())
