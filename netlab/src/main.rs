@@ -107,7 +107,9 @@ enum Cmd {
     ///
     /// A packet socket on each site's TUN device sees what the site's stack sends into the WAN
     /// (`"dir":"out"`) and what the forwarder delivers to it (`"dir":"in"`), stamped by the
-    /// kernel (CLOCK_REALTIME ns, `t_ns`) where sockets get their software TX/RX stamps. Each
+    /// kernel (CLOCK_REALTIME ns, `t_ns`): on the way in, the very stamp a socket's software RX
+    /// timestamp is; on the way out, as the packet is handed to the device, a few microseconds
+    /// before the TUN driver takes a socket's software TX timestamp. Each
     /// line also names the packet: addresses, protocol, UDP ports, a hash of the payload and
     /// its first 32 octets in hex (`head`), so an exit pairs with its entry and a tool's
     /// packets can be found by sequence number. All sites share one kernel clock: exit minus

@@ -20,8 +20,10 @@ pub enum Direction {
 pub struct TruthRecord {
     pub site: String,
     pub dir: Direction,
-    /// The kernel's timestamp (CLOCK_REALTIME, ns since the epoch): the
-    /// clock and the moment of the software TX/RX stamps that sockets get.
+    /// The kernel's timestamp (CLOCK_REALTIME, ns since the epoch): on the
+    /// way in, the stamp a socket's software RX timestamp is; on the way out,
+    /// taken as the packet is handed to the device, a few microseconds before
+    /// the driver takes a socket's software TX timestamp.
     pub t_ns: u64,
     #[serde(flatten)]
     pub id: PacketId,
