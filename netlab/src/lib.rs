@@ -6,7 +6,9 @@
 //! and the requests that change a running lab's links (`control`).
 //! I/O parts, kept thin: namespaces and TUN devices (`sys`), the lab's state
 //! directory (`state`), the forwarder process (`forwarder`), the commands
-//! (`lab`) and the measurements of `netlab selftest` (`selftest`).
+//! (`lab`), the measurements of `netlab selftest` (`selftest`) and the
+//! ground-truth recorder of `netlab truth` (`truth_recorder`; its pure part is
+//! `truth`).
 
 /// `print!` that ignores a closed standard output (`netlab ... | head`)
 /// instead of panicking halfway through a command.
@@ -31,6 +33,7 @@ pub mod address_plan;
 pub mod control;
 pub mod engine;
 pub mod shaping;
+pub mod truth;
 pub mod wire;
 pub mod wire6;
 
@@ -41,5 +44,6 @@ pub mod report;
 pub mod selftest;
 pub mod state;
 pub mod sys;
+pub mod truth_recorder;
 
 pub use error::{Error, Result};

@@ -102,6 +102,40 @@ enum Cmd {
         #[arg(long)]
         skip_national: bool,
     },
+    /// Record the ground truth: every packet entering and leaving the emulated WAN at the
+    /// chosen sites, with the kernel's timestamp, as JSON lines.
+    ///
+    /// A packet socket on each site's TUN device sees what the site's stack sends into the WAN
+    /// (`"dir":"out"`) and what the forwarder delivers to it (`"dir":"in"`), stamped by the
+    /// kernel (CLOCK_REALTIME ns, `t_ns`): on the way in, the very stamp a socket's software RX
+    /// timestamp is; on the way out, as the packet is handed to the device, a few microseconds
+    /// before the TUN driver takes a socket's software TX timestamp. Each
+    /// line also names the packet: addresses, protocol, UDP ports, a hash of the payload and
+    /// its first 32 octets in hex (`head`), so an exit pairs with its entry and a tool's
+    /// packets can be found by sequence number. All sites share one kernel clock: exit minus
+    /// entry is what the WAN did to the packet.
+    ///
+    /// Prints one line once recording has started, and a summary at the end. Stops after
+    /// --duration, after --max-packets, or at SIGINT/SIGTERM (what was recorded is kept).
+    ///
+    /// Exit status: 0 recorded; 2 on an unknown lab or site, or a socket that cannot be opened.
+    Truth {
+        /// Lab name.
+        #[arg(long, default_value = DEFAULT_LAB)]
+        name: String,
+        /// Sites to record at, comma-separated (default: every site).
+        #[arg(long, value_delimiter = ',')]
+        sites: Vec<String>,
+        /// Where to write the records (JSON lines).
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+        /// Seconds to record for at most.
+        #[arg(long, value_name = "S", default_value_t = 10.0)]
+        duration: f64,
+        /// Packets to record at most (all sites together).
+        #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+        max_packets: u64,
+    },
     /// The forwarder process (started by `up`).
     #[command(name = "__forward", hide = true)]
     Forward {
@@ -334,6 +368,39 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Cmd::Truth {
+            name,
+            sites,
+            out,
+            duration,
+            max_packets,
+        } => {
+            if !(duration.is_finite() && duration > 0.0 && duration <= 86_400.0) {
+                anyhow::bail!("--duration must be above 0 and at most 86400 s");
+            }
+            let options = netlab::truth_recorder::RecordOptions {
+                lab: name,
+                sites,
+                out,
+                duration: std::time::Duration::from_secs_f64(duration),
+                max_packets,
+            };
+            let s = netlab::truth_recorder::record(&options, |sites| {
+                outln!(
+                    "recording at {} into {} for at most {duration} s",
+                    sites.join(", "),
+                    options.out.display()
+                );
+            })?;
+            outln!(
+                "{} packets recorded in {:.1} s ({} not IP, {} without a kernel timestamp)",
+                s.packets,
+                s.elapsed.as_secs_f64(),
+                s.skipped,
+                s.unstamped
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Forward { name } => match netlab::forwarder::serve(&name) {
             Ok(()) => Ok(ExitCode::SUCCESS),

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod netns;
+pub mod packet_socket;
 pub mod privileges;
 pub mod tap;
 pub mod tun;

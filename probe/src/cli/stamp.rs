@@ -58,6 +58,11 @@ pub(crate) struct StampArgs {
     /// State the local clock's error (e.g. PTP-disciplined).
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     clock_error: Option<Duration>,
+    /// Also write every answered packet to FILE, one JSON object a line:
+    /// seq, reflector_seq, t1_ns..t4_ns (ns since the epoch), forward_ns
+    /// (T2 - T1), reverse_ns (T4 - T3), rtt_ns.
+    #[arg(long, value_name = "FILE")]
+    packets: Option<PathBuf>,
     /// User-space timestamps only (for comparison).
     #[arg(long, hide = true)]
     user_timestamps: bool,
@@ -114,10 +119,17 @@ pub(crate) fn stamp(args: StampArgs) -> Result<ExitCode> {
     };
     config.clock_error = args.clock_error;
     config.kernel_timestamps = !args.user_timestamps;
+    config.record_packets = args.packets.is_some();
 
     signals::install().context("cannot install signal handlers")?;
     args.test_clock.install("stamp");
     let result = sender::run(&config, signals::stop_flag())?;
+    if let Some(path) = &args.packets {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        sender::write_jsonl(&result.packets, std::io::BufWriter::new(file))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     match args.format {
         Format::Json => println!("{}", sender::to_json(&result)),
         Format::Table => print!("{}", sender::render_table(&result)),

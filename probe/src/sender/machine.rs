@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::packet::PacketBuilder;
+use super::packet_log::PacketRecord;
 use super::schedule::Pacer;
 use super::{ClassOfServiceReport, ReflectorType, SenderCounters, StampConfig};
 use crate::clock::{clock_sample, ClockSide};
@@ -106,6 +107,8 @@ pub struct Outcome {
     pub notes: Vec<String>,
     /// The last, shorter window, when cutting windows.
     pub last_cut: Option<WindowCut>,
+    /// Every answered packet, when asked for.
+    pub packets: Vec<PacketRecord>,
 }
 
 /// A packet sent: T1, its source, and when (monotonic) it left.
@@ -148,6 +151,8 @@ pub struct Core {
     cos: Option<ClassOfServiceReport>,
     max_rtt: Duration,
     notes: Vec<String>,
+    /// Answered packets, when [`StampConfig::record_packets`] asks for them.
+    packet_log: Option<Vec<PacketRecord>>,
 
     seq: u32,
     packets: u64,
@@ -202,6 +207,7 @@ impl Core {
             }),
             max_rtt: Duration::ZERO,
             notes: Vec::new(),
+            packet_log: config.record_packets.then(Vec::new),
             seq: 0,
             packets: 0,
             sending: true,
@@ -414,6 +420,7 @@ impl Core {
             timeout,
             notes: self.notes,
             last_cut,
+            packets: self.packet_log.unwrap_or_default(),
         }
     }
 
@@ -493,6 +500,9 @@ impl Core {
     fn feed(&mut self, reply: Reply) {
         if let ReplyOutcome::Fresh(sample) = self.tracker.reply(&reply) {
             self.sent.remove(&reply.sender_seq);
+            if let Some(log) = self.packet_log.as_mut() {
+                log.push(PacketRecord::of(&reply));
+            }
             if let Ok(rtt) = u64::try_from(sample.rtt_ns) {
                 self.max_rtt = self.max_rtt.max(Duration::from_nanos(rtt));
             }

@@ -17,6 +17,7 @@
 mod machine;
 mod output;
 mod packet;
+mod packet_log;
 mod run;
 mod schedule;
 #[cfg(test)]
@@ -33,6 +34,7 @@ pub use machine::{
 };
 pub use output::{render_table, to_json};
 pub use packet::{PacketBuilder, PacketError, PacketSpec, MAX_SIZE};
+pub use packet_log::{write_jsonl, PacketRecord};
 pub use run::{run, run_windowed, StampError, WindowSink};
 pub use schedule::{Pacer, Schedule};
 
@@ -86,6 +88,9 @@ pub struct StampConfig {
     /// Send from this address (None: the kernel's choice). On a multi-homed
     /// host the source address picks the carrier the packets travel on.
     pub source: Option<IpAddr>,
+    /// Keep every answered packet's timestamps ([`StampResult::packets`]);
+    /// off by default, as a long session would grow without bound.
+    pub record_packets: bool,
 }
 
 impl StampConfig {
@@ -108,6 +113,7 @@ impl StampConfig {
             clock_error: None,
             kernel_timestamps: true,
             source: None,
+            record_packets: false,
         }
     }
 }
@@ -165,4 +171,7 @@ pub struct StampResult {
     pub interval: Duration,
     pub timeout: Duration,
     pub notes: Vec<String>,
+    /// Every answered packet in the order answered, when
+    /// [`StampConfig::record_packets`] asked for it.
+    pub packets: Vec<PacketRecord>,
 }

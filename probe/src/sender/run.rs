@@ -185,6 +185,7 @@ pub fn run_windowed(
         interval: config.interval,
         timeout: outcome.timeout,
         notes,
+        packets: outcome.packets,
     })
 }
 

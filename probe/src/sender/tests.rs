@@ -516,3 +516,30 @@ fn the_loop_runs_a_session_over_an_in_memory_reflector() {
     assert_eq!(outcome.counters.t1_user, 20);
     assert_eq!(outcome.counters.bad_replies, 0);
 }
+
+#[test]
+fn packet_log_keeps_each_answered_packet_once_when_asked() {
+    // Not asked: nothing kept.
+    let s = eventful_session();
+    assert!(s.finish(ms(80) + TIMEOUT).packets.is_empty());
+
+    let mut c = config(8, false);
+    c.record_packets = true;
+    let mut s = Session::new(&c, None);
+    for k in 0..8 {
+        s.send(ms(10 * k));
+    }
+    s.reply(0, 0, ms(5));
+    s.reply(2, 2, ms(25));
+    s.reply(1, 1, ms(26));
+    // A duplicate reply is not a second record.
+    s.reply(2, 2, ms(27));
+    let packets = s.finish(ms(80) + TIMEOUT).packets;
+    let seqs: Vec<u32> = packets.iter().map(|p| p.seq).collect();
+    assert_eq!(seqs, [0, 2, 1]);
+    // T1 = 20 ms, T2 = T1 + 1 ms, T3 = T2, T4 = 25 ms.
+    let p = packets[1];
+    assert_eq!(p.forward_ns, 1_000_000);
+    assert_eq!(p.reverse_ns, 4_000_000);
+    assert_eq!(p.t4_ns - p.t1_ns, 5_000_000);
+}
