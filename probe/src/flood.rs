@@ -127,6 +127,7 @@ fn stamp_packet(size: usize) -> io::Result<Vec<u8>> {
         size: Some(size),
         dscp: None,
         follow_up: false,
+        timestamp_info: false,
     })
     .map_err(invalid)?;
     let mut packet = vec![0u8; builder.len()];

@@ -66,6 +66,10 @@ pub(crate) struct StampArgs {
     /// User-space timestamps only (for comparison).
     #[arg(long, hide = true)]
     user_timestamps: bool,
+    /// Ask the reflector how it keeps time and stamps (RFC 8972 Timestamp
+    /// Information TLV, 8 more octets a packet); shown as "reflector clock".
+    #[arg(long)]
+    timestamp_info: bool,
     #[command(flatten)]
     test_clock: TestClockArgs,
 }
@@ -119,6 +123,7 @@ pub(crate) fn stamp(args: StampArgs) -> Result<ExitCode> {
     };
     config.clock_error = args.clock_error;
     config.kernel_timestamps = !args.user_timestamps;
+    config.timestamp_info = args.timestamp_info;
     config.record_packets = args.packets.is_some();
 
     signals::install().context("cannot install signal handlers")?;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::packet::PacketBuilder;
 use super::packet_log::PacketRecord;
+use super::reflector_clock::ReflectorClock;
 use super::schedule::Pacer;
 use super::{ClassOfServiceReport, ReflectorType, SenderCounters, StampConfig};
 use crate::clock::{clock_sample, ClockSide};
@@ -101,6 +102,8 @@ pub struct Outcome {
     pub report: SessionReport,
     pub counters: SenderCounters,
     pub class_of_service: Option<ClassOfServiceReport>,
+    /// What the reflector reported of its clock, when asked.
+    pub reflector_clock: Option<ReflectorClock>,
     /// The loss timeout at the end.
     pub timeout: Duration,
     /// Notes from the session itself (an interruption).
@@ -149,6 +152,8 @@ pub struct Core {
     pending: Option<Pending>,
     counters: SenderCounters,
     cos: Option<ClassOfServiceReport>,
+    /// What the reflector reports of its clock, when asked.
+    reflector_clock: Option<ReflectorClock>,
     max_rtt: Duration,
     notes: Vec<String>,
     /// Answered packets, when [`StampConfig::record_packets`] asks for them.
@@ -208,6 +213,7 @@ impl Core {
             max_rtt: Duration::ZERO,
             notes: Vec::new(),
             packet_log: config.record_packets.then(Vec::new),
+            reflector_clock: config.timestamp_info.then(ReflectorClock::default),
             seq: 0,
             packets: 0,
             sending: true,
@@ -348,6 +354,9 @@ impl Core {
         if let Some(cos) = self.cos.as_mut() {
             note_class_of_service(cos, data, self.mode, got.tos);
         }
+        if let Some(clock) = self.reflector_clock.as_mut() {
+            clock.note(data, self.mode);
+        }
     }
 
     /// Housekeeping at `now`: declares lost what has had its timeout, and
@@ -417,6 +426,7 @@ impl Core {
             report,
             counters: self.counters,
             class_of_service: self.cos,
+            reflector_clock: self.reflector_clock,
             timeout,
             notes: self.notes,
             last_cut,

@@ -18,6 +18,7 @@ mod machine;
 mod output;
 mod packet;
 mod packet_log;
+mod reflector_clock;
 mod run;
 mod schedule;
 #[cfg(test)]
@@ -35,6 +36,7 @@ pub use machine::{
 pub use output::{render_table, to_json};
 pub use packet::{PacketBuilder, PacketError, PacketSpec, MAX_SIZE};
 pub use packet_log::{write_jsonl, PacketRecord};
+pub use reflector_clock::ReflectorClock;
 pub use run::{run, run_windowed, StampError, WindowSink};
 pub use schedule::{Pacer, Schedule};
 
@@ -91,6 +93,9 @@ pub struct StampConfig {
     /// Keep every answered packet's timestamps ([`StampResult::packets`]);
     /// off by default, as a long session would grow without bound.
     pub record_packets: bool,
+    /// Ask the reflector for its clock in an RFC 8972 Timestamp Information
+    /// TLV ([`StampResult::reflector_clock`]).
+    pub timestamp_info: bool,
 }
 
 impl StampConfig {
@@ -114,6 +119,7 @@ impl StampConfig {
             kernel_timestamps: true,
             source: None,
             record_packets: false,
+            timestamp_info: false,
         }
     }
 }
@@ -162,6 +168,8 @@ pub struct StampResult {
     pub counters: SenderCounters,
     /// Present when a DSCP was asked for.
     pub class_of_service: Option<ClassOfServiceReport>,
+    /// Present when the Timestamp Information TLV was asked for.
+    pub reflector_clock: Option<ReflectorClock>,
     pub packet_size: usize,
     pub authenticated: bool,
     /// Both ends read one kernel clock (one-way error bound 0), and why.

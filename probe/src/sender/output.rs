@@ -49,6 +49,12 @@ pub fn to_json(result: &StampResult) -> Value {
                 serde_json::to_value(cos).unwrap_or(Value::Null),
             );
         }
+        if let Some(clock) = &result.reflector_clock {
+            obj.insert(
+                "reflector_clock".to_owned(),
+                serde_json::to_value(clock).unwrap_or(Value::Null),
+            );
+        }
         obj.insert("notes".to_owned(), json!(result.notes));
     }
     v
@@ -130,6 +136,19 @@ pub fn render_table(result: &StampResult) -> String {
             .same_clock
             .map_or_else(String::new, |why| format!(" (same kernel clock: {why})"))
     );
+    if let Some(c) = &result.reflector_clock {
+        let name = |n: Option<&str>| n.unwrap_or("-").to_owned();
+        let _ = writeln!(
+            out,
+            "reflector clock  in {} ({})  out {} ({})  reported by {} replies, not by {}",
+            name(c.sync_source_in),
+            name(c.timestamp_in),
+            name(c.sync_source_out),
+            name(c.timestamp_out),
+            c.reported,
+            c.not_reported
+        );
+    }
     if let Some(cos) = &result.class_of_service {
         let _ = writeln!(
             out,

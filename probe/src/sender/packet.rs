@@ -1,7 +1,9 @@
 //! The Session-Sender's test packet: which TLVs go in for what was asked, and
 //! padding up to the requested size.
 //!
-//! Order: Class of Service (when a DSCP is asked for), Follow-Up Telemetry
+//! Order: Class of Service (when a DSCP is asked for), Timestamp Information
+//! (when asked for: the reflector reports its sync source and timestamping
+//! methods in it), Follow-Up Telemetry
 //! (so the next reply carries the accurate T3 of this one), Extra Padding up
 //! to the size, and in authenticated mode an HMAC TLV last, covering the
 //! TLVs before it. One to three octets that no TLV can fill are left as zero
@@ -9,7 +11,7 @@
 
 use crate::wire::{
     self, ClassOfService, ErrorEstimate, FollowUpTelemetry, HmacKey, Mode, SenderRepr, Timestamp,
-    Tlv, TlvBody, HMAC_LEN, TLV_HEADER_LEN,
+    TimestampInfo, Tlv, TlvBody, HMAC_LEN, TLV_HEADER_LEN,
 };
 
 /// What the packets should carry.
@@ -23,6 +25,10 @@ pub struct PacketSpec {
     pub dscp: Option<u8>,
     /// Ask for Follow-Up Telemetry.
     pub follow_up: bool,
+    /// Ask the reflector how it keeps time and stamps (RFC 8972 Timestamp
+    /// Information TLV; the sender's octets are zero, the reflector fills
+    /// them).
+    pub timestamp_info: bool,
 }
 
 /// Why the packet cannot be built as asked.
@@ -30,7 +36,7 @@ pub struct PacketSpec {
 pub enum PacketError {
     #[error("--size {size} is below the {min}-octet base packet of this mode")]
     BelowBase { size: usize, min: usize },
-    #[error("--size {size} cannot hold the Class of Service TLV --dscp needs (at least {min})")]
+    #[error("--size {size} cannot hold the TLVs asked for (Class of Service for --dscp, Timestamp Information for --timestamp-info): at least {min}")]
     NoRoomForCos { size: usize, min: usize },
     #[error("--size {size} is above the largest UDP payload (65507)")]
     TooLarge { size: usize },
@@ -44,6 +50,7 @@ pub const MAX_SIZE: usize = 65_507;
 const COS_LEN: usize = TLV_HEADER_LEN + ClassOfService::LEN;
 const FUT_LEN: usize = TLV_HEADER_LEN + FollowUpTelemetry::LEN;
 const HMAC_TLV_LEN: usize = TLV_HEADER_LEN + HMAC_LEN;
+const TSI_LEN: usize = TLV_HEADER_LEN + TimestampInfo::MIN_LEN;
 
 /// A sender packet ready to be stamped and numbered.
 #[derive(Debug, Clone)]
@@ -62,9 +69,11 @@ impl PacketBuilder {
         let base = spec.mode.base_len();
         let auth = spec.mode == Mode::Authenticated;
         let cos = if spec.dscp.is_some() { COS_LEN } else { 0 };
+        let tsi = if spec.timestamp_info { TSI_LEN } else { 0 };
+        let asked = cos + tsi;
         let mac = |any_tlv: bool| if auth && any_tlv { HMAC_TLV_LEN } else { 0 };
-        let with_fut = base + cos + FUT_LEN + mac(true);
-        let without_fut = base + cos + mac(cos > 0);
+        let with_fut = base + asked + FUT_LEN + mac(true);
+        let without_fut = base + asked + mac(asked > 0);
         let size = spec.size.unwrap_or(if spec.follow_up {
             with_fut
         } else {
@@ -96,6 +105,9 @@ impl PacketBuilder {
                 dscp1: dscp,
                 ..ClassOfService::default()
             })));
+        }
+        if spec.timestamp_info {
+            tlvs.push(Tlv::new(TlvBody::TimestampInfo(TimestampInfo::default())));
         }
         if follow_up {
             tlvs.push(Tlv::new(TlvBody::FollowUpTelemetry(
@@ -195,6 +207,7 @@ mod tests {
             size,
             dscp,
             follow_up,
+            timestamp_info: false,
         }
     }
 
@@ -230,6 +243,35 @@ mod tests {
             PacketBuilder::new(&spec(Mode::Authenticated, None, None, true))?.len(),
             152
         );
+        Ok(())
+    }
+
+    #[test]
+    fn timestamp_information_takes_eight_octets_before_follow_up() -> Result<(), PacketError> {
+        let mut s = spec(Mode::Unauthenticated, None, None, true);
+        s.timestamp_info = true;
+        let mut b = PacketBuilder::new(&s)?;
+        assert_eq!(b.len(), 72);
+        let mut buf = vec![0u8; b.len()];
+        b.write(
+            &mut buf,
+            1,
+            Timestamp::default(),
+            ErrorEstimate::default(),
+            None,
+        )?;
+        assert_eq!(
+            types(&buf, Mode::Unauthenticated),
+            [
+                wire::tlv_type::TIMESTAMP_INFO,
+                wire::tlv_type::FOLLOW_UP_TELEMETRY
+            ]
+        );
+        s.size = Some(47);
+        assert!(matches!(
+            PacketBuilder::new(&s),
+            Err(PacketError::NoRoomForCos { min: 52, .. })
+        ));
         Ok(())
     }
 

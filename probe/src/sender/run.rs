@@ -98,6 +98,7 @@ pub fn run_windowed(
         size: config.size,
         dscp: config.dscp,
         follow_up: config.follow_up,
+        timestamp_info: config.timestamp_info,
     })?;
     let mut notes = builder.notes.clone();
 
@@ -177,6 +178,7 @@ pub fn run_windowed(
         report: outcome.report,
         counters: outcome.counters,
         class_of_service: outcome.class_of_service,
+        reflector_clock: outcome.reflector_clock,
         packet_size,
         authenticated: mode == Mode::Authenticated,
         same_clock,

@@ -73,6 +73,7 @@ fn new_core(config: &StampConfig, window: Option<Duration>, start: Instant) -> C
         size: config.size,
         dscp: config.dscp,
         follow_up: config.follow_up,
+        timestamp_info: config.timestamp_info,
     })
     .unwrap();
     let setup = Setup {
@@ -542,4 +543,47 @@ fn packet_log_keeps_each_answered_packet_once_when_asked() {
     assert_eq!(p.forward_ns, 1_000_000);
     assert_eq!(p.reverse_ns, 4_000_000);
     assert_eq!(p.t4_ns - p.t1_ns, 5_000_000);
+}
+
+#[test]
+fn the_reflector_reports_its_clock_when_asked() {
+    // A reflector whose operator states a 2 us error (announced as NTP in
+    // the TLV) and a free-running one.
+    for (clock, sync) in [
+        (
+            ClockStatus::from_kernel(libc::TIME_ERROR, libc::STA_UNSYNC, ms(16_000), ms(16_000))
+                .with_stated_error(Duration::from_micros(2)),
+            "ntp",
+        ),
+        (
+            ClockStatus::from_kernel(libc::TIME_ERROR, libc::STA_UNSYNC, ms(16_000), ms(16_000)),
+            "local-free-running",
+        ),
+    ] {
+        let socket = Loopback {
+            reflector: RefCell::new(reflector::Core::new(Policy::default(), &clock)),
+            replies: RefCell::new(VecDeque::new()),
+            lose: u32::MAX,
+            requests: RefCell::new(0),
+        };
+        let mut config = config(5, true);
+        config.interval = ms(1);
+        config.timeout = Some(ms(50));
+        config.timestamp_info = true;
+        let mut core = new_core(&config, None, Instant::now());
+        drive(
+            &socket,
+            &mut core,
+            &AtomicBool::new(false),
+            &mut |_| {},
+            &mut |pause| std::thread::sleep(pause.min(ms(1))),
+        );
+        let outcome = core.finish(crate::timestamping::realtime_now());
+        let c = outcome.reflector_clock.expect("asked for");
+        assert_eq!((c.reported, c.not_reported), (5, 0), "{c:?}");
+        assert_eq!(c.sync_source_in, Some(sync));
+        assert_eq!(c.sync_source_out, Some(sync));
+        // The loopback hands the reflector user-space stamps.
+        assert_eq!(c.timestamp_in, Some("control-plane"));
+    }
 }
