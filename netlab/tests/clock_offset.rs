@@ -142,3 +142,180 @@ fn a_test_clock_moves_each_direction_by_its_offset_and_not_the_round_trip() {
         );
     }
 }
+
+/// The probes of the controller test: (id = site, extra agent flags).
+/// north runs 2.5 ms ahead and says its error is 3 ms (honest); south runs
+/// 2.5 ms ahead and says 100 us (a false claim physics can catch: its
+/// links are within 80 us of light in fibre).
+const AGENTS: [(&str, &[&str]); 3] = [
+    ("cl", &["--clock-error", "100us"]),
+    (
+        "north",
+        &["--test-clock-offset", "2.5ms", "--clock-error", "3ms"],
+    ),
+    (
+        "south",
+        &["--test-clock-offset", "2.5ms", "--clock-error", "100us"],
+    ),
+];
+
+#[test]
+fn the_controller_bounds_the_offset_never_says_ok_on_a_straddle_and_flags_a_false_claim() {
+    use common::{logs, spawn_logged, TempDir};
+    use std::process::Command;
+
+    require_lab!();
+    let Some(probe) = sibling_bin("probe") else {
+        return;
+    };
+    let Some(controller) = sibling_bin("mesh-controller") else {
+        return;
+    };
+    let (probe, controller) = (probe.to_str().unwrap(), controller.to_str().unwrap());
+    let lab = Lab::up("clock.yaml", "clkmesh");
+    let dir = TempDir::new("clock-mesh");
+    let work = dir.0.as_path();
+
+    let lab_file = common::lab_file("clock.yaml");
+    let mut config = format!("topology: {}\nprobes:\n", lab_file.display());
+    for (site, _) in AGENTS {
+        config += &format!(
+            "  - {{id: {site}, site: {site}, stamp: \"{}:8620\"}}\n",
+            lab.addr(site)
+        );
+    }
+    config += "secrets: secrets.yaml\n";
+    config += "measurement: {interval: 50ms, window: 2s, timeout: 1s}\n";
+    config += "alerts: {for: 2s, resolve_for: 2s, window: 60s, evaluate_every: 1s}\n";
+    let cfg = work.join("clock.yaml");
+    std::fs::write(&cfg, config).unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let db = work.join("hubmesh.db");
+    let db = db.to_str().unwrap();
+    for (site, _) in AGENTS {
+        let out = Command::new(controller)
+            .args(["token", "add", "--config", cfg, site])
+            .output()
+            .expect("token add");
+        assert!(out.status.success(), "token add: {}", common::stderr(&out));
+        std::fs::write(work.join(format!("{site}.token")), &out.stdout).unwrap();
+    }
+    let listen = format!("{}:8680", lab.addr("cl"));
+    let url = format!("http://{listen}");
+    let mut servers = vec![spawn_logged(
+        &lab,
+        "cl",
+        &[
+            controller,
+            "serve",
+            "--config",
+            cfg,
+            "--db",
+            db,
+            "--listen",
+            &listen,
+            "--insecure-plaintext",
+        ],
+        &work.join("controller.log"),
+    )];
+    let up = retry(Duration::from_secs(10), || {
+        let out = lab.exec("cl", &[controller, "report", "--server", &url]);
+        matches!(out.status.code(), Some(0 | 1)).then_some(())
+    });
+    assert!(up.is_some(), "the controller never answered\n{}", logs(work));
+    for (site, extra) in AGENTS {
+        let token = work.join(format!("{site}.token"));
+        let spool = work.join(format!("spool-{site}"));
+        let stamp = format!("{}:8620", lab.addr(site));
+        let mut args = vec![
+            probe,
+            "agent",
+            "--controller",
+            &url,
+            "--id",
+            site,
+            "--token-file",
+            token.to_str().unwrap(),
+            "--listen",
+            &stamp,
+            "--spool",
+            spool.to_str().unwrap(),
+            "--poll",
+            "1s",
+            "--no-bw",
+        ];
+        args.extend_from_slice(extra);
+        servers.push(spawn_logged(
+            &lab,
+            site,
+            &args,
+            &work.join(format!("agent-{site}.log")),
+        ));
+    }
+
+    let report = || {
+        Command::new(controller)
+            .args(["report", "--db", db, "--config", cfg, "--format", "json"])
+            .output()
+            .expect("report")
+    };
+    // Four covered routes (cl <-> north, cl <-> south), six windows each,
+    // and north's clock alert firing (3 ms against a quarter of 4 ms).
+    let done = retry(Duration::from_secs(45), || {
+        std::thread::sleep(Duration::from_millis(900));
+        let v: Value = serde_json::from_slice(&report().stdout).ok()?;
+        let measured = v["routes"]
+            .as_array()?
+            .iter()
+            .filter(|r| !r["budget_ms"].is_null())
+            .filter(|r| r["measured"]["windows"].as_u64().unwrap_or(0) >= 6)
+            .count();
+        let alert = v["alerts"]
+            .as_array()?
+            .iter()
+            .any(|a| a["labels"]["alertname"] == "HubmeshProbeClockError");
+        (measured >= 4 && alert).then_some(v)
+    });
+    let v = done.unwrap_or_else(|| {
+        panic!(
+            "not every covered route measured six windows with the clock alert in 45 s: {}\n{}",
+            common::stdout(&report()),
+            logs(work)
+        )
+    });
+    drop(servers);
+    eprintln!("{}", serde_json::to_string_pretty(&v["clocks"]).unwrap());
+
+    let routes = v["routes"].as_array().unwrap();
+    let route = |from: &str, to: &str| {
+        routes
+            .iter()
+            .find(|r| r["from"] == from && r["to"] == to)
+            .unwrap_or_else(|| panic!("no route {from} -> {to}: {v}"))
+    };
+    for (from, to) in [
+        ("cl", "north"),
+        ("north", "cl"),
+        ("cl", "south"),
+        ("south", "cl"),
+    ] {
+        let r = route(from, to);
+        let (one_way, error) = (
+            r["one_way_ms"].as_f64().unwrap(),
+            r["error_ms"].as_f64().unwrap_or(0.0),
+        );
+        eprintln!(
+            "{from} -> {to}: {one_way:.3} ± {error:.3} ms ({}), verdict {}",
+            r["basis"], r["verdict"]
+        );
+        // The truth is the link's 4 ms plus the emulator's lateness: the
+        // band holds it, and straddles the 4 ms budget: never ok.
+        assert!(
+            one_way - error <= LINK_MS + 0.3 && one_way + error >= LINK_MS,
+            "{from} -> {to}: [{:.3}, {:.3}] ms does not hold the truth: {r}",
+            one_way - error,
+            one_way + error
+        );
+        assert_eq!(r["verdict"], "uncertain", "{from} -> {to}: {r}");
+    }
+}
