@@ -373,3 +373,8 @@ pub fn route_table(config: &Config, measured: &Measured, q: RouteQuery) -> Route
     let summary = analysis::summarize(&routes);
     RouteTable { routes, summary }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+#[path = "measured_tests.rs"]
+mod tests;
