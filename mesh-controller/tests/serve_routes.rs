@@ -159,6 +159,22 @@ fn routes_use_one_way_on_a_shared_clock_and_rtt_half_otherwise() {
         find("hubmesh_route_verdict", "cl", "city-a", ("verdict", "ok")),
         1.0
     );
+    // One kernel clock: the offset is 0 exactly, no contradiction.
+    for name in [
+        "hubmesh_clock_offset_lower_seconds",
+        "hubmesh_clock_offset_upper_seconds",
+        "hubmesh_clock_contradiction",
+    ] {
+        let v = samples
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && s.labels.get("from_site").map(String::as_str) == Some("cl")
+                    && s.labels.get("to_site").map(String::as_str) == Some("city-a")
+            })
+            .map(|s| s.value);
+        assert_eq!(v, Some(0.0), "{name} in\n{text}");
+    }
     // No one-way figure across unsynchronized clocks.
     assert!(!samples
         .iter()

@@ -201,7 +201,7 @@ proptest! {
         let fwd: Vec<i64> = fwd_extra[..n].iter().map(|q| base + q).collect();
         let rev: Vec<i64> = rev_extra[..n].iter().map(|q| base + q).collect();
         // Honest claims: each clock claims at least its share of |θ|.
-        let claim_ns = ((theta_us.unsigned_abs() + 1) / 2 + claim_slack_us) * 1_000;
+        let claim_ns = (theta_us.unsigned_abs().div_ceil(2) + claim_slack_us) * 1_000;
         let m = measured(&session(&fwd, &rev, theta_us * 1_000, claim_ns), &ends);
         for (from, to, truth) in [(A, B, truth_at(&fwd, percentile)), (B, A, truth_at(&rev, percentile))] {
             if let Some(o) = m.clocks.get(&(from, to)) {

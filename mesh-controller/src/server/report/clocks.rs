@@ -2,15 +2,15 @@
 //! clock offset lies in (`server::clock_offset`), where that comes from, and
 //! the pairs whose clocks claim more than physics allows.
 
-use super::Report;
+use super::{Report, ReportRoute};
 use topology::clock_bounds::PairOffset;
 
 pub const CLOCK_HEADERS: [&str; 5] = ["FROM", "TO", "OFFSET us (to - from)", "SOURCE", "NOTE"];
 
 /// Each unordered pair once (as its first route lists it), with its offset.
-fn pairs(r: &Report) -> Vec<(&str, &str, &PairOffset)> {
+fn pairs(routes: &[ReportRoute]) -> Vec<(&str, &str, &PairOffset)> {
     let mut seen = std::collections::HashSet::new();
-    r.routes
+    routes
         .iter()
         .filter_map(|rr| {
             let c = rr.route.clock.as_ref()?;
@@ -25,7 +25,7 @@ fn us(x: f64) -> String {
 }
 
 pub fn clock_rows(r: &Report) -> Vec<Vec<String>> {
-    pairs(r)
+    pairs(&r.routes)
         .into_iter()
         .map(|(a, b, c)| {
             let note = if c.contradiction {
@@ -46,7 +46,11 @@ pub fn clock_rows(r: &Report) -> Vec<Vec<String>> {
 
 /// One line per pair whose clocks' claims contradict physics.
 pub fn contradiction_lines(r: &Report) -> Vec<String> {
-    pairs(r)
+    contradictions(&r.routes)
+}
+
+fn contradictions(routes: &[ReportRoute]) -> Vec<String> {
+    pairs(routes)
         .into_iter()
         .filter(|(_, _, c)| c.contradiction)
         .map(|(a, b, c)| {
@@ -59,4 +63,58 @@ pub fn contradiction_lines(r: &Report) -> Vec<String> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use topology::analysis::{RouteReport, Verdict};
+    use topology::clock_bounds::from_physics;
+
+    fn route(from: &str, to: &str, clock: Option<PairOffset>) -> ReportRoute {
+        ReportRoute {
+            route: RouteReport {
+                from: from.into(),
+                to: to.into(),
+                one_way_ms: Some(5.0),
+                error_ms: None,
+                basis: None,
+                budget_ms: None,
+                rule: None,
+                percentile: None,
+                verdict: Verdict::Ok,
+                distance_km: 1_000.0,
+                lower_bound_ms: 4.9,
+                stretch: None,
+                path: vec![],
+                relay: None,
+                note: None,
+                clock,
+            },
+            measured: None,
+        }
+    }
+
+    #[test]
+    fn contradictions_are_named_once_per_pair() {
+        // Claims of ±10 us; the minima need θ in [2.4, 2.6] ms.
+        let bad = PairOffset::resolve(
+            Some(10.0),
+            Some(from_physics(7_500.0, 2_500.0, 4_900.0, 0.0)),
+            None,
+        )
+        .unwrap();
+        let routes = vec![
+            route("a", "b", Some(bad.clone())),
+            route("b", "a", Some(bad.reversed())),
+            route("a", "c", Some(PairOffset::same_clock())),
+            route("c", "d", None),
+        ];
+        assert_eq!(
+            contradictions(&routes),
+            vec!["clock claims contradict physics: a↔b claims ±10.0 us, physics allows [2400.0, 2600.0] us"]
+        );
+        assert_eq!(pairs(&routes).len(), 2);
+    }
 }
