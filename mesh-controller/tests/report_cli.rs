@@ -36,7 +36,8 @@ fn route<'a>(report: &'a Value, from: &str, to: &str) -> &'a Value {
 }
 
 /// A controller with: cl-1 -> a-1 on one boot (one-way, within budget),
-/// cl-1 -> b-1 at 25 + 20 ms (RTT/2 over the 20 ms budget), and
+/// cl-1 -> b-1 at 25 + 20 ms across synchronized clocks (one-way over the
+/// 20 ms budget), and
 /// a-1 -> b-1 across two unsynchronized clocks (RTT/2).
 fn measured_controller() -> Ctl {
     let ctl = Ctl::start(&config_with(&PROBES, ""), &["cl-1", "a-1", "b-1"]);
@@ -48,8 +49,19 @@ fn measured_controller() -> Ctl {
     upload(&ctl, "cl-1", &[(1, "a-1", &w1), (2, "a-1", &w1)]);
     let w2 = window(100, 5, 20.0, 1.0, clock);
     upload(&ctl, "a-1", &[(1, "b-1", &w2)]);
-    // cl-1 -> b-1: over budget even as RTT/2 (45..47 ms round trips).
-    let w3 = window(100, 10, 25.0, 20.0, clock);
+    // cl-1 -> b-1: 25 ms one way over the 20 ms budget, measured across two
+    // synchronized clocks claiming 0.1 ms each. (It used to be shown over
+    // budget as RTT/2 of unsynchronized clocks; RTT/2's honest band reaches
+    // down to the fibre bound, since the path may be asymmetric, so it
+    // cannot show a violation here: the route would be uncertain.)
+    let synced = protocol::window::ClockSample {
+        local_synchronized: true,
+        local_error: std::time::Duration::from_micros(100),
+        remote_synchronized: true,
+        remote_error: std::time::Duration::from_micros(100),
+        one_way_error: std::time::Duration::from_micros(200),
+    };
+    let w3 = window(100, 10, 25.0, 20.0, synced);
     upload(&ctl, "cl-1", &[(3, "b-1", &w3)]);
     ctl
 }
@@ -99,7 +111,15 @@ fn report_from_db_and_server_has_measured_routes_and_verdicts() {
     // Over budget.
     let r = route(&report, "cl", "city-b");
     assert_eq!(r["verdict"], "violation", "{r}");
-    assert_eq!(r["measured"]["basis"], "rtt-half");
+    assert_eq!(r["measured"]["basis"], "one-way");
+    // Two clocks, one probe at each end: claims tightened by physics.
+    let c = &r["clock"];
+    assert_eq!(c["source"], "claims+physics", "{r}");
+    assert_eq!(c["contradiction"], false, "{r}");
+    assert!(
+        c["lo_us"].as_f64().unwrap() >= -200.0 && c["hi_us"].as_f64().unwrap() <= 200.0,
+        "{r}"
+    );
     assert!((r["measured"]["loss_forward_pct"].as_f64().unwrap() - 10.0).abs() < 1e-9);
     assert_eq!(r["measured"]["loss_reverse_pct"].as_f64(), Some(0.0));
 
@@ -145,6 +165,9 @@ fn report_from_db_and_server_has_measured_routes_and_verdicts() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("FORWARD p50/p99 ms"), "{text}");
     assert!(text.contains("rtt-half"), "{text}");
+    // The clocks section lists cl <-> city-b's two clocks.
+    let clocks = text.find("CLOCKS").expect(&text);
+    assert!(text[clocks..].contains("claims+physics"), "{text}");
     let out = run(&["report", "--server", &ctl.url(), "--format", "md", "--all"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("### Measured"));
@@ -218,12 +241,23 @@ fn html_is_self_contained_written_atomically_and_served_at_root() {
         "the file inlines the same script the controller serves"
     );
     let snap = snapshot_of(&html);
-    // cl -> city-b over budget, both directions (RTT/2).
+    // cl -> city-b over budget, both directions (one-way across synchronized
+    // clocks: RTT/2 alone could not show it, see `measured_controller`).
     assert_eq!(snap["report"]["summary"]["violations"], 2, "{snap}");
     assert_eq!(snap["report"]["violations"][0]["from"], "cl");
     assert_eq!(snap["report"]["violations"][0]["to"], "city-b");
+    assert_eq!(
+        snap["report"]["violations"][0]["measured"]["basis"],
+        "one-way"
+    );
     // Unsynchronized clocks: the one-way figures are RTT/2, and it says so.
-    assert!(snap["report"]["violations"][0]["measured"]["note"]
+    let unsync = snap["report"]["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["from"] == "city-a" && r["to"] == "city-b")
+        .unwrap();
+    assert!(unsync["measured"]["note"]
         .as_str()
         .unwrap()
         .contains("RTT/2"));
@@ -341,7 +375,7 @@ fn suggest_from_db_and_server_works_on_the_measured_delays() {
     let ctl = measured_controller();
     let (db, config) = (ctl.db.to_str().unwrap(), ctl.config.to_str().unwrap());
     // The model says cl -> city-b is 4 ms, within its 20 ms budget; measured,
-    // it is about 23 ms (RTT/2): only the measurements call for the direct link.
+    // it is about 26 ms one way: only the measurements call for the direct link.
     let out = run(&[
         "suggest", "--db", db, "--config", config, "--format", "json",
     ]);
@@ -353,8 +387,10 @@ fn suggest_from_db_and_server_works_on_the_measured_delays() {
     );
     let from_db: Value = serde_json::from_slice(&out.stdout).unwrap();
     let (before, after) = direct_link_fix(&from_db);
-    // Round trips of 45..47 ms: half of the budget percentile, 22.5..23.5.
-    assert!((22.4..23.6).contains(&before), "measured before: {from_db}");
+    // One way 25..26 ms across synchronized clocks (±0.2 ms), at the
+    // budget's p99 (it was RTT/2 of 45..47 ms, 22.5..23.5, before the
+    // fixture's clocks were synchronized: see `measured_controller`).
+    assert!((25.6..26.2).contains(&before), "measured before: {from_db}");
     assert!(after < 20.0 && after > 0.0, "{from_db}");
     assert!(from_db["summary"]["violations_before"].as_u64().unwrap() >= 1);
 

@@ -77,9 +77,13 @@ fn routes_use_one_way_on_a_shared_clock_and_rtt_half_otherwise() {
     let plan_keys = keys(&plan["routes"][0]);
     assert!(keys(r).is_superset(&plan_keys), "{r}");
     assert_eq!(r["basis"], "one-way");
+    // A shared clock has no offset (0 exactly); what is left of the band is
+    // the histogram bucket the p99 was read from (2 us wide at 3 ms). It
+    // used to be reported as no error at all.
+    assert_eq!(r["clock"]["source"], "same-clock", "{r}");
     assert!(
-        r.get("error_ms").is_none(),
-        "shared clock has no error: {r}"
+        r["error_ms"].as_f64().is_some_and(|e| e <= 0.002),
+        "shared clock: only the histogram's resolution: {r}"
     );
     let v = r["one_way_ms"].as_f64().unwrap();
     assert!((v - 2.98).abs() < 0.02, "p99 of forward 2..3 ms: {v}");
@@ -155,6 +159,22 @@ fn routes_use_one_way_on_a_shared_clock_and_rtt_half_otherwise() {
         find("hubmesh_route_verdict", "cl", "city-a", ("verdict", "ok")),
         1.0
     );
+    // One kernel clock: the offset is 0 exactly, no contradiction.
+    for name in [
+        "hubmesh_clock_offset_lower_seconds",
+        "hubmesh_clock_offset_upper_seconds",
+        "hubmesh_clock_contradiction",
+    ] {
+        let v = samples
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && s.labels.get("from_site").map(String::as_str) == Some("cl")
+                    && s.labels.get("to_site").map(String::as_str) == Some("city-a")
+            })
+            .map(|s| s.value);
+        assert_eq!(v, Some(0.0), "{name} in\n{text}");
+    }
     // No one-way figure across unsynchronized clocks.
     assert!(!samples
         .iter()

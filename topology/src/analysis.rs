@@ -7,6 +7,7 @@
 //! measurements for `report`. The analysis itself does no I/O.
 
 use crate::budgets;
+use crate::clock_bounds::PairOffset;
 use crate::geo;
 use crate::model::{BudgetRule, Budgets, Endpoint, SiteKind, Topology};
 use crate::routing::Routes;
@@ -18,17 +19,29 @@ use serde::{Deserialize, Serialize};
 pub enum Basis {
     /// Shortest path over the topology's configured link delays.
     Model,
-    /// Measured one-way delay with synchronized clocks.
+    /// Measured one-way delay, corrected by the clock offset interval.
     OneWay,
-    /// Clocks not synchronized well enough: half the measured round trip.
+    /// Half the measured round trip, within `[L, rtt − L]` (each direction
+    /// takes at least the fibre bound `L`).
     RttHalf,
 }
 
-/// A one-way delay estimate for one ordered pair.
+impl Basis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Model => "model",
+            Basis::OneWay => "one-way",
+            Basis::RttHalf => "rtt-half",
+        }
+    }
+}
+
+/// A one-way delay estimate for one ordered pair: the band
+/// `[one_way_ms − error_ms, one_way_ms + error_ms]` holds the true delay.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Estimate {
     pub one_way_ms: f64,
-    /// Half-width of the error band around `one_way_ms`.
+    /// Half-width of the band around `one_way_ms`.
     pub error_ms: f64,
     pub basis: Basis,
     /// Endpoints along the route, both ends included, where known.
@@ -41,6 +54,16 @@ pub trait LatencySource {
     fn estimate(&self, from: Endpoint, to: Endpoint, percentile: f64) -> Option<Estimate>;
     /// A cheap central one-way delay, for relay searches.
     fn one_way_ms(&self, from: Endpoint, to: Endpoint) -> Option<f64>;
+    /// A second honest band for the same delay from other evidence (RTT/2
+    /// beside a one-way figure, or the reverse), tried when the first does
+    /// not decide the verdict (see [`judge`]).
+    fn alternative(&self, _from: Endpoint, _to: Endpoint, _percentile: f64) -> Option<Estimate> {
+        None
+    }
+    /// The clock offset interval behind a measured one-way figure.
+    fn clock(&self, _from: Endpoint, _to: Endpoint) -> Option<PairOffset> {
+        None
+    }
 }
 
 impl LatencySource for Routes {
@@ -89,6 +112,83 @@ pub fn verdict(est: Option<(f64, f64)>, limit_ms: f64) -> Verdict {
     }
 }
 
+/// An estimate chosen for a verdict, and why when it is not the first one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    pub estimate: Option<Estimate>,
+    pub verdict: Verdict,
+    pub note: Option<String>,
+}
+
+/// The verdict from two honest bands for the same delay (`primary`, then
+/// `alternative`): a band that decides (ok or violation) is used; when the
+/// first straddles the budget and the second decides, the second is used and
+/// the note says so; when neither decides (or they disagree, which honest
+/// bands cannot) the verdict is uncertain with the tighter band. A band that
+/// straddles the budget is never `ok`.
+pub fn judge(primary: Option<Estimate>, alternative: Option<Estimate>, limit_ms: f64) -> Judged {
+    let v = |e: &Estimate| verdict(Some((e.one_way_ms, e.error_ms)), limit_ms);
+    let band = |e: &Estimate| format!("{} ±{} ms", e.basis.as_str(), round3(e.error_ms));
+    let decided = |v: Verdict| matches!(v, Verdict::Ok | Verdict::Violation);
+    let (p, a) = match (primary, alternative) {
+        (None, None) => {
+            return Judged {
+                estimate: None,
+                verdict: Verdict::NoData,
+                note: None,
+            }
+        }
+        (Some(e), None) | (None, Some(e)) => {
+            let verdict = v(&e);
+            return Judged {
+                estimate: Some(e),
+                verdict,
+                note: None,
+            };
+        }
+        (Some(p), Some(a)) => (p, a),
+    };
+    let (vp, va) = (v(&p), v(&a));
+    if decided(vp) && (vp == va || !decided(va)) {
+        return Judged {
+            estimate: Some(p),
+            verdict: vp,
+            note: None,
+        };
+    }
+    if !decided(vp) && decided(va) {
+        let note = format!(
+            "{} straddles the {limit_ms} ms budget; {} decides",
+            band(&p),
+            band(&a)
+        );
+        return Judged {
+            estimate: Some(a),
+            verdict: va,
+            note: Some(note),
+        };
+    }
+    let note = if decided(vp) {
+        format!(
+            "{} and {} disagree about the {limit_ms} ms budget",
+            band(&p),
+            band(&a)
+        )
+    } else {
+        format!(
+            "{} and {} both straddle the {limit_ms} ms budget",
+            band(&p),
+            band(&a)
+        )
+    };
+    let tighter = if a.error_ms < p.error_ms { a } else { p };
+    Judged {
+        estimate: Some(tighter),
+        verdict: Verdict::Uncertain,
+        note: Some(note),
+    }
+}
+
 /// A relay through a third site that beats the route by more than the margin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Relay {
@@ -117,6 +217,13 @@ pub struct RouteReport {
     pub stretch: Option<f64>,
     pub path: Vec<String>,
     pub relay: Option<Relay>,
+    /// Why the verdict uses this band (a second band decided, or neither).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub note: Option<String>,
+    /// The clock offset interval behind a measured route (absent for
+    /// modelled routes).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub clock: Option<PairOffset>,
 }
 
 /// Counts over the routes of a report.
@@ -257,17 +364,20 @@ pub fn analyse_route<S: LatencySource + ?Sized>(
     opts: &Options,
 ) -> RouteReport {
     let percentile = rule.map_or(50.0, |r| r.percentile);
-    let est = src.estimate(from, to, percentile);
+    let primary = src.estimate(from, to, percentile);
     let (a, b) = (topo.sites[from.site].location, topo.sites[to.site].location);
     let distance_km = geo::great_circle_km(a, b);
     let lower_bound_ms = geo::fibre_lower_bound_ms(a, b);
-    let verdict = match rule {
-        Some(r) => verdict(
-            est.as_ref().map(|e| (e.one_way_ms, e.error_ms)),
-            r.one_way_ms,
-        ),
-        None if est.is_none() => Verdict::NoData,
-        None => Verdict::Ok,
+    let (est, verdict, note) = match rule {
+        Some(r) => {
+            let alternative = src.alternative(from, to, percentile);
+            let j = judge(primary, alternative, r.one_way_ms);
+            (j.estimate, j.verdict, j.note)
+        }
+        None => match primary.or_else(|| src.alternative(from, to, percentile)) {
+            None => (None, Verdict::NoData, None),
+            Some(e) => (Some(e), Verdict::Ok, None),
+        },
     };
     // Under a kilometre apart the bound is meaningless (same site, other carrier).
     let stretch = est
@@ -297,6 +407,8 @@ pub fn analyse_route<S: LatencySource + ?Sized>(
             .map(|e| e.path.iter().map(|p| p.name(topo)).collect())
             .unwrap_or_default(),
         relay,
+        note,
+        clock: src.clock(from, to),
     }
 }
 
@@ -367,6 +479,64 @@ mod tests {
         assert_eq!(verdict(Some((10.5, 1.0)), 10.0), Verdict::Uncertain);
         assert_eq!(verdict(Some((11.5, 1.0)), 10.0), Verdict::Violation);
         assert_eq!(verdict(Some((8.5, 1.0)), 10.0), Verdict::Ok);
+    }
+
+    fn band(basis: Basis, mid: f64, err: f64) -> Estimate {
+        Estimate {
+            one_way_ms: mid,
+            error_ms: err,
+            basis,
+            path: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_straddling_band_is_uncertain_never_ok() {
+        // One-way 9.5 ± 1 ms against 10 ms, nothing else: uncertain.
+        let j = judge(Some(band(Basis::OneWay, 9.5, 1.0)), None, 10.0);
+        assert_eq!(j.verdict, Verdict::Uncertain);
+        // RTT/2 straddling too: still uncertain, with the tighter band.
+        let j = judge(
+            Some(band(Basis::OneWay, 9.5, 1.0)),
+            Some(band(Basis::RttHalf, 9.0, 2.0)),
+            10.0,
+        );
+        assert_eq!(j.verdict, Verdict::Uncertain);
+        assert_eq!(j.estimate.unwrap().basis, Basis::OneWay);
+        assert!(j.note.unwrap().contains("both straddle"));
+    }
+
+    #[test]
+    fn rtt_half_decides_when_the_one_way_band_straddles_and_says_so() {
+        let j = judge(
+            Some(band(Basis::OneWay, 9.5, 1.0)),
+            Some(band(Basis::RttHalf, 7.0, 2.0)),
+            10.0,
+        );
+        assert_eq!(j.verdict, Verdict::Ok);
+        let e = j.estimate.unwrap();
+        assert_eq!((e.basis, e.error_ms), (Basis::RttHalf, 2.0));
+        let note = j.note.unwrap();
+        assert!(
+            note.contains("one-way ±1 ms straddles") && note.contains("rtt-half ±2 ms decides"),
+            "{note}"
+        );
+        // A one-way band that decides is kept, whatever RTT/2 says short of
+        // the opposite verdict.
+        let j = judge(
+            Some(band(Basis::OneWay, 12.0, 1.0)),
+            Some(band(Basis::RttHalf, 9.0, 2.0)),
+            10.0,
+        );
+        assert_eq!((j.verdict, j.note), (Verdict::Violation, None));
+        // Opposite verdicts from two bands cannot both hold: uncertain.
+        let j = judge(
+            Some(band(Basis::OneWay, 8.0, 1.0)),
+            Some(band(Basis::RttHalf, 12.0, 1.0)),
+            10.0,
+        );
+        assert_eq!(j.verdict, Verdict::Uncertain);
+        assert_eq!(judge(None, None, 10.0).verdict, Verdict::NoData);
     }
 
     /// A real-time hub whose cluster reaches one city only through a distant

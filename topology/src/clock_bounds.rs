@@ -25,9 +25,18 @@
 //! means a clock claims more than physics allows (flag that probe pair).
 //! A one-way delay measured as `m` was then truly in `[m − θ_hi, m − θ_lo]`
 //! forward (and `[m + θ_lo, m + θ_hi]` reverse).
+//!
+//! All of this assumes `θ` constant over the measurements behind the minima
+//! (the look-back). A drifting clock breaks that: physics then bounds some
+//! mixture of offsets, not the one at the time of any given packet. The
+//! clocks' claims hold at every instant, drift included, which is why the
+//! controller lets physics tighten the claims but never replace them
+//! ([`PairOffset`]).
+
+use serde::{Deserialize, Serialize};
 
 /// A closed interval of clock offsets (µs): B's clock minus A's.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct OffsetInterval {
     pub lo_us: f64,
     pub hi_us: f64,
@@ -121,6 +130,128 @@ pub fn reverse_bounds(measured_us: f64, offset: OffsetInterval) -> (f64, f64) {
     (measured_us + offset.lo_us, measured_us + offset.hi_us)
 }
 
+/// Where a pair's offset interval comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OffsetSource {
+    /// Both ends read one kernel clock (same boot id): `θ = 0` exactly.
+    SameClock,
+    /// The clocks' claims alone, `|θ| ≤ e_A + e_B`.
+    Claims,
+    /// Physics alone: the claims contradict it, or there are none (a clock
+    /// said it was unsynchronized).
+    Physics,
+    /// The claims intersected with physics.
+    #[serde(rename = "claims+physics")]
+    ClaimsAndPhysics,
+}
+
+impl OffsetSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OffsetSource::SameClock => "same-clock",
+            OffsetSource::Claims => "claims",
+            OffsetSource::Physics => "physics",
+            OffsetSource::ClaimsAndPhysics => "claims+physics",
+        }
+    }
+}
+
+/// The clock offset of an ordered endpoint pair as a route reports it:
+/// `θ` = the receiving end's clock minus the sending end's, in µs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairOffset {
+    pub lo_us: f64,
+    pub hi_us: f64,
+    pub source: OffsetSource,
+    /// The clocks claim more than physics allows (a clock's error bound is
+    /// wrong, or a site's location, or a timestamp): `lo_us`/`hi_us` are
+    /// physics alone.
+    pub contradiction: bool,
+    /// `±` what the clocks claim (µs), when they claim anything.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub claimed_us: Option<f64>,
+    /// What physics allows, when it was applied.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub physics: Option<OffsetInterval>,
+    /// Why physics was not applied, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub note: Option<String>,
+}
+
+impl PairOffset {
+    /// One kernel clock at both ends.
+    pub fn same_clock() -> PairOffset {
+        PairOffset {
+            lo_us: 0.0,
+            hi_us: 0.0,
+            source: OffsetSource::SameClock,
+            contradiction: false,
+            claimed_us: None,
+            physics: None,
+            note: None,
+        }
+    }
+
+    /// From what the clocks claim (`±claimed_us`, None when they claim
+    /// nothing) and what physics allows (None when it could not be applied;
+    /// `note` says why). None when neither bounds the offset.
+    pub fn resolve(
+        claimed_us: Option<f64>,
+        physics: Option<OffsetInterval>,
+        note: Option<String>,
+    ) -> Option<PairOffset> {
+        let claimed = claimed_us.map(|e| from_claims(e, 0.0));
+        let (interval, source, contradiction) = match (claimed, physics) {
+            (None, None) => return None,
+            (Some(c), None) => (c, OffsetSource::Claims, false),
+            (None, Some(p)) => (p, OffsetSource::Physics, false),
+            (Some(c), Some(p)) => match combine(p, c) {
+                Offset::Bounded(i) => (i, OffsetSource::ClaimsAndPhysics, false),
+                Offset::Contradiction { physics, .. } => (physics, OffsetSource::Physics, true),
+            },
+        };
+        Some(PairOffset {
+            lo_us: interval.lo_us,
+            hi_us: interval.hi_us,
+            source,
+            contradiction,
+            claimed_us: claimed_us.map(f64::abs),
+            physics,
+            note,
+        })
+    }
+
+    pub fn interval(&self) -> OffsetInterval {
+        OffsetInterval {
+            lo_us: self.lo_us,
+            hi_us: self.hi_us,
+        }
+    }
+
+    /// The same offset seen from the other end (`θ` of B→A is `−θ` of A→B).
+    pub fn reversed(&self) -> PairOffset {
+        let flip = |i: OffsetInterval| OffsetInterval {
+            lo_us: -i.hi_us,
+            hi_us: -i.lo_us,
+        };
+        let i = flip(self.interval());
+        PairOffset {
+            lo_us: i.lo_us,
+            hi_us: i.hi_us,
+            physics: self.physics.map(flip),
+            ..self.clone()
+        }
+    }
+
+    /// Whether one-way figures corrected by this interval may be trusted: one
+    /// clock, or claims (tightened by physics or not) that physics does not
+    /// contradict. Physics alone says nothing about drift over the look-back.
+    pub fn bounds_drift(&self) -> bool {
+        !self.contradiction && self.source != OffsetSource::Physics
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +284,40 @@ mod tests {
         assert_eq!(c.interval(), p);
         // A forward window median of 8.5 ms measured: truly 4.9-8.1 ms.
         assert_eq!(forward_bounds(8_500.0, p), (4_900.0, 8_100.0));
+    }
+
+    #[test]
+    fn pair_offsets_say_where_they_come_from() {
+        let p = from_physics(8_500.0, 4_500.0, 4_900.0, 0.0); // [400, 3600]
+        let both = PairOffset::resolve(Some(1_000.0), Some(p), None).unwrap();
+        assert_eq!((both.lo_us, both.hi_us), (400.0, 1_000.0));
+        assert_eq!(both.source, OffsetSource::ClaimsAndPhysics);
+        assert!(!both.contradiction && both.bounds_drift());
+        let back = both.reversed();
+        assert_eq!((back.lo_us, back.hi_us), (-1_000.0, -400.0));
+        assert_eq!(
+            back.physics,
+            Some(OffsetInterval {
+                lo_us: -3_600.0,
+                hi_us: -400.0
+            })
+        );
+        // Claims of ±10 µs where physics needs θ ≥ 400 µs: flagged, physics kept,
+        // and not trusted for one-way figures.
+        let bad = PairOffset::resolve(Some(10.0), Some(p), None).unwrap();
+        assert!(bad.contradiction);
+        assert_eq!(bad.source, OffsetSource::Physics);
+        assert_eq!(bad.interval(), p);
+        assert!(!bad.bounds_drift());
+        let claims = PairOffset::resolve(Some(250.0), None, Some("why".into())).unwrap();
+        assert_eq!(
+            (claims.lo_us, claims.hi_us, claims.source),
+            (-250.0, 250.0, OffsetSource::Claims)
+        );
+        assert_eq!(PairOffset::resolve(None, None, None), None);
+        assert!(PairOffset::same_clock().bounds_drift());
+        let json = serde_json::to_value(&both).unwrap();
+        assert_eq!(json["source"], "claims+physics");
     }
 
     proptest! {

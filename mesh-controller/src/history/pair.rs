@@ -24,6 +24,9 @@ pub struct PairStats {
     /// Largest clock error bound behind the one-way figures (ns; 0 on one
     /// kernel clock).
     pub error_ns: u64,
+    /// Replies measured across two clocks, sessions in either direction (0:
+    /// every session read one kernel clock, so the offset is 0 exactly).
+    pub clock_samples: u64,
     /// Some sample came from an unsynchronized clock (across two clocks).
     pub unsynchronized: bool,
     /// Some one-way delay came out negative across two clocks: do not trust
@@ -74,6 +77,7 @@ pub fn directions(ab: &Rollup, ba: &Rollup) -> (PairStats, PairStats) {
     let mut ipdv = ab.ipdv.clone();
     ipdv.merge(&ba.ipdv);
     let error_ns = ab.clock.error_ns.max(ba.clock.error_ns);
+    let clock_samples = ab.clock.samples + ba.clock.samples;
     let unsynchronized = ab.clock.unsynchronized + ba.clock.unsynchronized > 0;
     let clock_suspect = ab.clock.suspect + ba.clock.suspect > 0;
     let windows = ab.windows + ba.windows;
@@ -108,6 +112,7 @@ pub fn directions(ab: &Rollup, ba: &Rollup) -> (PairStats, PairStats) {
         rtt,
         ipdv,
         error_ns,
+        clock_samples,
         unsynchronized,
         clock_suspect,
         round_trip,
@@ -182,6 +187,7 @@ mod tests {
         assert_eq!(a_to_b.round_trip, (30, 200));
         assert_eq!(a_to_b.windows, 2);
         assert_eq!(a_to_b.error_ns, 0);
+        assert_eq!(a_to_b.clock_samples, 0, "one kernel clock");
         assert!(a_to_b.sessions.is_some() && b_to_a.sessions.is_some());
     }
 
@@ -192,6 +198,7 @@ mod tests {
         assert_eq!(a_to_b.one_way.percentile_ms(50.0), Some(5.003));
         assert_eq!(b_to_a.one_way.percentile_ms(50.0), Some(7.003));
         assert!(b_to_a.sessions.is_none());
+        assert_eq!(b_to_a.clock_samples, 10, "across two clocks");
         assert_eq!(b_to_a.loss, Some((0, 10)));
         assert!(b_to_a.is_measured());
     }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod bwsched;
+pub mod clock_offset;
 pub mod config;
 pub mod console;
 pub mod duties;

@@ -288,6 +288,41 @@ fn monitoring(out: &mut String, config: &Config, routes: &RouteTable, results: &
     }
 }
 
+/// The clock offset interval of every measured pair with one-way figures
+/// (the receiving end's clock minus the sending end's) and whether the
+/// clocks' claims contradict physics.
+fn clocks(out: &mut String, config: &Config, measured: &Measured) {
+    let mut clocks: Vec<_> = measured.clocks.iter().collect();
+    clocks.sort_by_key(|(k, _)| **k);
+    for (name, help, value) in [
+        (
+            "hubmesh_clock_offset_lower_seconds",
+            "Lower end of the interval the clock offset of each measured pair lies in (receiving end's clock minus sending end's): from the clocks' claims, tightened by light in fibre where each end has one probe; 0 on one kernel clock.",
+            (|o: &topology::clock_bounds::PairOffset| o.lo_us / 1e6) as fn(&_) -> f64,
+        ),
+        (
+            "hubmesh_clock_offset_upper_seconds",
+            "Upper end of that interval.",
+            |o| o.hi_us / 1e6,
+        ),
+        (
+            "hubmesh_clock_contradiction",
+            "1 where the clocks of a measured pair claim more than physics allows (their one-way figures are not used), else 0.",
+            |o| f64::from(u8::from(o.contradiction)),
+        ),
+    ] {
+        family(out, name, "gauge", help);
+        for ((from, to), o) in &clocks {
+            let _ = writeln!(
+                out,
+                "{name}{{{}}} {}",
+                pair_labels(config, *from, *to),
+                value(o)
+            );
+        }
+    }
+}
+
 /// The whole exposition.
 pub fn render(
     config: &Config,
@@ -369,6 +404,8 @@ pub fn render(
             }
         }
     }
+
+    clocks(&mut out, config, measured);
 
     family(
         &mut out,

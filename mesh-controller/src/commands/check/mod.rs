@@ -402,6 +402,8 @@ mod tests {
             stretch: None,
             path: vec![],
             relay: None,
+            note: None,
+            clock: None,
         }
     }
 

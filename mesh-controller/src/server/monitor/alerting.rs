@@ -14,7 +14,7 @@ use crate::monitor::alerts::{
     read, read_clock, step, AlertKind, AlertState, Observation, Reading, Transition,
 };
 use crate::server::config::Config;
-use crate::server::measured::{estimate, Measured};
+use crate::server::measured::Measured;
 use crate::server::monitor::clock_subjects::{self, ProbeClock};
 use crate::server::store::alerts::{Change, Notice, StoredState};
 use crate::server::store::ProbeRow;
@@ -111,8 +111,11 @@ pub struct Inputs<'a> {
 pub fn observe(inp: &Inputs<'_>, r: &RouteDirection) -> Observation {
     let stats = inp.measured.pairs.get(&(r.src, r.dst));
     Observation {
-        delay: stats
-            .and_then(|s| estimate(s, r.percentile))
+        // The band the route's verdict uses (one-way, or RTT/2 where that
+        // decides and the one-way band does not).
+        delay: inp
+            .measured
+            .judged(r.src, r.dst, r.percentile, r.budget_ms)
             .map(|e| (e.one_way_ms, e.error_ms)),
         budget_ms: r.budget_ms,
         loss_pct: stats.and_then(|s| s.loss_pct()),

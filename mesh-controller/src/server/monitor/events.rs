@@ -14,7 +14,7 @@ use crate::monitor::attribution::{pick, same_direction, Candidate};
 use crate::monitor::level_shift::{self, ShiftParams};
 use crate::monitor::path_change::{self, Trace};
 use crate::server::config::Config;
-use crate::server::measured::{endpoint_names, estimate, open_end, Measured};
+use crate::server::measured::{endpoint_names, open_end, Measured};
 use crate::server::report::{trace_sites, trace_usable};
 use crate::server::store::events::{Detail, NewEvent};
 use crate::server::store::{StoreError, StoreRead, StoreWrite};
@@ -148,9 +148,8 @@ pub fn level_shifts(
     };
     let trusted = |a: Endpoint, b: Endpoint| {
         measured
-            .pairs
-            .get(&(a, b))
-            .and_then(|s| estimate(s, 50.0))
+            .bands(a, b, 50.0)
+            .0
             .is_some_and(|e| e.basis == Basis::OneWay)
     };
     // One-way where both directions of the pair may be trusted, else the

@@ -11,6 +11,7 @@
 //! --server` fetches the latter (`commands::fetch`).
 
 mod build;
+mod clocks;
 mod render;
 mod results;
 

@@ -1,6 +1,7 @@
 //! Rendering a report: text tables, Markdown, JSON, DOT, and the console
 //! page with the report as its snapshot.
 
+use super::clocks::{clock_rows, contradiction_lines, CLOCK_HEADERS};
 use super::{Dist, Report, ReportFormat};
 use std::collections::HashMap;
 use topology::analysis::Verdict;
@@ -244,6 +245,12 @@ fn extra_sections(r: &Report) -> Vec<Extra> {
             "MEASURED PATHS (detours and routes over budget)",
             PATH_HEADERS.to_vec(),
             path_rows(r),
+            vec![],
+        ),
+        (
+            "CLOCKS (offset interval per measured pair)",
+            CLOCK_HEADERS.to_vec(),
+            clock_rows(r),
             vec![],
         ),
     ]
@@ -537,6 +544,22 @@ fn lead_text(r: &Report, md: bool) -> String {
         "No level shift or path change.",
         &[],
     );
+    let contradictions = contradiction_lines(r);
+    if !contradictions.is_empty() {
+        let title = format!("Clock contradictions ({})", contradictions.len());
+        if md {
+            out.push_str(&format!("### {title}\n\n"));
+            for l in &contradictions {
+                out.push_str(&format!("- {l}\n"));
+            }
+        } else {
+            out.push_str(&format!("{}\n", title.to_uppercase()));
+            for l in &contradictions {
+                out.push_str(&format!("{l}\n"));
+            }
+        }
+        out.push('\n');
+    }
     if !r.suggestions.is_empty() {
         if md {
             out.push_str("### Suggestions\n\n```\n");
