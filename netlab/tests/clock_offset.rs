@@ -222,7 +222,11 @@ fn the_controller_bounds_the_offset_never_says_ok_on_a_straddle_and_flags_a_fals
         let out = lab.exec("cl", &[controller, "report", "--server", &url]);
         matches!(out.status.code(), Some(0 | 1)).then_some(())
     });
-    assert!(up.is_some(), "the controller never answered\n{}", logs(work));
+    assert!(
+        up.is_some(),
+        "the controller never answered\n{}",
+        logs(work)
+    );
     for (site, extra) in AGENTS {
         let token = work.join(format!("{site}.token"));
         let spool = work.join(format!("spool-{site}"));
@@ -284,7 +288,10 @@ fn the_controller_bounds_the_offset_never_says_ok_on_a_straddle_and_flags_a_fals
         )
     });
     drop(servers);
-    eprintln!("{}", serde_json::to_string_pretty(&v["clocks"]).unwrap());
+    eprintln!(
+        "{}",
+        serde_json::to_string_pretty(&v["probe_clocks"]).unwrap()
+    );
 
     let routes = v["routes"].as_array().unwrap();
     let route = |from: &str, to: &str| {
@@ -318,4 +325,47 @@ fn the_controller_bounds_the_offset_never_says_ok_on_a_straddle_and_flags_a_fals
         );
         assert_eq!(r["verdict"], "uncertain", "{from} -> {to}: {r}");
     }
+
+    // The offset interval of each pair (to's clock minus from's) holds the
+    // true offset, +2.5 ms, and physics pins it within a fraction of a
+    // millisecond; north's honest claim (3.1 ms) agrees, south's (0.2 ms)
+    // contradicts physics and is flagged.
+    let truth_us = OFFSET_MS * 1e3;
+    for (to, contradiction) in [("north", false), ("south", true)] {
+        let c = &route("cl", to)["clock"];
+        let (lo, hi) = (c["lo_us"].as_f64().unwrap(), c["hi_us"].as_f64().unwrap());
+        eprintln!("cl -> {to}: offset in [{lo:.1}, {hi:.1}] us, {c}");
+        assert!(lo <= truth_us && truth_us <= hi, "cl -> {to}: {c}");
+        assert!(hi - lo < 500.0, "physics pins it: {c}");
+        assert_eq!(c["contradiction"], contradiction, "cl -> {to}: {c}");
+        // The reverse route carries the same interval, negated.
+        let back = &route(to, "cl")["clock"];
+        assert_eq!(back["lo_us"].as_f64().unwrap(), -hi, "{back}");
+    }
+
+    // Each probe's clock as it said: the test clocks are labelled.
+    let clocks = v["probe_clocks"].as_array().expect("probe_clocks");
+    for (id, _) in AGENTS {
+        let c = clocks
+            .iter()
+            .find(|c| c["probe"] == id)
+            .unwrap_or_else(|| panic!("no clock of {id}: {clocks:?}"));
+        let offset = c["test_clock"]["offset_ns"].as_i64();
+        let want = (id != "cl").then_some(2_500_000);
+        assert_eq!(offset, want, "{c}");
+        assert_eq!(c["boot_id"].is_null(), id != "cl", "{c}");
+        assert_eq!(c["synchronized"], true, "stated errors: {c}");
+    }
+
+    // The text report says it too.
+    let text = Command::new(controller)
+        .args(["report", "--db", db, "--config", cfg])
+        .output()
+        .expect("report");
+    let text = common::stdout(&text);
+    assert!(
+        text.contains("clock claims contradict physics: cl↔south"),
+        "{text}"
+    );
+    assert!(text.contains("TEST CLOCK +2.500 ms"), "{text}");
 }

@@ -210,6 +210,7 @@ pub fn build_with(
         inter_carrier,
         since_s: since.as_secs(),
         newest_window_end_ms: newest_window_end(conn, config)?,
+        probe_clocks: super::probe_clocks::probe_clocks(config, &conn.probe_rows()?),
     })
 }
 

@@ -12,6 +12,7 @@
 
 mod build;
 mod clocks;
+pub mod probe_clocks;
 mod render;
 mod results;
 
@@ -184,6 +185,9 @@ pub struct Report {
     /// ICMP echo to hosts without a probe.
     #[serde(default)]
     pub icmp: Vec<IcmpRoute>,
+    /// Each probe's clock as its last hello described it.
+    #[serde(default)]
+    pub probe_clocks: Vec<probe_clocks::ProbeClock>,
 }
 
 /// Covered routes no probe can measure: an end has no probe.

@@ -2,6 +2,7 @@
 //! page with the report as its snapshot.
 
 use super::clocks::{clock_rows, contradiction_lines, CLOCK_HEADERS};
+use super::probe_clocks::{probe_clock_rows, PROBE_CLOCK_HEADERS};
 use super::{Dist, Report, ReportFormat};
 use std::collections::HashMap;
 use topology::analysis::Verdict;
@@ -252,6 +253,12 @@ fn extra_sections(r: &Report) -> Vec<Extra> {
             CLOCK_HEADERS.to_vec(),
             clock_rows(r),
             vec![],
+        ),
+        (
+            "PROBE CLOCKS (as each probe last said)",
+            PROBE_CLOCK_HEADERS.to_vec(),
+            probe_clock_rows(&r.probe_clocks),
+            vec![4],
         ),
     ]
 }
