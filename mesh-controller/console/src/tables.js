@@ -1,7 +1,8 @@
 // The report's other measurements, below the map, folded: two carriers in
 // one city (the pairs worth a line: measured, over budget, or without a
-// local exchange), throughput per ordered pair, and ICMP to hosts without a
-// probe. Rows of pairs open the route panel.
+// local exchange), throughput per ordered pair, ICMP to hosts without a
+// probe, and the clocks: each probe's as it said, and per measured pair the
+// interval its offset lies in. Rows of pairs open the route panel.
 import { h, put } from "./dom.js";
 import { ms, pct } from "./format.js";
 
@@ -47,5 +48,44 @@ export function renderTables(el, report, onRoute) {
         x.from, x.to, pct(x.loss_pct), ms(x.rtt_p50_ms), ms(x.rtt_p99_ms), String(x.windows),
       ])),
       "No ICMP target measured.", false),
+    clockTables(report, onRoute),
   );
+}
+
+const us = (x) => (x == null ? "–" : `${Math.round(x)} µs`);
+
+/** Probe clocks, then one row per measured pair with its offset interval. */
+function clockTables(report, onRoute) {
+  const probes = report.probe_clocks ?? [];
+  const seen = new Set();
+  const pairs = (report.routes ?? []).filter((r) => {
+    if (!r.clock) return false;
+    const key = [r.from, r.to].sort().join("\u0000");
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const contradictions = pairs.filter((r) => r.clock.contradiction).length;
+  return [
+    table("probe-clocks", "Probe clocks",
+      ["probe", "at", "synchronized", "source", "error", "note"],
+      probes.map((c) => h("tr", {}, [
+        c.probe, c.endpoint, c.synchronized ? "yes" : "no", c.source ?? "–", us(c.error_us),
+        c.test_clock
+          ? h("span", { class: "v-uncertain" },
+            `TEST CLOCK ${(c.test_clock.offset_ns / 1e6).toFixed(3)} ms, ${c.test_clock.drift_ppb} ppb`)
+          : c.boot_id ? "kernel clock shared by boot id" : "",
+      ].map((x) => h("td", {}, x)))),
+      "No probe has said hello.", false),
+    table("pair-clocks", "Clock offset per measured pair (to − from)",
+      ["from", "to", "offset in", "source", "note"],
+      pairs.map((r) => tr(onRoute, r.from, r.to, [
+        r.from, r.to, `[${us(r.clock.lo_us)}, ${us(r.clock.hi_us)}]`, r.clock.source,
+        r.clock.contradiction
+          ? h("span", { class: "v-violation" },
+            `claims ±${us(r.clock.claimed_us)} contradict physics`)
+          : r.clock.note ?? "",
+      ])),
+      "No measured pair.", contradictions > 0),
+  ];
 }
