@@ -288,14 +288,31 @@ pub fn parse_route_table(text: &str, origin: &str) -> Result<RouteTable, LoadErr
 
 /// Re-derives every verdict from the route's own `one_way_ms` (± `error_ms`)
 /// and `budget_ms`, so a stale or hand-edited `verdict` in a file cannot hide
-/// a violation; the summary is recounted.
+/// a violation; the summary is recounted. The worse of the two stands: the
+/// figures in a file are rounded, and a band that straddled its budget
+/// before rounding must not come back `ok`.
 pub fn rejudge(mut table: RouteTable) -> RouteTable {
+    fn rank(v: Verdict) -> u8 {
+        match v {
+            Verdict::Ok => 0,
+            Verdict::NoData => 1,
+            Verdict::Uncertain => 2,
+            Verdict::Violation => 3,
+        }
+    }
     for r in &mut table.routes {
         let est = r.one_way_ms.map(|v| (v, r.error_ms.unwrap_or(0.0)));
-        r.verdict = match r.budget_ms {
+        let derived = match r.budget_ms {
             Some(limit) => analysis::verdict(est, limit),
             None if est.is_none() => Verdict::NoData,
             None => Verdict::Ok,
+        };
+        let stated = r.verdict;
+        r.verdict = match (est, r.budget_ms) {
+            (Some(_), Some(_)) if rank(stated) > rank(derived) && stated != Verdict::NoData => {
+                stated
+            }
+            _ => derived,
         };
     }
     table.summary = analysis::summarize(&table.routes);
@@ -429,6 +446,17 @@ mod tests {
         assert!(!o.passed());
         assert_eq!(o.failed(), 3);
         assert_eq!(o.failures()[0].route.to, "b", "violations first");
+    }
+
+    #[test]
+    fn a_rounded_band_that_straddled_stays_uncertain() {
+        // Straddled before rounding: 9.9996 ± 0.0005 against 10 reads
+        // 10.000 ± 0.000 from the file.
+        let mut r = route("a", "b", Some(10.0), Some(10.0));
+        r.error_ms = Some(0.0);
+        r.verdict = Verdict::Uncertain;
+        let t = table(vec![r]);
+        assert_eq!(t.routes[0].verdict, Verdict::Uncertain);
     }
 
     #[test]
