@@ -8,12 +8,14 @@
 //! Writes one line per datagram to stdout: kernel stamp (ns, realtime),
 //! source port, destination port, payload length, and the payload's first
 //! 28 octets in hex (where probe and iperf3 keep sequence and send time).
-//! Bounded: `--seconds` (default 10) and `--max` datagrams (default 2,000,000).
+//! Bounded: `--seconds` (default 10) and `--max` datagrams (default 2,000,000);
+//! SIGINT or SIGTERM end the capture early (what was captured is written).
 //!
 //! usage: lo_stamps [--seconds S] [--max N] [--min-len L] > stamps.txt
 
 use std::io::{self, Write};
 use std::mem::{size_of, zeroed};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -130,13 +132,15 @@ fn main() -> anyhow::Result<()> {
             "SO_RCVTIMEO",
         )?;
     }
+    probe::signals::install()?;
+    let stop = probe::signals::stop_flag();
     eprintln!("lo_stamps: capturing");
     let until = Instant::now() + Duration::from_secs(a.seconds);
     let mut recs: Vec<Rec> = Vec::with_capacity(a.max.min(4_000_000));
     let mut buf = vec![0u8; 70_000];
     let mut control = [0u64; 64];
     let mut no_stamp = 0u64;
-    while Instant::now() < until && recs.len() < a.max {
+    while Instant::now() < until && recs.len() < a.max && !stop.load(Ordering::Relaxed) {
         let mut from: libc::sockaddr_ll = unsafe { zeroed() };
         let mut iov = libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),
