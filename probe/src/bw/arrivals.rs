@@ -7,8 +7,9 @@
 //! reported: the path's jitter) and over the user-space clock read after each
 //! `recv` (what iperf3 computes: the path plus the receiver's own wake-up and
 //! scheduling delays). On loopback at 500 Mbit/s the first is a fraction of a
-//! microsecond and the second anything from 2 to 40 us, depending on what
-//! else the machine runs (README, "Jitter: probe bw vs iperf3").
+//! microsecond; the second, for us or iperf3, anything from 1 to 44 us,
+//! depending on what else the machine runs (README, "Jitter: probe bw vs
+//! iperf3").
 
 use super::jitter::Rfc3550;
 use super::protocol::UdpFigures;
