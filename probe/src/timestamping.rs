@@ -494,6 +494,12 @@ impl AsFd for TimestampedSocket {
     }
 }
 
+/// Asks for kernel receive stamps (`SO_TIMESTAMPNS`) on a socket that is
+/// otherwise plain, such as the bandwidth test's UDP receiver.
+pub(crate) fn enable_rx_timestampns(fd: RawFd) -> io::Result<()> {
+    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
+}
+
 fn setsockopt_int(fd: RawFd, level: c_int, name: c_int, value: c_int) -> io::Result<()> {
     // SAFETY: passes a pointer to a live int and its size.
     let rc = unsafe {

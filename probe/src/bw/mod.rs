@@ -11,7 +11,7 @@
 //!
 //! The pieces: [`protocol`] (the control codec, pure), [`auth`] (the key
 //! proof), [`control`] (framed reads with deadlines), [`datagram`],
-//! [`arrivals`] and [`pacer`] (UDP, pure), [`tcp`] and [`udp`] (the data
+//! [`arrivals`], [`jitter`] and [`pacer`] (UDP, pure), [`tcp`] and [`udp`] (the data
 //! loops), [`server`], [`client`] and [`report`].
 
 pub mod arrivals;
@@ -19,6 +19,7 @@ pub mod auth;
 pub mod client;
 pub mod control;
 pub mod datagram;
+pub mod jitter;
 pub mod pacer;
 pub mod protocol;
 pub mod rate;
@@ -103,7 +104,9 @@ pub struct BwReport {
     pub retransmits: Option<u64>,
     /// UDP: datagrams sent but not received, percent.
     pub loss_pct: Option<f64>,
-    /// UDP: RFC 3550 interarrival jitter, microseconds.
+    /// UDP: RFC 3550 interarrival jitter, microseconds, over the receiver's
+    /// kernel receive stamps (the user-space clock only where the kernel gave
+    /// none): the path's jitter, not the receiving process's wake-up delays.
     pub jitter_us: Option<f64>,
 }
 

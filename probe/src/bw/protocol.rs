@@ -68,7 +68,8 @@ pub struct UdpFigures {
     pub duplicates: u64,
     /// Datagrams that arrived after a later one.
     pub reordered: u64,
-    /// RFC 3550 interarrival jitter, nanoseconds.
+    /// RFC 3550 interarrival jitter, nanoseconds (kernel receive stamps,
+    /// see [`super::arrivals::Arrivals::jitter_ns`]).
     pub jitter_ns: u64,
 }
 

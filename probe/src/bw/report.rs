@@ -33,7 +33,9 @@ pub fn render_table(r: &BwReport) -> String {
         out.push_str(&format!("loss        {l:.3} %\n"));
     }
     if let Some(j) = r.jitter_us {
-        out.push_str(&format!("jitter      {j:.1} us (RFC 3550)\n"));
+        out.push_str(&format!(
+            "jitter      {j:.1} us (RFC 3550, kernel receive stamps)\n"
+        ));
     }
     out
 }

@@ -590,6 +590,14 @@ impl<'a> Test<'a> {
                 (h.join(), finished)
             });
             let arrivals = arrivals.map_err(|_| "receiver thread failed".to_string())?;
+            // The reported jitter is over kernel stamps; the user-space one
+            // (iperf3's definition) only goes to the log, for comparisons.
+            self.shared.log(&format!(
+                "udp jitter from {peer} (RFC 3550): {:.2} us over kernel receive stamps, \
+                 {:.2} us over the user-space clock",
+                arrivals.jitter_ns() as f64 / 1e3,
+                arrivals.jitter_user_ns() as f64 / 1e3
+            ));
             let sent = finished?.udp.map_or(0, |u| u.sent);
             self.result(Outcome {
                 bytes: arrivals.bytes(),

@@ -1,15 +1,18 @@
 //! The UDP data loops: a paced sender (each datagram stamped right before its
-//! send) and a receiver feeding [`Arrivals`]; plus the hello a client sends
-//! to open the path for a reverse test.
+//! send) and a receiver feeding [`Arrivals`] with each datagram's kernel
+//! receive stamp and the user-space time it was read; plus the hello a client
+//! sends to open the path for a reverse test.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::arrivals::Arrivals;
+use super::arrivals::{Arrival, Arrivals};
 use super::datagram::{DatagramError, DatagramPacket, Header, HEADER_LEN, HELLO_SEQ};
 use super::pacer::Pacer;
+use crate::timestamping::{enable_rx_timestampns, recvmsg::recvmsg};
 
 /// How long a receiver waits for stragglers once the sender said it finished.
 pub const IDLE_AFTER_FINISH: Duration = Duration::from_millis(250);
@@ -104,6 +107,8 @@ pub fn receive(
     let mut last_packet = Instant::now();
     let mut finished_at: Option<Instant> = None;
     let _ = socket.set_read_timeout(Some(Duration::from_millis(50)));
+    // Without kernel stamps the jitter falls back to the user-space clock.
+    let _ = enable_rx_timestampns(socket.as_raw_fd());
     loop {
         let now = Instant::now();
         if now >= deadline || stop.load(Ordering::Relaxed) {
@@ -118,12 +123,15 @@ pub fn receive(
             }
         }
         // Timeouts and errors: look at the clock and the flags again.
-        let Ok((n, src)) = socket.recv_from(&mut buf) else {
+        let Ok(msg) = recvmsg(socket.as_raw_fd(), &mut buf, 0) else {
             continue;
         };
-        if src.ip() != from {
+        let user_ns = since(epoch);
+        // recvmsg gives IPv4-mapped sources as IPv4; `from` may be either.
+        if msg.from.map(|s| s.ip().to_canonical()) != Some(from.to_canonical()) {
             continue;
         }
+        let n = msg.len;
         let data = buf.get(..n).unwrap_or(&[]);
         let Ok(h) = parse(data) else {
             continue;
@@ -132,7 +140,11 @@ pub fn receive(
             continue;
         }
         last_packet = Instant::now();
-        arrivals.record(h.seq, h.send_ns, since(epoch), n);
+        let kernel_ns = msg
+            .ancillary
+            .best_timestamp(false)
+            .map(|(ts, _)| u64::try_from(ts.as_nanos()).unwrap_or(u64::MAX));
+        arrivals.record(h.seq, h.send_ns, Arrival { user_ns, kernel_ns }, n);
         got.fetch_add(n as u64, Ordering::Relaxed);
     }
     arrivals
