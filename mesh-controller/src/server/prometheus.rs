@@ -128,55 +128,85 @@ pub struct ResultFigures {
     pub probes: std::collections::HashMap<String, crate::server::store::ProbeRow>,
 }
 
-/// Per probe (not per pair): its clock as its last hello described it.
-fn probe_clocks(out: &mut String, config: &Config, results: &ResultFigures) {
-    family(
-        out,
-        "hubmesh_probe_clock_synchronized",
-        "gauge",
-        "1 when the probe's clock says it is synchronized (chrony, ptp4l, the kernel, or a stated error), by source.",
-    );
-    let clocks: Vec<_> = config
-        .probes
-        .iter()
-        .filter_map(|p| Some((p, results.probes.get(&p.id)?.clock?)))
-        .collect();
-    for (p, c) in &clocks {
-        let _ = writeln!(
-            out,
-            "hubmesh_probe_clock_synchronized{{probe=\"{}\",source=\"{}\"}} {}",
-            esc(&p.id),
-            c.source.map_or("unknown", |s| s.as_str()),
-            u8::from(c.synchronized)
-        );
+/// `site` (and `network`) labels of one endpoint.
+fn site_labels(config: &Config, e: Endpoint) -> String {
+    let topo = &config.topology;
+    let mut s = format!("site=\"{}\"", esc(&topo.sites[e.site].id));
+    if let Some(n) = e.network {
+        let _ = write!(s, ",network=\"{}\"", esc(&topo.networks[n].id));
     }
-    family(
-        out,
-        "hubmesh_probe_clock_error_seconds",
-        "gauge",
-        "The bound on its clock's error the probe announced in its last hello.",
-    );
-    for (p, c) in &clocks {
-        let _ = writeln!(
-            out,
-            "hubmesh_probe_clock_error_seconds{{probe=\"{}\"}} {}",
-            esc(&p.id),
-            c.error_us as f64 / 1e6
-        );
+    s
+}
+
+/// The clocks of each endpoint's probes as their last hellos described them,
+/// per endpoint (never per probe: cardinality grows with the sites): the
+/// worst of its probes.
+fn site_clocks(out: &mut String, config: &Config, results: &ResultFigures) {
+    #[derive(Default)]
+    struct Worst {
+        all_synchronized: bool,
+        error_us: u64,
+        test_offset_ns: Option<i64>,
     }
-    family(
-        out,
-        "hubmesh_probe_test_clock_offset_seconds",
-        "gauge",
-        "TEST KNOB: the offset a probe's test clock adds to its timestamps (present only for probes running one).",
-    );
-    for (p, c) in &clocks {
+    let mut by_site: std::collections::BTreeMap<Endpoint, Worst> = Default::default();
+    for p in &config.probes {
+        let Some(c) = results.probes.get(&p.id).and_then(|r| r.clock) else {
+            continue;
+        };
+        let w = by_site.entry(p.endpoint).or_insert(Worst {
+            all_synchronized: true,
+            ..Worst::default()
+        });
+        w.all_synchronized &= c.synchronized;
+        w.error_us = w.error_us.max(c.error_us);
         if let Some(t) = c.test_clock {
+            let worst = w.test_offset_ns.unwrap_or(0);
+            if t.offset_ns.unsigned_abs() >= worst.unsigned_abs() {
+                w.test_offset_ns = Some(t.offset_ns);
+            }
+        }
+    }
+    family(
+        out,
+        "hubmesh_site_clock_synchronized",
+        "gauge",
+        "1 when every probe of the site says its clock is synchronized (chrony, ptp4l, the kernel, or a stated error).",
+    );
+    for (e, w) in &by_site {
+        let _ = writeln!(
+            out,
+            "hubmesh_site_clock_synchronized{{{}}} {}",
+            site_labels(config, *e),
+            u8::from(w.all_synchronized)
+        );
+    }
+    family(
+        out,
+        "hubmesh_site_clock_error_seconds",
+        "gauge",
+        "The largest clock error bound the site's probes announced in their last hellos.",
+    );
+    for (e, w) in &by_site {
+        let _ = writeln!(
+            out,
+            "hubmesh_site_clock_error_seconds{{{}}} {}",
+            site_labels(config, *e),
+            w.error_us as f64 / 1e6
+        );
+    }
+    family(
+        out,
+        "hubmesh_site_test_clock_offset_seconds",
+        "gauge",
+        "TEST KNOB: the largest offset a test clock adds at the site (present only where a probe runs one).",
+    );
+    for (e, w) in &by_site {
+        if let Some(ns) = w.test_offset_ns {
             let _ = writeln!(
                 out,
-                "hubmesh_probe_test_clock_offset_seconds{{probe=\"{}\"}} {}",
-                esc(&p.id),
-                t.offset_ns as f64 / 1e9
+                "hubmesh_site_test_clock_offset_seconds{{{}}} {}",
+                site_labels(config, *e),
+                ns as f64 / 1e9
             );
         }
     }
@@ -189,21 +219,30 @@ fn monitoring(out: &mut String, config: &Config, routes: &RouteTable, results: &
         out,
         "hubmesh_alert_firing",
         "gauge",
-        "1 for every alert firing now (labels as in its notifications; from/to are the route's endpoints in topology order, direction says which way; a clock alert names its probe instead).",
+        "1 for every alert firing now (labels as in its notifications; from/to are the route's endpoints in topology order, direction says which way; a probe's clock alert gives the probe's endpoint as from, never the probe).",
     );
+    let mut firing = std::collections::BTreeSet::new();
     for e in &results.firing {
         let l = |k: &str| esc(e.labels.get(k).map_or("", String::as_str));
-        let _ = writeln!(
-            out,
-            "hubmesh_alert_firing{{alertname=\"{}\",from=\"{}\",to=\"{}\",direction=\"{}\",probe=\"{}\",rule=\"{}\",severity=\"{}\"}} 1",
+        let from = match e.labels.get("probe") {
+            Some(id) => config
+                .probes
+                .iter()
+                .find(|p| &p.id == id)
+                .map_or_else(String::new, |p| esc(&config.endpoint_name(p))),
+            None => l("from"),
+        };
+        firing.insert(format!(
+            "hubmesh_alert_firing{{alertname=\"{}\",from=\"{from}\",to=\"{}\",direction=\"{}\",rule=\"{}\",severity=\"{}\"}} 1",
             l("alertname"),
-            l("from"),
             l("to"),
             l("direction"),
-            l("probe"),
             l("rule"),
             l("severity")
-        );
+        ));
+    }
+    for line in firing {
+        let _ = writeln!(out, "{line}");
     }
     family(
         out,
@@ -574,6 +613,67 @@ pub fn render(
         "Probes in the configuration.",
     );
     let _ = writeln!(out, "hubmesh_probes {}", config.probes.len());
-    probe_clocks(&mut out, config, results);
+    site_clocks(&mut out, config, results);
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::server::store::ProbeRow;
+    use protocol::api::{ClockInfo, TestClock};
+
+    #[test]
+    fn site_clocks_take_the_worst_probe_and_never_name_one() {
+        let src = "topology:\n  version: 1\n  sites:\n    - {id: a, kind: city, location: [30, 104]}\n    - {id: b, kind: city, location: [31, 105]}\nprobes:\n  - {id: a-1, site: a, stamp: 127.0.0.1:20000}\n  - {id: a-2, site: a, stamp: 127.0.0.1:20001}\n  - {id: b-1, site: b, stamp: 127.0.0.1:20002}\n";
+        let config =
+            crate::server::config::from_str(src, "t.yaml", std::path::Path::new("t.yaml")).unwrap();
+        let row = |synchronized, error_us, test_clock| ProbeRow {
+            clock: Some(ClockInfo {
+                synchronized,
+                error_us,
+                source: None,
+                test_clock,
+            }),
+            ..ProbeRow::default()
+        };
+        let skew = TestClock {
+            offset_ns: -2_500_000,
+            drift_ppb: 0,
+        };
+        let results = ResultFigures {
+            probes: [
+                ("a-1".to_owned(), row(true, 50, None)),
+                ("a-2".to_owned(), row(false, 16_000_000, Some(skew))),
+                ("b-1".to_owned(), row(true, 20, None)),
+            ]
+            .into_iter()
+            .collect(),
+            ..ResultFigures::default()
+        };
+        let mut out = String::new();
+        site_clocks(&mut out, &config, &results);
+        assert!(
+            out.contains("hubmesh_site_clock_synchronized{site=\"a\"} 0\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("hubmesh_site_clock_synchronized{site=\"b\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("hubmesh_site_clock_error_seconds{site=\"a\"} 16\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("hubmesh_site_test_clock_offset_seconds{site=\"a\"} -0.0025\n"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("site_test_clock_offset_seconds{site=\"b\"}"),
+            "{out}"
+        );
+        assert!(!out.contains("probe="), "{out}");
+    }
 }
