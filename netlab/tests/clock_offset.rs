@@ -21,7 +21,8 @@
 
 mod common;
 
-use common::{retry, sibling_bin, Lab};
+use common::mesh::Mesh;
+use common::{assert_near, retry, sibling_bin, Lab};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -66,13 +67,6 @@ fn ms(v: &Value, key: &str, stat: &str) -> f64 {
         .as_f64()
         .unwrap_or_else(|| panic!("no {key}.{stat} in {v}"))
         / 1e3
-}
-
-fn assert_near(what: &str, got: f64, want: f64, tolerance: f64) {
-    assert!(
-        (got - want).abs() <= tolerance,
-        "{what}: {got:.3} ms, expected {want:.3} ms (tolerance {tolerance} ms)"
-    );
 }
 
 #[test]
@@ -161,21 +155,8 @@ const AGENTS: [(&str, &[&str]); 3] = [
 
 #[test]
 fn the_controller_bounds_the_offset_never_says_ok_on_a_straddle_and_flags_a_false_claim() {
-    use common::{logs, spawn_logged, TempDir};
-    use std::process::Command;
-
     require_lab!();
-    let Some(probe) = sibling_bin("probe") else {
-        return;
-    };
-    let Some(controller) = sibling_bin("mesh-controller") else {
-        return;
-    };
-    let (probe, controller) = (probe.to_str().unwrap(), controller.to_str().unwrap());
     let lab = Lab::up("clock.yaml", "clkmesh");
-    let dir = TempDir::new("clock-mesh");
-    let work = dir.0.as_path();
-
     let lab_file = common::lab_file("clock.yaml");
     let mut config = format!("topology: {}\nprobes:\n", lab_file.display());
     for (site, _) in AGENTS {
@@ -187,87 +168,23 @@ fn the_controller_bounds_the_offset_never_says_ok_on_a_straddle_and_flags_a_fals
     config += "secrets: secrets.yaml\n";
     config += "measurement: {interval: 50ms, window: 2s, timeout: 1s}\n";
     config += "alerts: {for: 2s, resolve_for: 2s, window: 60s, evaluate_every: 1s}\n";
-    let cfg = work.join("clock.yaml");
-    std::fs::write(&cfg, config).unwrap();
-    let cfg = cfg.to_str().unwrap();
-    let db = work.join("hubmesh.db");
-    let db = db.to_str().unwrap();
-    for (site, _) in AGENTS {
-        let out = Command::new(controller)
-            .args(["token", "add", "--config", cfg, site])
-            .output()
-            .expect("token add");
-        assert!(out.status.success(), "token add: {}", common::stderr(&out));
-        std::fs::write(work.join(format!("{site}.token")), &out.stdout).unwrap();
-    }
-    let listen = format!("{}:8680", lab.addr("cl"));
-    let url = format!("http://{listen}");
-    let mut servers = vec![spawn_logged(
-        &lab,
-        "cl",
-        &[
-            controller,
-            "serve",
-            "--config",
-            cfg,
-            "--db",
-            db,
-            "--listen",
-            &listen,
-            "--insecure-plaintext",
-        ],
-        &work.join("controller.log"),
-    )];
-    let up = retry(Duration::from_secs(10), || {
-        let out = lab.exec("cl", &[controller, "report", "--server", &url]);
-        matches!(out.status.code(), Some(0 | 1)).then_some(())
-    });
-    assert!(
-        up.is_some(),
-        "the controller never answered\n{}",
-        logs(work)
-    );
+    let ids: Vec<&str> = AGENTS.iter().map(|(id, _)| *id).collect();
+    let Some(mut mesh) = Mesh::new("clock-mesh", &config, &ids) else {
+        return;
+    };
+    mesh.serve(&lab, "cl", &format!("{}:8680", lab.addr("cl")));
     for (site, extra) in AGENTS {
-        let token = work.join(format!("{site}.token"));
-        let spool = work.join(format!("spool-{site}"));
         let stamp = format!("{}:8620", lab.addr(site));
-        let mut args = vec![
-            probe,
-            "agent",
-            "--controller",
-            &url,
-            "--id",
-            site,
-            "--token-file",
-            token.to_str().unwrap(),
-            "--listen",
-            &stamp,
-            "--spool",
-            spool.to_str().unwrap(),
-            "--poll",
-            "1s",
-            "--no-bw",
-        ];
-        args.extend_from_slice(extra);
-        servers.push(spawn_logged(
-            &lab,
-            site,
-            &args,
-            &work.join(format!("agent-{site}.log")),
-        ));
+        let mut extra = extra.to_vec();
+        extra.push("--no-bw");
+        mesh.agent(&lab, site, site, &stamp, &extra);
     }
 
-    let report = || {
-        Command::new(controller)
-            .args(["report", "--db", db, "--config", cfg, "--format", "json"])
-            .output()
-            .expect("report")
-    };
     // Four covered routes (cl <-> north, cl <-> south), six windows each,
     // and north's clock alert firing (3 ms against a quarter of 4.02 ms).
     let done = retry(Duration::from_secs(45), || {
         std::thread::sleep(Duration::from_millis(900));
-        let v: Value = serde_json::from_slice(&report().stdout).ok()?;
+        let v = mesh.report_json()?;
         let measured = v["routes"]
             .as_array()?
             .iter()
@@ -283,11 +200,11 @@ fn the_controller_bounds_the_offset_never_says_ok_on_a_straddle_and_flags_a_fals
     let v = done.unwrap_or_else(|| {
         panic!(
             "not every covered route measured six windows with the clock alert in 45 s: {}\n{}",
-            common::stdout(&report()),
-            logs(work)
+            common::stdout(&mesh.report(&["--format", "json"])),
+            mesh.logs()
         )
     });
-    drop(servers);
+    mesh.stop();
     eprintln!(
         "{}",
         serde_json::to_string_pretty(&v["probe_clocks"]).unwrap()
@@ -368,11 +285,7 @@ fn the_controller_bounds_the_offset_never_says_ok_on_a_straddle_and_flags_a_fals
     }
 
     // The text report says it too.
-    let text = Command::new(controller)
-        .args(["report", "--db", db, "--config", cfg])
-        .output()
-        .expect("report");
-    let text = common::stdout(&text);
+    let text = common::stdout(&mesh.report(&[]));
     assert!(
         text.contains("clock claims contradict physics: cl↔south"),
         "{text}"

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::Lab;
+use common::{assert_near, Lab};
 use serde_json::Value;
 
 /// The workspace's `probe` binary, built beside `netlab` (scripts/test.sh
@@ -52,13 +52,6 @@ fn p50_ms(v: &Value) -> f64 {
         .as_f64()
         .unwrap_or_else(|| panic!("no rtt_us.p50 in {v}"))
         / 1e3
-}
-
-fn assert_near(what: &str, got: f64, want: f64, tolerance: f64) {
-    assert!(
-        (got - want).abs() <= tolerance,
-        "{what}: measured {got:.3} ms, configured {want:.3} ms (tolerance {tolerance} ms)"
-    );
 }
 
 #[test]

@@ -13,9 +13,9 @@
 
 mod common;
 
-use common::{logs, retry, sibling_bin, spawn_logged, Lab, TempDir};
+use common::mesh::Mesh;
+use common::{assert_near, retry, sibling_bin, Lab};
 use serde_json::Value;
-use std::process::Command;
 use std::time::Duration;
 
 /// The workspace's `probe` binary (under CI a missing one fails the test).
@@ -50,13 +50,6 @@ fn p50_ms(v: &Value, key: &str) -> f64 {
         .as_f64()
         .unwrap_or_else(|| panic!("no {key}.p50 in {v}"))
         / 1e3
-}
-
-fn assert_near(what: &str, got: f64, want: f64, tolerance: f64) {
-    assert!(
-        (got - want).abs() <= tolerance,
-        "{what}: measured {got:.3} ms, configured {want:.3} ms (tolerance {tolerance} ms)"
-    );
 }
 
 #[test]
@@ -250,14 +243,7 @@ fn configured_ms(from: &str, to: &str) -> f64 {
 #[test]
 fn agent_mesh_over_ipv6_with_the_controller_on_ipv6() {
     require_lab!();
-    let Some(probe) = probe_bin() else { return };
-    let Some(controller) = sibling_bin("mesh-controller") else {
-        return;
-    };
-    let controller = controller.to_str().unwrap();
     let lab = Lab::up("three.yaml", "v6-mesh");
-    let dir = TempDir::new("v6-mesh");
-    let work = dir.0.as_path();
     let sites = ["a", "b", "c"];
     let v6: Vec<String> = sites.iter().map(|s| addr6(&lab, s)).collect();
 
@@ -276,93 +262,25 @@ fn agent_mesh_over_ipv6_with_the_controller_on_ipv6() {
     config += "secrets: secrets.yaml\n";
     config += "measurement: {interval: 50ms, window: 2s, timeout: 1s}\n";
     config += "icmp: {ping_interval: 200ms, trace_period: 10s, max_hops: 8}\n";
-    let cfg = work.join("mesh.yaml");
-    std::fs::write(&cfg, config).unwrap();
-    let cfg = cfg.to_str().unwrap();
-    let db = work.join("hubmesh.db");
-    let db = db.to_str().unwrap();
-    for site in sites {
-        let out = Command::new(controller)
-            .args(["token", "add", "--config", cfg, site])
-            .output()
-            .expect("token add");
-        assert!(out.status.success(), "token add: {}", common::stderr(&out));
-        std::fs::write(work.join(format!("{site}.token")), &out.stdout).unwrap();
-    }
-
+    let Some(mut mesh) = Mesh::new("v6-mesh", &config, &sites) else {
+        return;
+    };
     // The controller on a's IPv6 address; the agents reach it across the lab.
-    let listen = format!("[{}]:8680", v6[0]);
-    let url = format!("http://{listen}");
-    // The lab is an emulated private network (TLS has its own test).
-    let serve = vec![
-        controller,
-        "serve",
-        "--config",
-        cfg,
-        "--db",
-        db,
-        "--listen",
-        &listen,
-        "--insecure-plaintext",
-    ];
-    let mut servers = vec![spawn_logged(
-        &lab,
-        "a",
-        &serve,
-        &work.join("controller.log"),
-    )];
-    let up = retry(Duration::from_secs(10), || {
-        let out = lab.exec("a", &[controller, "report", "--server", &url]);
-        matches!(out.status.code(), Some(0 | 1)).then_some(())
-    });
-    assert!(
-        up.is_some(),
-        "the controller never answered\n{}",
-        logs(work)
-    );
-
+    mesh.serve(&lab, "a", &format!("[{}]:8680", v6[0]));
     for (i, site) in sites.iter().enumerate() {
-        let token = work.join(format!("{site}.token"));
-        let spool = work.join(format!("spool-{site}"));
         // b listens on every address of both families.
         let listen = if *site == "b" {
             "[::]:8620".to_string()
         } else {
             format!("[{}]:8620", v6[i])
         };
-        servers.push(spawn_logged(
-            &lab,
-            site,
-            &[
-                &probe,
-                "agent",
-                "--controller",
-                &url,
-                "--id",
-                site,
-                "--token-file",
-                token.to_str().unwrap(),
-                "--listen",
-                &listen,
-                "--spool",
-                spool.to_str().unwrap(),
-                "--poll",
-                "1s",
-            ],
-            &work.join(format!("agent-{site}.log")),
-        ));
+        mesh.agent(&lab, site, site, &listen, &[]);
     }
 
-    let report = || {
-        Command::new(controller)
-            .args(["report", "--db", db, "--config", cfg, "--format", "json"])
-            .output()
-            .expect("report")
-    };
     let pairs = sites.len() * (sites.len() - 1);
     let done = retry(Duration::from_secs(45), || {
         std::thread::sleep(Duration::from_millis(900));
-        let v: Value = serde_json::from_slice(&report().stdout).ok()?;
+        let v: Value = serde_json::from_slice(&mesh.report(&["--format", "json"]).stdout).ok()?;
         let measured = v["routes"]
             .as_array()?
             .iter()
@@ -377,12 +295,12 @@ fn agent_mesh_over_ipv6_with_the_controller_on_ipv6() {
     assert!(
         done.is_some(),
         "not every pair measured three windows over IPv6 in 45 s: {}\n{}",
-        common::stdout(&report()),
-        logs(work)
+        common::stdout(&mesh.report(&["--format", "json"])),
+        mesh.logs()
     );
-    drop(servers);
+    mesh.stop();
 
-    let out = report();
+    let out = mesh.report(&["--format", "json"]);
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("report JSON: {e}: {}", common::stderr(&out)));
     let routes = v["routes"].as_array().expect("routes");

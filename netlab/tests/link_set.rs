@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{netlab, require_tool, stderr, stdout, Lab};
+use common::{assert_near, netlab, require_tool, stderr, stdout, Lab};
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -121,13 +121,6 @@ fn now_s() -> f64 {
 
 fn min(v: impl Iterator<Item = f64>) -> f64 {
     v.fold(f64::INFINITY, f64::min)
-}
-
-fn assert_near(what: &str, got: f64, want: f64, tolerance: f64) {
-    assert!(
-        (got - want).abs() <= tolerance,
-        "{what}: measured {got:.3} ms, expected {want:.3} ms (tolerance {tolerance} ms)"
-    );
 }
 
 /// `netlab link set --name LAB ARGS...`, which must succeed; returns its line.

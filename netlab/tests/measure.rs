@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{require_tool, retry, Lab};
+use common::{assert_near, require_tool, retry, Lab};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -45,13 +45,6 @@ fn median_ms(v: &Value, key: &str) -> f64 {
         .as_f64()
         .unwrap_or_else(|| panic!("no stats.{key}.median in {v}"))
         / 1e6
-}
-
-fn assert_near(what: &str, got: f64, want: f64, tolerance: f64) {
-    assert!(
-        (got - want).abs() <= tolerance,
-        "{what}: measured {got:.3} ms, configured {want:.3} ms (tolerance {tolerance} ms)"
-    );
 }
 
 #[test]

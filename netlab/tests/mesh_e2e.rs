@@ -13,9 +13,9 @@
 
 mod common;
 
-use common::{logs, retry, sibling_bin, spawn_logged, Lab, TempDir};
+use common::mesh::Mesh;
+use common::{retry, Lab};
 use serde_json::Value;
-use std::process::Command;
 use std::time::Duration;
 
 /// Sites of the lab, each with one probe (id = site).
@@ -43,17 +43,7 @@ fn configured_ms(from: &str, to: &str) -> f64 {
 #[test]
 fn agents_measure_the_lab_and_the_report_flags_exactly_the_slow_route() {
     require_lab!();
-    let Some(probe) = sibling_bin("probe") else {
-        return;
-    };
-    let Some(controller) = sibling_bin("mesh-controller") else {
-        return;
-    };
-    let (probe, controller) = (probe.to_str().unwrap(), controller.to_str().unwrap());
-
     let lab = Lab::up("mesh.yaml", "mesh");
-    let dir = TempDir::new("mesh-e2e");
-    let work = dir.0.as_path();
     let addrs: Vec<String> = SITES.iter().map(|s| lab.addr(s)).collect();
 
     let lab_file = common::lab_file("mesh.yaml");
@@ -64,82 +54,14 @@ fn agents_measure_the_lab_and_the_report_flags_exactly_the_slow_route() {
     config += "secrets: secrets.yaml\n";
     config += "measurement: {interval: 50ms, window: 2s, timeout: 1s}\n";
     config += "icmp: {ping_interval: 200ms, trace_period: 10s, max_hops: 8}\n";
-    let cfg = work.join("mesh.yaml");
-    std::fs::write(&cfg, config).unwrap();
-    let cfg = cfg.to_str().unwrap();
-    let db = work.join("hubmesh.db");
-    let db = db.to_str().unwrap();
-
-    for site in SITES {
-        let out = Command::new(controller)
-            .args(["token", "add", "--config", cfg, site])
-            .output()
-            .expect("token add");
-        assert!(
-            out.status.success(),
-            "token add {site}: {}",
-            common::stderr(&out)
-        );
-        std::fs::write(work.join(format!("{site}.token")), &out.stdout).unwrap();
-    }
-
+    let Some(mut mesh) = Mesh::new("mesh-e2e", &config, &SITES) else {
+        return;
+    };
     // The controller inside the cluster's site; the agents reach it across
     // the emulated WAN.
-    let listen = format!("{}:8680", addrs[0]);
-    let url = format!("http://{listen}");
-    let mut servers = vec![spawn_logged(
-        &lab,
-        "cl",
-        &[
-            controller,
-            "serve",
-            "--config",
-            cfg,
-            "--db",
-            db,
-            "--listen",
-            &listen,
-            // The lab is an emulated private network (TLS has its own test).
-            "--insecure-plaintext",
-        ],
-        &work.join("controller.log"),
-    )];
-    // `report --server` answers 0 or 1 once the controller serves (2 before).
-    let up = retry(Duration::from_secs(10), || {
-        let out = lab.exec("cl", &[controller, "report", "--server", &url]);
-        matches!(out.status.code(), Some(0 | 1)).then_some(())
-    });
-    assert!(
-        up.is_some(),
-        "the controller never answered\n{}",
-        logs(work)
-    );
-
+    mesh.serve(&lab, "cl", &format!("{}:8680", addrs[0]));
     for (site, addr) in SITES.iter().zip(&addrs) {
-        let token = work.join(format!("{site}.token"));
-        let spool = work.join(format!("spool-{site}"));
-        let stamp = format!("{addr}:8620");
-        servers.push(spawn_logged(
-            &lab,
-            site,
-            &[
-                probe,
-                "agent",
-                "--controller",
-                &url,
-                "--id",
-                site,
-                "--token-file",
-                token.to_str().unwrap(),
-                "--listen",
-                &stamp,
-                "--spool",
-                spool.to_str().unwrap(),
-                "--poll",
-                "1s",
-            ],
-            &work.join(format!("agent-{site}.log")),
-        ));
+        mesh.agent(&lab, site, site, &format!("{addr}:8620"), &[]);
     }
 
     // Measure until every ordered pair has at least six windows stored (both
@@ -148,16 +70,10 @@ fn agents_measure_the_lab_and_the_report_flags_exactly_the_slow_route() {
     // delivers late on a loaded machine (5 ms late was seen in CI-like runs)
     // turned a 5 ms route against its 8 ms budget into a violation; with six
     // (240 packets) it takes three.
-    let report = || {
-        Command::new(controller)
-            .args(["report", "--db", db, "--config", cfg, "--format", "json"])
-            .output()
-            .expect("report")
-    };
     let pairs = SITES.len() * (SITES.len() - 1);
     let done = retry(Duration::from_secs(45), || {
         std::thread::sleep(Duration::from_millis(900));
-        let out = report();
+        let out = mesh.report(&["--format", "json"]);
         let v: Value = serde_json::from_slice(&out.stdout).ok()?;
         let measured = v["routes"]
             .as_array()?
@@ -173,12 +89,12 @@ fn agents_measure_the_lab_and_the_report_flags_exactly_the_slow_route() {
     assert!(
         done.is_some(),
         "not every pair measured six windows in 45 s: {}\n{}",
-        common::stdout(&report()),
-        logs(work)
+        common::stdout(&mesh.report(&["--format", "json"])),
+        mesh.logs()
     );
-    drop(servers);
+    mesh.stop();
 
-    let out = report();
+    let out = mesh.report(&["--format", "json"]);
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("report JSON: {e}: {}", common::stderr(&out)));
     assert_eq!(

@@ -19,10 +19,10 @@
 
 mod common;
 
-use common::{logs, retry, sibling_bin, spawn_logged, Lab, Server, TempDir};
+use common::mesh::Mesh;
+use common::{logs, retry, spawn_logged, Lab};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const SITES: [&str; 4] = ["cl", "city-a", "city-b", "r"];
@@ -132,21 +132,10 @@ fn alerts_events_and_series_follow_the_lab_as_it_changes() {
         eprintln!("skipped: no python3 (Debian package python3) for the webhook receiver");
         return;
     }
-    let Some(probe) = sibling_bin("probe") else {
-        return;
-    };
-    let Some(controller) = sibling_bin("mesh-controller") else {
-        return;
-    };
-    let (probe, controller) = (probe.to_str().unwrap(), controller.to_str().unwrap());
     let sink = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/webhook-sink.py");
 
     let lab = Lab::up("monitor.yaml", "monitor");
-    let dir = TempDir::new("monitor-e2e");
-    let work = dir.0.as_path();
     let addrs: Vec<String> = SITES.iter().map(|s| lab.addr(s)).collect();
-    let hooks_file = work.join("hooks.jsonl");
-    std::fs::write(work.join("lab.secret"), "lab-secret\n").unwrap();
 
     let mut config = format!(
         "topology: {}\nprobes:\n",
@@ -164,42 +153,18 @@ fn alerts_events_and_series_follow_the_lab_as_it_changes() {
          receivers:\n    - {{name: lab, url: \"http://{}:9099/hook\", secret_file: lab.secret}}\n",
         addrs[0]
     );
-    let cfg = work.join("mesh.yaml");
-    std::fs::write(&cfg, config).unwrap();
-    let cfg = cfg.to_str().unwrap();
-    let db = work.join("hubmesh.db");
-    let db = db.to_str().unwrap();
-    for site in SITES {
-        let out = Command::new(controller)
-            .args(["token", "add", "--config", cfg, site])
-            .output()
-            .expect("token add");
-        assert!(out.status.success(), "token add: {}", common::stderr(&out));
-        std::fs::write(work.join(format!("{site}.token")), &out.stdout).unwrap();
-    }
+    let secret = [("lab.secret", "lab-secret\n")];
+    let Some(mut mesh) = Mesh::with_files("monitor-e2e", &config, &SITES, &secret) else {
+        return;
+    };
+    let work = mesh.work().to_path_buf();
+    let work = work.as_path();
+    let hooks_file = work.join("hooks.jsonl");
 
     let listen = format!("{}:8680", addrs[0]);
-    let url = format!("http://{listen}");
-    let serve = |log: &str| -> Server {
-        spawn_logged(
-            &lab,
-            "cl",
-            &[
-                controller,
-                "serve",
-                "--config",
-                cfg,
-                "--db",
-                db,
-                "--listen",
-                &listen,
-                // The lab is an emulated private network (TLS has its own test).
-                "--insecure-plaintext",
-            ],
-            &work.join(log),
-        )
-    };
-    let mut ctl = serve("controller.log");
+    mesh.url = format!("http://{listen}");
+    let url = mesh.url.clone();
+    let mut ctl = mesh.spawn_controller(&lab, "cl", &listen, "controller.log");
     let _sink = spawn_logged(
         &lab,
         "cl",
@@ -221,32 +186,8 @@ fn alerts_events_and_series_follow_the_lab_as_it_changes() {
         "the controller never answered\n{}",
         logs(work)
     );
-    let mut agents = Vec::new();
     for (site, addr) in SITES.iter().zip(&addrs) {
-        let token = work.join(format!("{site}.token"));
-        let spool = work.join(format!("spool-{site}"));
-        let stamp = format!("{addr}:8620");
-        agents.push(spawn_logged(
-            &lab,
-            site,
-            &[
-                probe,
-                "agent",
-                "--controller",
-                &url,
-                "--id",
-                site,
-                "--token-file",
-                token.to_str().unwrap(),
-                "--listen",
-                &stamp,
-                "--spool",
-                spool.to_str().unwrap(),
-                "--poll",
-                "1s",
-            ],
-            &work.join(format!("agent-{site}.log")),
-        ));
+        mesh.agent(&lab, site, site, &format!("{addr}:8620"), &[]);
     }
 
     // A baseline long enough for the level-shift test (six windows before).
@@ -305,7 +246,7 @@ fn alerts_events_and_series_follow_the_lab_as_it_changes() {
     // SIGKILL and restart between firing and resolved.
     ctl.0.kill().unwrap();
     let _ = ctl.0.wait();
-    ctl = serve("controller-2.log");
+    ctl = mesh.spawn_controller(&lab, "cl", &listen, "controller-2.log");
     let back = retry(Duration::from_secs(15), || {
         get(&lab, &format!("{url}/healthz"))
     });
@@ -409,6 +350,6 @@ fn alerts_events_and_series_follow_the_lab_as_it_changes() {
             .contains("path cl > city-b became cl > r > city-b"),
         "{shift}"
     );
-    drop(agents);
+    mesh.stop();
     drop(ctl);
 }

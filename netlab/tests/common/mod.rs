@@ -3,6 +3,8 @@
 //! labs cannot be made, and take every lab down even when a test fails.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod mesh;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -52,6 +54,14 @@ pub fn skip_reason() -> Option<String> {
         return Some("no `ip` (Debian package iproute2)".into());
     }
     None
+}
+
+/// `got` is within `tolerance` of `want` (all ms).
+pub fn assert_near(what: &str, got: f64, want: f64, tolerance: f64) {
+    assert!(
+        (got - want).abs() <= tolerance,
+        "{what}: measured {got:.3} ms, expected {want:.3} ms (tolerance {tolerance} ms)"
+    );
 }
 
 /// Skips the calling test (returns from it) when labs cannot be made here.
