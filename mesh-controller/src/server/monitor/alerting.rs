@@ -254,18 +254,7 @@ fn judge(
             resolved_ms: resolved,
             value,
             threshold,
-            bodies: inp
-                .config
-                .alerts
-                .receivers
-                .iter()
-                .map(|rc| {
-                    (
-                        rc.name.clone(),
-                        alertmanager::body(&rc.name, &alert, inp.external_url),
-                    )
-                })
-                .collect(),
+            bodies: bodies(inp, &alert),
         }
     });
     Some(Change {
@@ -274,6 +263,21 @@ fn judge(
         state: after,
         notice,
     })
+}
+
+/// One notification body per receiver.
+fn bodies(inp: &Inputs<'_>, alert: &WebhookAlert) -> Vec<(String, String)> {
+    inp.config
+        .alerts
+        .receivers
+        .iter()
+        .map(|rc| {
+            (
+                rc.name.clone(),
+                alertmanager::body(&rc.name, alert, inp.external_url),
+            )
+        })
+        .collect()
 }
 
 /// The labels of a probe's clock alert.
@@ -375,18 +379,7 @@ pub fn evaluate(inp: &Inputs<'_>) -> Vec<Change> {
                     resolved_ms: Some(inp.now),
                     value: None,
                     threshold: None,
-                    bodies: inp
-                        .config
-                        .alerts
-                        .receivers
-                        .iter()
-                        .map(|rc| {
-                            (
-                                rc.name.clone(),
-                                alertmanager::body(&rc.name, &alert, inp.external_url),
-                            )
-                        })
-                        .collect(),
+                    bodies: bodies(inp, &alert),
                 })
             }
             _ => None,

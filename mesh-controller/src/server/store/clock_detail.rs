@@ -25,6 +25,25 @@ pub fn encode(clock: &ClockInfo) -> Option<String> {
         .flatten()
 }
 
+/// A probe row's clock from its three columns (synchronized, error, detail);
+/// None before its first hello.
+pub fn from_columns(
+    synchronized: Option<bool>,
+    error_us: Option<i64>,
+    detail: Option<&str>,
+) -> Option<ClockInfo> {
+    synchronized.map(|synchronized| {
+        decode(
+            ClockInfo {
+                synchronized,
+                error_us: error_us.map_or(0, |e| u64::try_from(e).unwrap_or(0)),
+                ..ClockInfo::default()
+            },
+            detail,
+        )
+    })
+}
+
 /// `base` with the column's facts added; a value this build cannot read
 /// (written by a newer one) adds nothing.
 pub fn decode(base: ClockInfo, column: Option<&str>) -> ClockInfo {

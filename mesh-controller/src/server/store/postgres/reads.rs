@@ -11,7 +11,6 @@ use crate::server::store::{
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, Row, Statement};
-use protocol::api::ClockInfo;
 use protocol::window::Window;
 use std::collections::HashMap;
 
@@ -57,16 +56,7 @@ pub fn probe_rows(
             id: r.get(0),
             version: r.get(1),
             boot_id: r.get(2),
-            clock: sync.map(|synchronized| {
-                clock_detail::decode(
-                    ClockInfo {
-                        synchronized,
-                        error_us: to_u64(err.unwrap_or(0)),
-                        ..ClockInfo::default()
-                    },
-                    detail.as_deref(),
-                )
-            }),
+            clock: clock_detail::from_columns(sync, err, detail.as_deref()),
             last_hello_ms: r.get::<_, Option<i64>>(5).map(to_u64),
             last_upload_ms: r.get::<_, Option<i64>>(6).map(to_u64),
             last_seq: to_u64(r.get(7)),
