@@ -10,7 +10,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 cargo build --release -q -p mesh-controller
-bin=target/release
+bin="${CARGO_TARGET_DIR:-target}/release"
 
 bench_plan() {
     echo "== plan: synthetic 1,000-site topology (target: under 2 s)"
