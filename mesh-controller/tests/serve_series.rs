@@ -71,11 +71,19 @@ fn series_steps_through_time_with_merged_percentiles() {
     assert!((f(&early["forward"]["p50"]) - 2.5).abs() < 0.02, "{early}");
     assert!((f(&early["forward"]["p99"]) - 2.99).abs() < 0.02, "{early}");
     assert!((f(&early["reverse"]["p50"]) - 3.5).abs() < 0.02, "{early}");
-    assert_eq!(early["error_ms"], 0.0, "one boot: no clock error");
+    // One boot: no clock error, only the histogram's resolution (a 1 us
+    // bucket below 2 ms, 2 us to 4 ms).
+    assert!(
+        f(&early["error_ms"]) <= 0.002,
+        "one boot: no clock error: {early}"
+    );
     assert_eq!(early["loss_forward_pct"], 0.0);
     // Late: cl -> city-a is the forward of cl-1 -> a-2 (8..9 ms, 90 replies)
     // and the reverse of a-1 -> cl-1 (8..9 ms): merged, not averaged.
-    assert!((f(&late["forward"]["p50"]) - 8.5).abs() < 0.03, "{late}");
+    // 190 values, 8.00 .. 8.89 and 8.00 .. 8.99 ms: the 95th and 96th are
+    // both 8.47 ms, which the point's band holds.
+    let (v, e) = (f(&late["forward"]["p50"]), f(&late["error_ms"]));
+    assert!((v - e..=v + e).contains(&8.47), "{late}");
     // city-a -> cl: the reverse of cl-1 -> a-2 (1..2 ms) and the forward of
     // a-1 -> cl-1 (1..2 ms).
     assert!(f(&late["reverse"]["p99"]) < 2.01, "{late}");

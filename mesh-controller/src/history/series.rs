@@ -12,9 +12,12 @@
 use super::pair::{directions, PairStats};
 use super::rollup::Rollup;
 use super::COARSE_MS;
+use crate::server::clock_offset::pair_offset;
+use crate::server::measured::{bands, rtt_half_band};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use topology::analysis::Basis;
+use topology::analysis::{Basis, Estimate};
+use topology::clock_bounds::PairOffset;
 
 /// Steps `step=auto` chooses from (ms), finest first.
 const AUTO_STEPS: [u64; 8] = [
@@ -71,8 +74,10 @@ pub struct Point {
     /// from -> to and to -> from.
     pub forward: OneWay,
     pub reverse: OneWay,
-    /// Clock error bound of the one-way figures (0 on one kernel clock); null
-    /// with `rtt-half`.
+    /// Half-width of the widest band behind the point's one-way figures
+    /// (each figure is its band's midpoint, as the route table's are): the
+    /// clock offset interval of the point's own minima and claims with
+    /// `one-way`, `rtt/2 − L` with `rtt-half`.
     pub error_ms: Option<f64>,
     pub rtt: P50P99,
     pub loss_forward_pct: Option<f64>,
@@ -150,7 +155,7 @@ impl Builder {
     /// The points, in time order; a point that overlaps a longer one (an
     /// hourly row beside fine rows of the same hour) is left out, so no
     /// window counts twice.
-    pub fn points(self) -> Vec<Point> {
+    pub fn points(self, pair: &PairContext) -> Vec<Point> {
         let mut out: Vec<Point> = Vec::new();
         for ((t, len), (ab, ba)) in self.points {
             if let Some(last) = out.last() {
@@ -161,7 +166,7 @@ impl Builder {
             if ab.windows + ba.windows == 0 {
                 continue;
             }
-            out.push(point(t, len, &ab, &ba));
+            out.push(point(t, len, &ab, &ba, pair));
         }
         out
     }
@@ -172,15 +177,39 @@ pub fn uses_hourly_rows(step_ms: u64) -> bool {
     step_ms.is_multiple_of(COARSE_MS)
 }
 
-/// The figures of one point from its two session directions.
-pub fn point(t: u64, duration_ms: u64, ab: &Rollup, ba: &Rollup) -> Point {
+/// What a point's figures need beyond its rollups: the pair's fibre bound
+/// and whether its minima are those of one pair of clocks (see
+/// `server::clock_offset`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PairContext {
+    pub fibre_us: f64,
+    pub one_probe_each: bool,
+}
+
+const PERCENTILES: [f64; 3] = [50.0, 90.0, 99.0];
+
+/// The one-way figures of one direction as bands (p50, p90, p99), when
+/// every one of them may be read one-way (the route table's rule).
+fn one_way_bands(
+    s: &PairStats,
+    offset: Option<&PairOffset>,
+    fibre_us: f64,
+) -> Option<[Estimate; 3]> {
+    if s.one_way.is_empty() {
+        return None;
+    }
+    let band = |p| match bands(s, offset, p, fibre_us).0 {
+        Some(e) if e.basis == Basis::OneWay => Some(e),
+        _ => None,
+    };
+    Some([band(50.0)?, band(90.0)?, band(99.0)?])
+}
+
+/// The figures of one point from its two session directions: the same bands
+/// the route table judges by, from the point's own rollups.
+pub fn point(t: u64, duration_ms: u64, ab: &Rollup, ba: &Rollup, pair: &PairContext) -> Point {
     let (fwd, rev) = directions(ab, ba);
     let ms = |x: Option<f64>| x.map(round3);
-    let one_way = |s: &PairStats| OneWay {
-        p50: ms(s.one_way.percentile_ms(50.0)),
-        p90: ms(s.one_way.percentile_ms(90.0)),
-        p99: ms(s.one_way.percentile_ms(99.0)),
-    };
     let p50p99 = |h: &protocol::window::SparseHistogram, half: bool| {
         let f = |p| ms(h.percentile_ms(p).map(|v| if half { v / 2.0 } else { v }));
         P50P99 {
@@ -188,29 +217,46 @@ pub fn point(t: u64, duration_ms: u64, ab: &Rollup, ba: &Rollup) -> Point {
             p99: f(99.0),
         }
     };
-    // One-way where both directions' figures may be trusted (judged at the
-    // p99, the strictest reading), as the route table does.
-    let trusted = |s: &PairStats| {
-        s.one_way
-            .percentile_ms(99.0)
-            .is_some_and(|v| crate::server::measured::one_way_trusted(s, v))
+    // One-way where both directions' bands may be read one-way, as the
+    // route table does; half the round trip with its own band otherwise.
+    let offset = pair_offset(&fwd, &rev, pair.fibre_us, pair.one_probe_each);
+    let there = one_way_bands(&fwd, offset.as_ref(), pair.fibre_us);
+    let back = one_way_bands(&rev, offset.map(|o| o.reversed()).as_ref(), pair.fibre_us);
+    let figures = |b: &[Estimate; 3]| OneWay {
+        p50: Some(round3(b[0].one_way_ms)),
+        p90: Some(round3(b[1].one_way_ms)),
+        p99: Some(round3(b[2].one_way_ms)),
     };
-    let one_way_basis = trusted(&fwd) && (rev.one_way.is_empty() || trusted(&rev));
-    let (basis, forward, reverse, error_ms) = if one_way_basis {
-        (
+    let widest = |b: &[Estimate]| b.iter().map(|e| e.error_ms).fold(0.0, f64::max);
+    let (basis, forward, reverse, error_ms) = match (there, back) {
+        (Some(f), Some(r)) => (
             Basis::OneWay,
-            one_way(&fwd),
-            one_way(&rev),
-            Some(round3(fwd.error_ns as f64 / 1e6)),
-        )
-    } else {
-        let half = |p| ms(fwd.rtt.percentile_ms(p).map(|v| v / 2.0));
-        let h = OneWay {
-            p50: half(50.0),
-            p90: half(90.0),
-            p99: half(99.0),
-        };
-        (Basis::RttHalf, h, h, None)
+            figures(&f),
+            figures(&r),
+            Some(round3(widest(&f).max(widest(&r)))),
+        ),
+        (Some(f), None) if rev.one_way.is_empty() => (
+            Basis::OneWay,
+            figures(&f),
+            OneWay::default(),
+            Some(round3(widest(&f))),
+        ),
+        _ => {
+            let halves: Vec<Estimate> = PERCENTILES
+                .iter()
+                .filter_map(|&p| rtt_half_band(&fwd, p, pair.fibre_us))
+                .collect();
+            let h = match halves.as_slice() {
+                [a, b, c] => OneWay {
+                    p50: Some(round3(a.one_way_ms)),
+                    p90: Some(round3(b.one_way_ms)),
+                    p99: Some(round3(c.one_way_ms)),
+                },
+                _ => OneWay::default(),
+            };
+            let error = (!halves.is_empty()).then(|| round3(widest(&halves)));
+            (Basis::RttHalf, h, h, error)
+        }
     };
     Point {
         t,
@@ -271,16 +317,21 @@ mod tests {
         b.add(base + COARSE_MS, COARSE_MS, true, &rollup(10, 20, 20));
         // A fine row inside that hour is shadowed by the hourly row.
         b.add(base + COARSE_MS + 600_000, 60_000, true, &rollup(10, 1, 1));
-        let p = b.points();
+        let p = b.points(&PairContext::default());
         assert_eq!(p.len(), 3, "{p:?}");
         assert_eq!((p[0].t, p[0].duration_ms, p[0].windows), (base, 300_000, 2));
         assert_eq!(p[0].basis, Basis::OneWay);
-        assert_eq!(p[0].forward.p50, Some(5.003));
-        assert_eq!(p[0].reverse.p99, Some(7.003));
-        assert_eq!(p[0].error_ms, Some(0.0));
+        // One kernel clock: each figure is its histogram bucket's midpoint,
+        // the band no wider than the bucket (4 us at 4 to 8 ms, 8 us above).
+        let near = |got: Option<f64>, want: f64, bucket: f64| {
+            got.is_some_and(|g| (g - want).abs() <= bucket / 1e3)
+        };
+        assert!(near(p[0].forward.p50, 5.0, 4.0), "{:?}", p[0]);
+        assert!(near(p[0].reverse.p99, 7.0, 4.0), "{:?}", p[0]);
+        assert!(p[0].error_ms.is_some_and(|e| e <= 0.004), "{:?}", p[0]);
         // The B -> A session measured from -> to on its way back (4 ms).
-        assert_eq!(p[1].forward.p50, Some(4.001));
-        assert_eq!(p[1].reverse.p50, Some(9.007));
+        assert!(near(p[1].forward.p50, 4.0, 2.0), "{:?}", p[1]);
+        assert!(near(p[1].reverse.p50, 9.0, 8.0), "{:?}", p[1]);
         assert_eq!((p[2].t, p[2].duration_ms), (base + COARSE_MS, COARSE_MS));
         assert_eq!(p[2].rtt.p50, Some(40.031));
     }
@@ -299,11 +350,73 @@ mod tests {
             ts_source: TsSource::User,
         }));
         let r = Rollup::of_window(&w);
-        let p = point(0, 60_000, &r, &Rollup::default());
+        let pair = PairContext {
+            fibre_us: 1_000.0,
+            one_probe_each: true,
+        };
+        let p = point(0, 60_000, &r, &Rollup::default(), &pair);
         assert_eq!(p.basis, Basis::RttHalf);
         assert_eq!(p.forward, p.reverse);
-        // Half of the 10.007 ms bucket edge.
+        // Half of the 10.007 ms bucket edge (plus the rounding), with its
+        // own band: each way at least the 1 ms fibre bound.
         assert_eq!(p.forward.p50, Some(5.004));
-        assert_eq!(p.error_ms, None);
+        assert_eq!(p.error_ms, Some(4.004));
+    }
+
+    /// A session across two clocks, B's 2.5 ms ahead of A's, each claiming
+    /// honestly (0.1 and 3 ms), on a path of 4 ms each way whose fibre
+    /// bound is 3.923 ms.
+    fn offset_rollups() -> (Rollup, Rollup) {
+        let clock = ClockSample {
+            local_synchronized: true,
+            local_error: std::time::Duration::from_micros(100),
+            remote_synchronized: true,
+            remote_error: std::time::Duration::from_micros(3_000),
+            one_way_error: std::time::Duration::from_micros(3_100),
+        };
+        let mut w = Window::new();
+        for i in 0..100u32 {
+            let jitter = i64::from(i % 10) * 5_000;
+            w.record(&Event::Sent);
+            w.record(&Event::Reply(PacketSample {
+                sender_seq: i,
+                reflector_seq: i,
+                rtt_ns: 8_000_000 + 2 * jitter,
+                forward_ns: 6_500_000 + jitter,
+                reverse_ns: 1_500_000 + jitter,
+                clock,
+                ts_source: TsSource::Kernel,
+            }));
+        }
+        (Rollup::of_window(&w), Rollup::default())
+    }
+
+    #[test]
+    fn points_are_the_route_tables_bands_offset_corrected() {
+        let (ab, ba) = offset_rollups();
+        let pair = PairContext {
+            fibre_us: 3_923.0,
+            one_probe_each: true,
+        };
+        let p = point(0, 60_000, &ab, &ba, &pair);
+        assert_eq!(p.basis, Basis::OneWay, "{p:?}");
+        let (v, err) = (p.forward.p50.unwrap(), p.error_ms.unwrap());
+        // Truly 4.000 (p50: 4.020) ms: the band holds it, and it is physics'
+        // width (about 0.08 ms), not the 3.1 ms claimed.
+        assert!((v - err..=v + err).contains(&4.02), "{p:?}");
+        assert!(err < 0.2, "{p:?}");
+        let back = p.reverse.p50.unwrap();
+        assert!((back - err..=back + err).contains(&4.02), "{p:?}");
+
+        // Several probes at an end: the claims alone, 3.1 ms wide, too wide
+        // to read one-way (a quarter of the delay): half the round trip.
+        let claims_only = PairContext {
+            one_probe_each: false,
+            ..pair
+        };
+        let p = point(0, 60_000, &ab, &ba, &claims_only);
+        assert_eq!(p.basis, Basis::RttHalf, "{p:?}");
+        let (v, err) = (p.forward.p50.unwrap(), p.error_ms.unwrap());
+        assert!((v - err..=v + err).contains(&4.02), "{p:?}");
     }
 }

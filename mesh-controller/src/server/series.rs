@@ -3,10 +3,11 @@
 //! narrowed to one probe (and peer), that probe pair's raw and retained
 //! windows, handed to `history::series::Builder` point by point.
 
-use crate::history::series::{auto_step, Builder, Series, MAX_POINTS};
+use crate::history::series::{auto_step, Builder, PairContext, Series, MAX_POINTS};
 use crate::history::{buckets, Rollup, COARSE_MS};
 use crate::server::config::Config;
 use crate::server::measured::endpoint_names;
+use crate::server::measured::Ends;
 use crate::server::store::rollups::Directions;
 use crate::server::store::{StoreError, StoreRead};
 use std::collections::HashMap;
@@ -106,6 +107,11 @@ pub fn series(
     let (from_name, to_name) = (a.name(topo), b.name(topo));
     let rule = budgets::rule_for(topo, &config.budgets, a, b);
     let mut builder = Builder::new(step);
+    let ends = Ends::of(config);
+    let mut pair = PairContext {
+        fibre_us: ends.fibre_us(a, b),
+        one_probe_each: ends.one_probe_each(a, b),
+    };
     let source = match &q.probe {
         None => {
             if q.peer.is_some() {
@@ -133,6 +139,13 @@ pub fn series(
         }
         Some(probe) => {
             let pairs = probe_pairs(config, probe, q.peer.as_deref(), &from_name, &to_name)?;
+            // One probe pair: its minima are one pair of clocks' whatever
+            // else stands at its ends.
+            let peers: std::collections::HashSet<&String> = pairs
+                .iter()
+                .map(|(s, r, _)| if s == probe { r } else { s })
+                .collect();
+            pair.one_probe_each = peers.len() == 1;
             let boots: HashMap<String, String> = conn
                 .probe_rows()?
                 .into_iter()
@@ -168,7 +181,7 @@ pub fn series(
         rule: rule.map(|r| r.name.clone()),
         source: source.to_string(),
         points: builder
-            .points()
+            .points(&pair)
             .into_iter()
             .filter(|p| p.t < q.until && p.t + p.duration_ms > buckets::floor(q.since, fine))
             .collect(),
