@@ -7,7 +7,9 @@
 //! - `probe stamp` against a reflector whose clock runs 2.5 ms ahead: the
 //!   forward one-way delay grows by the offset, the reverse shrinks by it,
 //!   the round trip does not move, and the one-way bound the two clocks
-//!   claim still holds the configured delay.
+//!   claim still holds the configured delay; a reflector drifting 200 ppm
+//!   makes the forward delay climb 200 us a second, packet by packet, and
+//!   the reverse fall.
 //! - Agents under the controller (one with a test clock and an honest
 //!   claim, one with a test clock and a false claim): the offset interval
 //!   the controller derives holds the true offset, the route whose band
@@ -32,6 +34,16 @@ const OFFSET_MS: f64 = 2.5;
 const LINK_MS: f64 = 4.0;
 
 fn stamp(lab: &Lab, probe: &str, port: u16, reflector_extra: &[&str]) -> Value {
+    stamp_with(lab, probe, port, reflector_extra, &[])
+}
+
+fn stamp_with(
+    lab: &Lab,
+    probe: &str,
+    port: u16,
+    reflector_extra: &[&str],
+    stamp_extra: &[&str],
+) -> Value {
     let addr = format!("{}:{port}", lab.addr("north"));
     let mut reflect = vec![probe, "reflect", "--listen", &addr, "--no-bw"];
     reflect.extend_from_slice(reflector_extra);
@@ -52,7 +64,10 @@ fn stamp(lab: &Lab, probe: &str, port: u16, reflector_extra: &[&str]) -> Value {
                 "100us",
                 "--format",
                 "json",
-            ],
+            ]
+            .into_iter()
+            .chain(stamp_extra.iter().copied())
+            .collect::<Vec<_>>(),
         );
         if !out.status.success() {
             return None;
@@ -70,7 +85,7 @@ fn ms(v: &Value, key: &str, stat: &str) -> f64 {
 }
 
 #[test]
-fn a_test_clock_moves_each_direction_by_its_offset_and_not_the_round_trip() {
+fn a_test_clock_moves_each_direction_by_its_offset_or_drift_and_not_the_round_trip() {
     require_lab!();
     let Some(probe) = sibling_bin("probe") else {
         return;
@@ -135,6 +150,45 @@ fn a_test_clock_moves_each_direction_by_its_offset_and_not_the_round_trip() {
             measured + bound
         );
     }
+
+    // A drifting clock: 200 ppm makes the offset grow 200 us a second, so
+    // per packet the forward delay climbs at that rate, the reverse falls,
+    // and the round trip (one clock) stays flat.
+    let dir = common::TempDir::new("clock-drift");
+    let packets = dir.0.join("packets.jsonl");
+    let drifting = stamp_with(
+        &lab,
+        probe,
+        8622,
+        &["--test-clock-drift", "200ppm"],
+        &["--packets", packets.to_str().unwrap()],
+    );
+    assert_eq!(drifting["received"], drifting["sent"], "{drifting}");
+    let rows: Vec<Value> = std::fs::read_to_string(&packets)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let slope = |key: &str| {
+        let xs: Vec<f64> = rows
+            .iter()
+            .map(|r| r["t1_ns"].as_f64().unwrap() / 1e9)
+            .collect();
+        let ys: Vec<f64> = rows
+            .iter()
+            .map(|r| r[key].as_f64().unwrap() / 1e3)
+            .collect();
+        let n = xs.len() as f64;
+        let (mx, my) = (xs.iter().sum::<f64>() / n, ys.iter().sum::<f64>() / n);
+        let sxy: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
+        let sxx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
+        sxy / sxx // us per second
+    };
+    let (f, r, rtt) = (slope("forward_ns"), slope("reverse_ns"), slope("rtt_ns"));
+    eprintln!("reflector drifting 200 ppm: forward {f:+.1} us/s, reverse {r:+.1} us/s, rtt {rtt:+.1} us/s");
+    assert!((f - 200.0).abs() <= 30.0, "forward climbs 200 us/s: {f}");
+    assert!((r + 200.0).abs() <= 30.0, "reverse falls 200 us/s: {r}");
+    assert!(rtt.abs() <= 30.0, "the round trip stays flat: {rtt}");
 }
 
 /// The probes of the controller test: (id = site, extra agent flags).
