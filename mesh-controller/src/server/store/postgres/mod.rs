@@ -46,6 +46,15 @@ use std::time::Duration;
 /// How long connecting may take before the database counts as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long data sent may go unacknowledged before the connection is given
+/// up (`TCP_USER_TIMEOUT`): a server that vanished mid-query.
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest any statement may run or wait for a lock (the server cancels
+/// it, the call fails and is retried): no writer waits forever behind a
+/// stuck replica.
+pub const STATEMENT_TIMEOUT: &str = "300s";
+
 /// Advisory lock keys (one namespace per database): migrating, creating
 /// partitions, and retention against ingest (ingest shares it, retention
 /// holds it alone, so a window merged away cannot be stored again meanwhile).
@@ -77,16 +86,25 @@ impl Postgres {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        // A peer that vanished without closing (a cut cable) is noticed.
+        // A peer that vanished without closing (a cut cable) is noticed:
+        // idle, after 30 s and three unanswered probes 10 s apart; with
+        // data in flight, after TCP_USER_TIMEOUT.
         config.keepalives(true);
         config.keepalives_idle(Duration::from_secs(30));
+        config.keepalives_interval(Duration::from_secs(10));
+        config.keepalives_retries(3);
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
         // A probe drops a window from its spool once it is acknowledged, so
         // a commit is acknowledged only once it is on disk (as SQLite's
         // FULL): whatever the server's default, unless the URL says otherwise.
-        let options = config.get_options().unwrap_or_default().to_string();
+        let mut options = config.get_options().unwrap_or_default().to_string();
         if !options.contains("synchronous_commit") {
-            config.options(format!("{options} -c synchronous_commit=on").trim());
+            options = format!("{options} -c synchronous_commit=on");
         }
+        if !options.contains("statement_timeout") {
+            options = format!("{options} -c statement_timeout={STATEMENT_TIMEOUT}");
+        }
+        config.options(options.trim());
         if config.get_application_name().is_none() {
             config.application_name("mesh-controller");
         }
@@ -179,5 +197,34 @@ impl Db {
 
     fn link(&self) -> &RefCell<Link> {
         &self.link
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_durable_bounded_and_notice_a_vanished_server() {
+        let p = Postgres::new("postgres://hubmesh@db.example/hubmesh").unwrap();
+        let options = p.config.get_options().unwrap();
+        assert!(options.contains("-c synchronous_commit=on"), "{options}");
+        assert!(options.contains("-c statement_timeout=300s"), "{options}");
+        assert_eq!(p.config.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
+        assert_eq!(p.config.get_keepalives_retries(), Some(3));
+        assert_eq!(p.config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        // What the URL says stands.
+        let p = Postgres::new(
+            "postgres://hubmesh@db.example/hubmesh?options=-c%20statement_timeout%3D10s&connect_timeout=9",
+        )
+        .unwrap();
+        let options = p.config.get_options().unwrap();
+        assert!(options.contains("statement_timeout=10s"), "{options}");
+        assert!(!options.contains("300s"), "{options}");
+        assert_eq!(
+            p.config.get_connect_timeout(),
+            Some(&Duration::from_secs(9))
+        );
     }
 }
