@@ -160,6 +160,13 @@ fn report_from_db_and_server_has_measured_routes_and_verdicts() {
     let over = text.find("OVER BUDGET").expect(&text);
     let events = text.find("EVENTS").expect(&text);
     assert!(alerts < over && over < events, "{text}");
+    // The route over budget shows the band its verdict read (±0.2 ms of
+    // clock claims, at least).
+    let row = text[over..]
+        .lines()
+        .find(|l| l.starts_with("cl ") && l.contains("city-b"))
+        .expect(&text);
+    assert!(row.contains(" ± 0.2"), "{row}");
     assert!(!text.contains("FORWARD p50/p99 ms"), "{text}");
     let out = run(&["report", "--db", db, "--config", config, "--all"]);
     let text = String::from_utf8_lossy(&out.stdout);

@@ -454,13 +454,24 @@ fn violation_rows(r: &Report) -> Vec<Vec<String>> {
                 None if !rt.path.is_empty() => rt.path.join(" > "),
                 None => "-".to_string(),
             };
+            // The band the verdict read, and why that basis when the
+            // other one straddled the budget.
+            let one_way = match (rt.one_way_ms, rt.error_ms) {
+                (Some(v), Some(e)) if e >= 0.005 => format!("{v:.2} ± {e:.2}"),
+                (v, _) => ms(v),
+            };
+            let basis = rt.basis.map_or("-", basis_str);
+            let basis = match &rt.note {
+                Some(n) => format!("{basis} ({n})"),
+                None => basis.to_string(),
+            };
             vec![
                 rt.from.clone(),
                 rt.to.clone(),
-                ms(rt.one_way_ms),
+                one_way,
                 ms(rt.budget_ms),
                 rt.rule.clone().unwrap_or_default(),
-                rt.basis.map_or("-", basis_str).to_string(),
+                basis,
                 v.measured.as_ref().map_or_else(
                     || "-".to_string(),
                     |m| format!("{}/{}", ms(m.forward.p50), ms(m.reverse.p50)),
