@@ -7,8 +7,8 @@
 # configuration reader (controller_config), the
 # agent's configuration file (probe_agent_config), the topology and budgets
 # file reader (topology_yaml), and netlab's packet
-# handling and forwarding engine (netlab_wire) and control channel
-# (netlab_control).
+# handling and forwarding engine (netlab_wire), control channel
+# (netlab_control) and ground-truth recorder (netlab_truth).
 #
 # Each target starts from its corpus (fuzz/corpus/<target>, not committed:
 # what earlier runs found) and its seeds (fuzz/seeds/<target>, committed:
@@ -43,6 +43,7 @@ targets=(
     "topology_yaml:$other_time:4096"
     "netlab_wire:$other_time:2048"
     "netlab_control:$other_time:2048"
+    "netlab_truth:$other_time:4096"
 )
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -122,6 +122,13 @@ fuzz_target!(|data: &[u8]| {
         sender_round_trip(&sealed, Mode::Authenticated, Some(key));
     }
 
+    // What a sender reads of the reflector's clock in its replies.
+    for mode in [Mode::Unauthenticated, Mode::Authenticated] {
+        let mut clock = probe::sender::ReflectorClock::default();
+        clock.note(data, mode);
+        assert!(clock.reported + clock.not_reported <= 1);
+    }
+
     let _ = parse_tlvs(data);
     for (_, tlv) in TlvIter::new(data).flatten() {
         let _ = Tlv::parse(&tlv);
