@@ -16,9 +16,14 @@ fuzz_target!(|data: &[u8]| {
     };
     match parse(text, "fuzz.yaml", Path::new("/nonexistent")) {
         Ok(config) => {
-            for path in [&config.token_file, &config.spool, &config.auth_key_file, &config.ca_file]
-                .into_iter()
-                .flatten()
+            for path in [
+                &config.token_file,
+                &config.spool,
+                &config.auth_key_file,
+                &config.ca_file,
+            ]
+            .into_iter()
+            .flatten()
             {
                 assert!(path.is_absolute(), "{path:?}");
             }
