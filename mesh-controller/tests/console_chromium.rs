@@ -179,6 +179,22 @@ fn console_shows_the_route_over_budget_live_and_from_the_report_file() {
     // No window arrived since: the browser's series is the test's.
     assert_eq!(drawn, points, "chart points against /v1/series");
     assert!(alert_marks >= 1, "no alert marker on the chart");
+    // The chart says how wide the bands behind its figures are.
+    let widest = series["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["error_ms"].as_f64())
+        .fold(0.0, f64::max);
+    let note = d.execute(
+        "return document.querySelector('#route-chart .chart-note').textContent",
+        json!([]),
+    );
+    let note = note.as_str().unwrap();
+    assert!(
+        note.contains(&format!("± up to {widest:.3} ms")),
+        "{note} (widest band {widest})"
+    );
     if let Ok(path) = std::env::var("HUBMESH_SCREENSHOT") {
         if !path.is_empty() {
             std::fs::write(&path, d.screenshot()).unwrap();

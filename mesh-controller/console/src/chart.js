@@ -111,11 +111,18 @@ export function drawChart(el, series, marks, width) {
     plugins: [budgetPlugin(series.budget_ms), markerPlugin(marks)],
   };
   const u = new uPlot(opts, data, el);
+  // Each point's figures are midpoints of honest bands (clock offset, or
+  // [L, rtt - L] for half the round trip): say how wide, and on what basis.
+  const errors = series.points.map((p) => p.error_ms).filter((e) => e != null);
+  const bases = [...new Set(series.points.map((p) => p.basis))].join(" / ");
+  const band = errors.length
+    ? ` · ${bases}: each figure ± up to ${Math.max(...errors).toFixed(3)} ms (clocks and resolution)`
+    : "";
   el.append(h("p", { class: "chart-note" },
     series.budget_ms == null
       ? "No budget rule covers this route."
       : h("span", { class: "budget-key" }, `budget ${series.budget_ms} ms at p${series.percentile} (${series.rule})`),
-    ` · ${series.points.length} points, step ${Math.round(series.step_ms / 1000)} s`,
+    ` · ${series.points.length} points, step ${Math.round(series.step_ms / 1000)} s${band}`,
     marks.length ? " · ▲ alert fired, ▽ resolved, ◆ event (hover for details)" : ""));
   el.dataset.points = String(series.points.length);
   el.dataset.markers = String(marks.length);
