@@ -33,7 +33,7 @@ pub mod rollups;
 pub mod sqlite;
 mod writer;
 
-pub use writer::Store;
+pub use writer::{Store, MAX_QUEUED_WINDOWS};
 
 use crate::history::{Levels, Rollup, Span};
 use crate::server::config::Retention;
