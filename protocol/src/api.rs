@@ -71,6 +71,18 @@ pub struct TestClock {
     pub drift_ppb: i64,
 }
 
+impl std::fmt::Display for TestClock {
+    /// How reports label a test clock's data: `TEST CLOCK +2.500 ms, +0 ppb`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TEST CLOCK {:+.3} ms, {:+} ppb",
+            self.offset_ns as f64 / 1e6,
+            self.drift_ppb
+        )
+    }
+}
+
 /// `POST /v1/hello`: a probe starting (or restarting) its agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {

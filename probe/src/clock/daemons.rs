@@ -14,12 +14,13 @@
 //! estimate (see [`super::ClockStatus`]).
 //!
 //! Parsing is pure and tested on the tools' real output; running them is
-//! bounded (half a second each) and cached, so hot paths never wait on a
-//! daemon.
+//! bounded (half a second each) and done by a thread of its own every
+//! [`CACHE_FOR`], so no caller (the reflector's packet loop reads the clock
+//! every 10 s) ever waits on a daemon, except the very first, once.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use protocol::api::ClockSource;
@@ -183,21 +184,39 @@ pub fn ask(commands: &Commands) -> Option<Discipline> {
     }
 }
 
-static CACHE: Mutex<Option<(Instant, Option<Discipline>)>> = Mutex::new(None);
+/// The latest answer (outer None: not asked yet).
+static LATEST: Mutex<Option<Option<Discipline>>> = Mutex::new(None);
+static ANSWERED: Condvar = Condvar::new();
+static REFRESHER: Once = Once::new();
 
-/// [`ask`] with the default commands, at most every [`CACHE_FOR`].
+/// The daemons' latest answer, from a thread that asks them (with the
+/// default commands) every [`CACHE_FOR`]. The first call starts it and waits
+/// for its first answer, at most two tool timeouts; later calls never wait.
 pub fn cached() -> Option<Discipline> {
-    let mut cache = CACHE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((at, d)) = cache.as_ref() {
-        if at.elapsed() < CACHE_FOR {
-            return d.clone();
+    let lock = || {
+        LATEST
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    REFRESHER.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("clock-daemons".to_string())
+            .spawn(move || loop {
+                let d = ask(&Commands::default());
+                *lock() = Some(d);
+                ANSWERED.notify_all();
+                std::thread::sleep(CACHE_FOR);
+            });
+        if spawned.is_err() {
+            // No thread: the kernel's view stands alone.
+            *lock() = Some(None);
         }
-    }
-    let d = ask(&Commands::default());
-    *cache = Some((Instant::now(), d.clone()));
-    d
+    });
+    let first_answer = 2 * TOOL_TIMEOUT + Duration::from_millis(100);
+    let (latest, _) = ANSWERED
+        .wait_timeout_while(lock(), first_answer, |l| l.is_none())
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    latest.clone().flatten()
 }
 
 /// Runs `argv`, returning its stdout when it exits 0 within the timeout.
@@ -235,7 +254,7 @@ mod tests {
     // (`local stratum 10`, this machine), and shapes of an NTP server and a
     // PHC refclock as chrony prints them.
     const LOCAL: &str = "7F7F0101,,10,1796545754.543220448,0.000000000,0.000000000,0.000000000,0.000,0.000,0.000,0.000000000,0.000000000,0.0,Normal\n";
-    const NTP: &str = "C0A80101,192.168.1.1,3,1796545754.543220448,-0.000012000,0.000003000,0.000020000,-12.345,0.001,0.012,0.004000000,0.000500000,64.2,Normal\n";
+    const NTP: &str = "C612007B,198.18.0.123,3,1796545754.543220448,-0.000012000,0.000003000,0.000020000,-12.345,0.001,0.012,0.004000000,0.000500000,64.2,Normal\n";
     const PHC: &str = "50484330,,1,1796545754.543220448,0.000000040,0.000000010,0.000000030,3.210,0.000,0.001,0.000000001,0.000000500,1.0,Normal\n";
     const UNSYNC: &str = "00000000,,0,0.000000000,0.000000000,0.000000000,0.000000000,0.000,0.000,0.000,1.000000000,1.000000000,0.0,Not synchronised\n";
 
@@ -251,7 +270,7 @@ mod tests {
         let d = parse_chrony_tracking(NTP).unwrap();
         assert!(d.synchronized);
         assert_eq!(d.source, ClockSource::Ntp);
-        assert_eq!(d.reference, "192.168.1.1");
+        assert_eq!(d.reference, "198.18.0.123");
         // 12 us + 4 ms / 2 + 500 us.
         assert_eq!(d.error, Duration::from_micros(2_512));
     }
@@ -303,6 +322,16 @@ mod tests {
         let t = Instant::now();
         assert_eq!(ask(&commands), None);
         assert!(t.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_cached_view_never_waits_after_the_first() {
+        let _ = cached();
+        let t = Instant::now();
+        for _ in 0..100 {
+            let _ = cached();
+        }
+        assert!(t.elapsed() < Duration::from_millis(50), "{:?}", t.elapsed());
     }
 
     #[test]

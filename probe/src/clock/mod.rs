@@ -415,7 +415,7 @@ mod tests {
             synchronized,
             source: ClockSource::Ntp,
             error: Duration::from_micros(error_us),
-            reference: "192.0.2.1".into(),
+            reference: "198.18.0.123".into(),
         })
     }
 

@@ -65,11 +65,7 @@ pub fn judged(config: &Config, probes: &HashMap<String, ProbeRow>) -> Vec<ProbeC
             .map_or("source unknown", |s| s.as_str())
             .to_owned();
         if let Some(t) = clock.test_clock {
-            source += &format!(
-                ", TEST CLOCK {:+.3} ms {:+} ppb",
-                t.offset_ns as f64 / 1e6,
-                t.drift_ppb
-            );
+            source += &format!(", {t}");
         }
         out.push(ProbeClock {
             probe: p.id.clone(),

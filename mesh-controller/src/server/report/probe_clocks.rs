@@ -55,11 +55,7 @@ pub fn probe_clock_rows(clocks: &[ProbeClock]) -> Vec<Vec<String>> {
         .iter()
         .map(|c| {
             let note = match c.test_clock {
-                Some(t) => format!(
-                    "TEST CLOCK {:+.3} ms, {:+} ppb",
-                    t.offset_ns as f64 / 1e6,
-                    t.drift_ppb
-                ),
+                Some(t) => t.to_string(),
                 None if c.boot_id.is_some() => "kernel clock shared by boot id".to_owned(),
                 None => String::new(),
             };
